@@ -1,0 +1,49 @@
+# Backorder Desk. `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+PIP := $(VENV)/bin/pip --disable-pip-version-check -q
+PORT ?= 8000
+export PORT
+
+.DEFAULT_GOAL := help
+
+help: ## List the targets
+	@grep -hE '^[a-z][a-zA-Z_-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements.txt requirements-dev.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PIP) install -r requirements-dev.txt
+	touch $@
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch $@
+
+venv: $(VENV)/.installed node_modules/.installed ## Create or refresh .venv and the front-end packages
+
+run: venv ## Serve the demo store with its worker on SQLite (127.0.0.1:$PORT)
+	@export DEBUG=$${DEBUG:-true}; \
+	$(PY) manage.py migrate --noinput -v 0 && \
+	$(PY) manage.py seed_demo && \
+	trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py qcluster & \
+	echo "Backorder Desk on http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"; \
+	$(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
+
+test: venv ## Run the whole test suite (PostgreSQL when DATABASE_URL names one)
+	$(VENV)/bin/pytest
+
+lint: venv ## ruff lint and format check
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: venv ## Apply ruff's fixes and formatting
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+bench: venv ## Benchmarks, side by side with their baselines
+	@if [ -f bench/run.py ]; then $(PY) bench/run.py; else echo "no benchmarks yet"; fi
+
+.PHONY: help venv run test lint format bench

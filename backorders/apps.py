@@ -1,0 +1,6 @@
+from django.apps import AppConfig
+
+
+class BackordersConfig(AppConfig):
+    name = "backorders"
+    verbose_name = "Store: orders and stock"

@@ -1,0 +1,1 @@
+// Backorder Desk: small progressive enhancements. Every page works without this file.
