@@ -8,5 +8,7 @@ urlpatterns = [
     path("accounts/login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("accounts/logout/", auth_views.LogoutView.as_view(), name="logout"),
     path("admin/", admin.site.urls),
+    path("", include("backorders.urls")),
+    path("", include("suppliers.urls")),
     path("", include("packets.urls")),
 ]

@@ -1,0 +1,5 @@
+app_name = "backorders"
+
+urlpatterns: list = [
+    # webhooks, CSV upload and stock pages are added here
+]

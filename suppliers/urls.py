@@ -1,0 +1,5 @@
+app_name = "suppliers"
+
+urlpatterns: list = [
+    # supplier pages, evidence and scorecards are added here
+]
