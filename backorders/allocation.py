@@ -38,3 +38,55 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
     Product.objects.bulk_update(products.values(), ["allocated"])
     OrderLine.objects.bulk_update(pending, ["allocated", "state", "backordered_at"])
     return pending
+
+
+@transaction.atomic
+def receive_stock(product_id: int, quantity: int, *, reference: str = "") -> list[OrderLine]:
+    """Add received units to ``on_hand`` and give them to waiting lines, oldest order first."""
+    if quantity <= 0:
+        raise ValueError("A receipt adds at least one unit")
+    product = Product.objects.select_for_update().get(pk=product_id)
+    product.on_hand += quantity
+    product.save(update_fields=["on_hand", "updated_at"])
+    return _allocate_waiting(product)
+
+
+@transaction.atomic
+def apply_stock_count(product_id: int, on_hand: int, *, reference: str = "") -> list[OrderLine]:
+    """Set ``on_hand`` to a counted level (a channel's inventory update or a CSV) and allocate any rise.
+
+    A count below what is already allocated keeps the allocation whole: ``on_hand`` stops at the
+    allocated units, and the difference is left for the owner to reconcile.
+    """
+    if on_hand < 0:
+        raise ValueError("A stock count cannot be negative")
+    product = Product.objects.select_for_update().get(pk=product_id)
+    product.on_hand = max(on_hand, product.allocated)
+    product.save(update_fields=["on_hand", "updated_at"])
+    return _allocate_waiting(product)
+
+
+def _allocate_waiting(product: Product) -> list[OrderLine]:
+    """Give the product's free units to waiting lines, oldest order first. Caller holds the row lock."""
+    free = product.on_hand - product.allocated
+    if free <= 0:
+        return []
+    lines = list(
+        OrderLine.objects.waiting()
+        .filter(product=product)
+        .select_for_update(of=("self",))
+        .order_by("order__placed_at", "pk")
+    )
+    changed = []
+    for line in lines:
+        if free <= 0:
+            break
+        take = min(free, line.quantity - line.allocated)
+        line.allocated += take
+        line.state = OrderLine.State.ALLOCATED if line.allocated == line.quantity else OrderLine.State.PARTIAL
+        free -= take
+        changed.append(line)
+    product.allocated = product.on_hand - free
+    product.save(update_fields=["allocated", "updated_at"])
+    OrderLine.objects.bulk_update(changed, ["allocated", "state"])
+    return changed
