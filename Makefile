@@ -32,6 +32,19 @@ run: venv ## Serve the demo store with its worker on SQLite (127.0.0.1:$PORT)
 	echo "Backorder Desk on http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"; \
 	$(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
 
+serve: venv ## The production shape locally: gunicorn (2 workers) + 2 worker clusters, on $DATABASE_URL
+	@export DEBUG=false SECURE_SSL_REDIRECT=$${SECURE_SSL_REDIRECT:-false} SECURE_COOKIES=$${SECURE_COOKIES:-false} \
+	  ALLOWED_HOSTS=$${ALLOWED_HOSTS:-127.0.0.1,localhost} WEB_CONCURRENCY=$${WEB_CONCURRENCY:-2}; \
+	test -s .secret_key || $(PY) -c "import secrets; print(secrets.token_urlsafe(64))" > .secret_key; \
+	export SECRET_KEY=$${SECRET_KEY:-$$(cat .secret_key)}; \
+	$(PY) manage.py migrate --noinput -v 0 && \
+	$(PY) manage.py collectstatic --noinput -v 0 && \
+	{ $(PY) manage.py sync_schedules 2>/dev/null || true; } && \
+	trap 'kill 0' INT TERM EXIT; \
+	$(PY) manage.py qcluster & $(PY) manage.py qcluster & \
+	echo "Backorder Desk (production shape) on http://127.0.0.1:$(PORT)/  health: /healthz"; \
+	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi
+
 test: venv ## Run the whole test suite (PostgreSQL when DATABASE_URL names one)
 	$(VENV)/bin/pytest
 
@@ -46,4 +59,4 @@ format: venv ## Apply ruff's fixes and formatting
 bench: venv ## Benchmarks, side by side with their baselines
 	@if [ -f bench/run.py ]; then $(PY) bench/run.py; else echo "no benchmarks yet"; fi
 
-.PHONY: help venv run test lint format bench
+.PHONY: help venv run serve test lint format bench

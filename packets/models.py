@@ -517,3 +517,18 @@ class InboundMessage(models.Model):
 
     def __str__(self) -> str:
         return f"From {self.from_address or self.customer} at {self.received_at:%Y-%m-%d}"
+
+
+# --------------------------------------------------------------------------- operations
+
+
+class WorkerHeartbeat(models.Model):
+    """Written by a scheduled task every minute: proof that some worker cluster is running."""
+
+    name = models.CharField(max_length=64, unique=True)
+    seen_at = models.DateTimeField()
+    host = models.CharField(max_length=255, blank=True)
+    pid = models.PositiveIntegerField(default=0)
+
+    def __str__(self) -> str:
+        return f"{self.name} seen {self.seen_at:%Y-%m-%d %H:%M:%S}"
