@@ -44,7 +44,7 @@ def current_issues(message: Message, policy: StorePolicy | None = None) -> list[
 def approve_message(message_id: int, user) -> Message:
     """Approve a draft and queue it for sending once this transaction commits."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("case").get(pk=message_id)
+        message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
             raise PermissionDenied("This message needs the owner's approval.")
         issues = message.guideline_issues or current_issues(message)
@@ -61,7 +61,7 @@ def approve_message(message_id: int, user) -> Message:
 def retry_failed_message(message_id: int, user) -> Message:
     """Send a failed message again (after the cause, such as a wrong number, was fixed)."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("case").get(pk=message_id)
+        message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
             raise PermissionDenied("This message needs the owner's approval.")
         message.set_status(

@@ -136,7 +136,7 @@ def request_cancel(order: Order, *, ip: str = "") -> InboundMessage:
     """Record the customer's cancellation request and put the order's case before the owner.
     A repeated click records nothing new."""
     with transaction.atomic():
-        locked = Order.objects.select_for_update().select_related("customer").get(pk=order.pk)
+        locked = Order.objects.select_for_update(of=("self",)).select_related("customer").get(pk=order.pk)
         existing = _cancel_request_of(locked)
         case = _case_for(locked)
         if existing is not None and case.status == Case.Status.AWAITING_OWNER:

@@ -51,7 +51,8 @@ def check(message_text: str, channel: str, policy: StorePolicy, *, cancel_link_r
         dates = DATE_PATTERN.findall(sentence)
         if len(dates) == 1 and PROMISE_WORDS.search(sentence):
             issues.append(
-                f'It gives one exact date ("{dates[0].strip()}") for shipping or arrival; give a range instead.'
+                f'It gives one exact date ("{dates[0].strip().rstrip(".")}") for shipping or arrival; '
+                "give a range instead."
             )
 
     if PLACEHOLDER.search(text):

@@ -39,7 +39,7 @@ def reconcile_stuck(now: datetime | None = None) -> ReconcileResult:
     result = ReconcileResult()
     with transaction.atomic():
         stuck = (
-            Message.objects.select_for_update(skip_locked=True)
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("case")
             .filter(status=Message.Status.SENDING)
             .filter(Q(sending_started_at__lt=cutoff) | Q(sending_started_at__isnull=True))
@@ -68,7 +68,7 @@ def reconcile_stuck(now: datetime | None = None) -> ReconcileResult:
             result.requeued.append(message.pk)
 
         lost = list(
-            Message.objects.select_for_update(skip_locked=True)
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
             .select_related("case")
             .filter(status=Message.Status.QUEUED, next_attempt_at__isnull=True, queued_at__lt=cutoff)
         )

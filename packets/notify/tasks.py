@@ -136,7 +136,7 @@ def _claim(message_id: int) -> Message | str:
 
 def _mark_sent(message: Message, provider_id: str, reason: str) -> None:
     with transaction.atomic():
-        locked = Message.objects.select_for_update().select_related("case").get(pk=message.pk)
+        locked = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message.pk)
         locked.set_status(
             Message.Status.SENT,
             reason=reason,
@@ -149,7 +149,7 @@ def _mark_sent(message: Message, provider_id: str, reason: str) -> None:
 
 def _fail(message: Message, error: str) -> None:
     with transaction.atomic():
-        locked = Message.objects.select_for_update().select_related("case").get(pk=message.pk)
+        locked = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message.pk)
         locked.set_status(
             Message.Status.FAILED, reason=f"Failed: {error}"[:500], last_error=error, next_attempt_at=None
         )
@@ -162,7 +162,7 @@ def _retry_later(message: Message, error: str, retry_after: float | None) -> str
     delay = max(float(backoff_seconds(message.attempts)), retry_after or 0.0)
     when = timezone.now() + timedelta(seconds=delay)
     with transaction.atomic():
-        locked = Message.objects.select_for_update().select_related("case").get(pk=message.pk)
+        locked = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message.pk)
         locked.set_status(
             Message.Status.QUEUED,
             reason=f"Attempt {message.attempts} failed ({error}); next try after {when:%Y-%m-%d %H:%M:%S} UTC"[:500],
@@ -177,7 +177,7 @@ def retry_due_messages() -> int:
     now = timezone.now()
     with transaction.atomic():
         ids = list(
-            Message.objects.select_for_update(skip_locked=True)
+            Message.objects.select_for_update(skip_locked=True, of=("self",))
             .filter(status=Message.Status.QUEUED, next_attempt_at__lte=now)
             .order_by("next_attempt_at")
             .values_list("pk", flat=True)[:500]
