@@ -87,6 +87,8 @@ def _relevant_lines(now: datetime):
     message_for = Message.objects.filter(order_line=OuterRef("pk"))
     is_open = Q(order__status=Order.Status.OPEN)
     waiting = is_open & Q(state__in=WAITING_STATES)
+    # "Restocked" is read as allocated-after-waiting; when OrderLine.allocated_at exists, this and
+    # the matching test in _due_steps are the two places to switch to it.
     restocked = (
         is_open
         & Q(state=OrderLine.State.ALLOCATED)

@@ -87,6 +87,11 @@ def test_it_drafts_exactly_the_expected_messages_from_day_0_to_day_40(policy):
     shipped = Message.objects.get(order_line=restocked, step="shipped")
     assert "1Z999AA10123456784" in shipped.body and "Thank you for your patience" in shipped.body
     assert AuditEvent.objects.filter(action="message.cancelled").count() == 4 + 5
+    notice = Message.objects.get(order_line=promised, step="delay_notice")
+    assert "could not ship" in notice.body and "within the time we promised" in notice.body
+    assert "has not confirmed a date yet" in notice.body  # no range known: said plainly
+    assert "full, prompt refund at no cost" in notice.body and "http://127.0.0.1:8000/o/" in notice.body
+    assert notice.guideline_issues == []
 
 
 def test_it_writes_one_message_when_the_sweep_was_down_for_a_week(policy):
@@ -219,3 +224,34 @@ def test_it_drafts_in_a_fixed_number_of_queries(policy, django_assert_num_querie
             result = draft_due_messages()
     assert len(result.drafted) == rows
     assert Message.objects.count() == rows
+
+
+@pytest.mark.parametrize("channel", ["sms", "email"])
+@pytest.mark.parametrize("known", [True, False], ids=["range known", "no date known"])
+@pytest.mark.parametrize(
+    "step", ["confirmation", "update_48h", "update_day14", "delay_notice", "eta_revised", "restocked", "shipped"]
+)
+def test_it_drafts_every_step_within_the_guidelines(policy, channel, known, step):
+    from packets.notify import drafting
+    from suppliers.eta import EtaRange
+
+    product = factories.ProductFactory(title="Hand-thrown Stoneware Pour-Over Coffee Set", variant_title="Sea Green")
+    line = waiting_line(product=product, title="", customer=factories.CustomerFactory(name="Ann Example"))
+    eta = EtaRange(date(2026, 12, 15), date(2026, 12, 22), 0.9, "quote") if known else None
+    shipment = factories.ShipmentFactory(order=line.order, tracking_url="https://www.ups.com/track?tracknum=1Z999")
+    draft = drafting.render(
+        step,
+        line=line,
+        channel=channel,
+        policy=policy,
+        today=date(2026, 11, 30),
+        link="http://127.0.0.1:8000/o/eyJvIjoyMDd9:1xVUoc:2jhhbhUrte3pzCHSuadjT0LbcyxoI_7PjM3LFzPyWjc/",
+        eta=eta,
+        next_update=date(2026, 12, 7) if step != "update_day14" else None,
+        offer_cancel=step in ("update_day14", "delay_notice"),
+        shipment=shipment,
+    )
+    assert draft.issues == []
+    assert "Hand-thrown Stoneware Pour-Over Coffee Set (Sea Green)" in draft.body
+    if step not in ("restocked", "shipped"):
+        assert ("December 15 and December 22" in draft.body) == known
