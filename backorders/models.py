@@ -532,6 +532,7 @@ class StorePolicy(models.Model):
         latest = StorePolicy.objects.select_for_update().order_by("-version").first()
         new = StorePolicy.objects.get(pk=self.pk)
         new.pk = None
+        new._state.adding = True  # a fresh row: save() refuses to edit a stored version
         new.version = latest.version + 1
         new.created_at = timezone.now()
         new.created_by = user

@@ -254,3 +254,21 @@ LOGGING = {
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
+
+# Notifications: customer messages (email, SMS), staff alerts (Slack), the signed customer page.
+# Provider endpoints and keys come from the environment; tests point them at loopback servers.
+SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+if not SITE_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SITE_URL must start with http:// or https://, got {SITE_URL!r}")
+STORE_NAME = env_str("STORE_NAME", "Backorder Desk")
+CUSTOMER_LINK_MAX_AGE_DAYS = env_int("CUSTOMER_LINK_MAX_AGE_DAYS", 60, minimum=1)
+TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
+TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")
+TWILIO_AUTH_TOKEN = env_str("TWILIO_AUTH_TOKEN")
+TWILIO_FROM = env_str("TWILIO_FROM")
+SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
+NOTIFY_CONNECT_TIMEOUT = env_int("NOTIFY_CONNECT_TIMEOUT", 5, minimum=1)  # seconds, HTTP providers
+NOTIFY_READ_TIMEOUT = env_int("NOTIFY_READ_TIMEOUT", 15, minimum=1)
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, minimum=1)  # per message, then failed
+NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 60, minimum=1)  # doubles per attempt
+NOTIFY_RETRY_MAX_SECONDS = env_int("NOTIFY_RETRY_MAX_SECONDS", 3600, minimum=1)

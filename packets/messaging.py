@@ -5,15 +5,23 @@ The send itself happens in the worker, enqueued only after the approving transac
 
 from __future__ import annotations
 
+import logging
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.utils import timezone
 
+from backorders.models import StorePolicy
 from backorders.roles import is_owner, is_staff_member
 
-from .models import Message
+from .models import AuditEvent, Message
+from .notify import guidelines
 
 SEND_TASK = "packets.notify.tasks.send_message"
+STANDING_STEPS_EXTRA = ("delay_notice", "eta_revised", "restocked", "shipped")
+
+logger = logging.getLogger(__name__)
 
 
 def can_approve(user, message: Message) -> bool:
@@ -22,25 +30,122 @@ def can_approve(user, message: Message) -> bool:
     return is_staff_member(user)
 
 
+def current_issues(message: Message, policy: StorePolicy | None = None) -> list[str]:
+    """The guideline issues of a customer message's text under the current policy."""
+    if message.audience != Message.Audience.CUSTOMER:
+        return []
+    policy = policy or StorePolicy.objects.current()
+    from .notify.drafting import needs_cancel_link
+
+    required = bool(message.step) and needs_cancel_link(message.step)
+    return guidelines.check(message.body, message.channel, policy, cancel_link_required=required)
+
+
 def approve_message(message_id: int, user) -> Message:
     """Approve a draft and queue it for sending once this transaction commits."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("case").get(pk=message_id)
+        message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
             raise PermissionDenied("This message needs the owner's approval.")
-        if message.guideline_issues:
-            raise ValidationError(
-                "This draft breaks the store's message guidelines: " + "; ".join(message.guideline_issues)
-            )
+        issues = message.guideline_issues or current_issues(message)
+        if issues:
+            raise ValidationError("This draft breaks the store's message guidelines: " + "; ".join(issues))
         message.set_status(
             Message.Status.APPROVED, actor=user, reason="Approved", approved_by=user, approved_at=timezone.now()
         )
         message.set_status(Message.Status.QUEUED, actor=user, reason="Queued for sending", queued_at=timezone.now())
-        transaction.on_commit(lambda: _enqueue(message.pk))
+        transaction.on_commit(lambda: enqueue_send(message.pk))
     return message
 
 
-def _enqueue(message_id: int) -> None:
+def retry_failed_message(message_id: int, user) -> Message:
+    """Send a failed message again (after the cause, such as a wrong number, was fixed)."""
+    with transaction.atomic():
+        message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
+        if not can_approve(user, message):
+            raise PermissionDenied("This message needs the owner's approval.")
+        message.set_status(
+            Message.Status.QUEUED,
+            actor=user,
+            reason=f"Re-queued by hand after: {message.last_error}"[:500],
+            queued_at=timezone.now(),
+            next_attempt_at=None,
+            attempts=0,
+        )
+        transaction.on_commit(lambda: enqueue_send(message.pk))
+    return message
+
+
+def enqueue_send(message_id: int) -> None:
+    """Hand one message to the worker. Call it from ``transaction.on_commit``."""
     from django_q.tasks import async_task
 
     async_task(SEND_TASK, message_id, task_name=f"send-message-{message_id}")
+
+
+_enqueue = enqueue_send  # the name earlier code used
+
+
+def _standing_step_keys(policy: StorePolicy) -> set[str]:
+    return {step["key"] for step in policy.cadence} | set(STANDING_STEPS_EXTRA)
+
+
+@transaction.atomic
+def grant_standing_approval(step: str, owner) -> StorePolicy:
+    """The owner approves a cadence step in advance; returns the new policy version."""
+    return _change_standing(step, owner, grant=True)
+
+
+@transaction.atomic
+def revoke_standing_approval(step: str, owner) -> StorePolicy:
+    return _change_standing(step, owner, grant=False)
+
+
+def _change_standing(step: str, owner, *, grant: bool) -> StorePolicy:
+    if not is_owner(owner):
+        raise PermissionDenied("Only the owner can change standing approvals.")
+    policy = StorePolicy.objects.current()
+    if step not in _standing_step_keys(policy):
+        raise ValidationError(f"{step!r} is not a message step of this store's policy.")
+    steps = set(policy.standing_approvals)
+    if (step in steps) == grant:
+        return policy
+    steps = steps | {step} if grant else steps - {step}
+    verb = "Granted" if grant else "Revoked"
+    new = policy.revise(user=owner, note=f"{verb} standing approval for {step}", standing_approvals=sorted(steps))
+    AuditEvent.record(
+        "policy.standing_approval",
+        actor=owner,
+        obj=new,
+        summary=f"{verb} standing approval for {step} (policy v{new.version})",
+        step=step,
+        granted=grant,
+        version=new.version,
+    )
+    return new
+
+
+def queue_staff_alert(text: str, *, key: str, case=None) -> Message | None:
+    """Tell the staff channel (Slack) something; staff alerts need no approval. None when Slack is
+    not configured or the alert with this key was already sent."""
+    if not settings.SLACK_WEBHOOK_URL:
+        logger.info("Staff alert not sent (SLACK_WEBHOOK_URL is not set): %s", text)
+        return None
+    with transaction.atomic():
+        message, created = Message.objects.get_or_create(
+            idempotency_key=f"staff:{key}",
+            defaults={
+                "case": case,
+                "channel": Message.Channel.SLACK,
+                "audience": Message.Audience.STAFF,
+                "to": "slack",
+                "body": text,
+            },
+        )
+        if not created:
+            return None
+        now = timezone.now()
+        message.set_status(Message.Status.APPROVED, reason="Staff alert: no approval needed", approved_at=now)
+        message.set_status(Message.Status.QUEUED, reason="Queued for sending", queued_at=now)
+        transaction.on_commit(lambda: enqueue_send(message.pk))
+    return message

@@ -431,6 +431,11 @@ class Message(models.Model):
     channel = models.CharField(max_length=8, choices=Channel.choices)
     audience = models.CharField(max_length=16, choices=Audience.choices, default=Audience.CUSTOMER)
     step = models.CharField(max_length=32, blank=True, help_text="The cadence step that drafted it, if any.")
+    eta_told = models.CharField(
+        max_length=32,
+        blank=True,
+        help_text="The ship range the message tells ('2026-03-02..2026-03-09'), 'unknown', or empty if none.",
+    )
     to = models.CharField(max_length=255)
     subject = models.CharField(max_length=255, blank=True)
     body = models.TextField()

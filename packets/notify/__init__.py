@@ -1,0 +1,1 @@
+"""Customer notifications: drafting, guidelines, delivery through django-q2, and reconciliation."""

@@ -1,0 +1,121 @@
+"""Message text for customers: one template per step in ``packets/templates/packets/messages/``.
+
+Drafts say what is known and nothing more: a ship *range* from ``suppliers.eta.customer_range``
+(never one exact date), or plainly that no date is known yet and when we will write next, and the
+signed customer-page link on every backorder update so cancelling is always one click away.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date
+
+from django.conf import settings
+from django.template.loader import select_template
+
+from backorders.models import OrderLine, Shipment, StorePolicy
+from suppliers.eta import EtaRange
+
+from . import guidelines
+
+# Steps that are not in the policy's cadence list: they follow events, not the clock.
+DELAY_NOTICE = "delay_notice"  # the FTC Mail Order Rule's delay notice
+ETA_REVISED = "eta_revised"  # the ship range changed since we last told the customer
+RESTOCKED = "restocked"  # the waiting line got its units: being prepared
+SHIPPED = "shipped"  # the line that waited has shipped, with tracking
+EVENT_STEPS = (DELAY_NOTICE, ETA_REVISED, RESTOCKED, SHIPPED)
+# Steps sent while the customer is still waiting: they must carry the cancel link.
+NOT_WAITING_STEPS = frozenset({RESTOCKED, SHIPPED})
+
+SUBJECTS = {
+    DELAY_NOTICE: "Order {number}: a delay, and your options",
+    ETA_REVISED: "Order {number}: a new estimate",
+    RESTOCKED: "Order {number} is being prepared",
+    SHIPPED: "Order {number} is on its way",
+    "confirmation": "Order {number}: one item is on backorder",
+}
+DEFAULT_SUBJECT = "Order {number}: an update on your backorder"
+UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True)
+class Draft:
+    subject: str
+    body: str
+    eta_told: str  # "YYYY-MM-DD..YYYY-MM-DD", "unknown", or "" when the text gives no estimate
+    issues: list[str]
+
+
+def eta_key(eta: EtaRange | None) -> str:
+    return f"{eta.start.isoformat()}..{eta.end.isoformat()}" if eta else UNKNOWN
+
+
+def parse_eta_key(value: str) -> tuple[date, date] | None:
+    """The (start, end) of a told range, or None for 'unknown' (or nothing told)."""
+    if ".." not in value:
+        return None
+    start, end = value.split("..", 1)
+    return date.fromisoformat(start), date.fromisoformat(end)
+
+
+def customer_date(day: date, today: date) -> str:
+    text = f"{day:%B} {day.day}"
+    return text if day.year == today.year else f"{text}, {day.year}"
+
+
+def needs_cancel_link(step: str) -> bool:
+    return step not in NOT_WAITING_STEPS
+
+
+def render(
+    step: str,
+    *,
+    line: OrderLine,
+    channel: str,
+    policy: StorePolicy,
+    today: date,
+    link: str,
+    eta: EtaRange | None = None,
+    next_update: date | None = None,
+    offer_cancel: bool = False,
+    shipment: Shipment | None = None,
+) -> Draft:
+    """The text for ``step`` about ``line``, with the guideline issues it has (normally none)."""
+    order = line.order
+    customer = order.customer
+    name = (customer.name if customer else "").strip()
+    context = {
+        "sms": channel == "sms",
+        "store_name": settings.STORE_NAME,
+        "first_name": name.split()[0] if name else "there",
+        "order_number": order.number,
+        "product": line.title or line.product.display_title,
+        "quantity": line.quantity,
+        "eta": eta,
+        "eta_start": customer_date(eta.start, today) if eta else "",
+        "eta_end": customer_date(eta.end, today) if eta else "",
+        "next_update": customer_date(next_update, today) if next_update else "",
+        "offer_cancel": offer_cancel,
+        "link": link,
+        "carrier": shipment.carrier if shipment else "",
+        "tracking_number": shipment.tracking_number if shipment else "",
+        "tracking_url": shipment.tracking_url if shipment else "",
+    }
+    template = select_template([f"packets/messages/{step}.txt", "packets/messages/backorder_update.txt"])
+    body = _tidy(template.render(context), sms=channel == "sms")
+    subject = SUBJECTS.get(step, DEFAULT_SUBJECT).format(number=order.number)
+    issues = guidelines.check(body, channel, policy, cancel_link_required=needs_cancel_link(step))
+    return Draft(
+        subject=subject,
+        body=body,
+        eta_told="" if step in NOT_WAITING_STEPS else eta_key(eta),
+        issues=issues,
+    )
+
+
+def _tidy(text: str, *, sms: bool) -> str:
+    if sms:
+        return " ".join(text.split())
+    lines = [line.rstrip() for line in text.strip().splitlines()]
+    return re.sub(r"\n{3,}", "\n\n", "\n".join(lines))

@@ -1,0 +1,63 @@
+"""The store's message guidelines, checked on the text a customer would read.
+
+``check`` returns plain-language issues; an empty list means the text keeps every guideline.
+A draft with issues is stored with them (``Message.guideline_issues``), cannot be approved and is
+refused by the send task.
+"""
+
+from __future__ import annotations
+
+import re
+
+from django.conf import settings
+
+from backorders.models import StorePolicy
+
+_MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
+DATE_PATTERN = re.compile(
+    rf"\b(?:{_MONTHS}\s+\d{{1,2}}(?:st|nd|rd|th)?\b|\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTHS}(?=\W|$)"
+    r"|\d{4}-\d{2}-\d{2}\b|\d{1,2}/\d{1,2}(?:/\d{2,4})?\b)",
+    re.IGNORECASE,
+)
+# Words that make a sentence a promise about when goods move.
+PROMISE_WORDS = re.compile(r"\b(ship|arriv|deliver|dispatch|restock|in stock|available)", re.IGNORECASE)
+URL = re.compile(r"https?://\S+")
+SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
+PLACEHOLDER = re.compile(r"\{[^{}]*\}")
+
+
+def word_count(text: str) -> int:
+    return len(text.split())
+
+
+def check(message_text: str, channel: str, policy: StorePolicy, *, cancel_link_required: bool = False) -> list[str]:
+    """Issues with ``message_text`` under ``policy`` for ``channel`` ("email" or "sms")."""
+    issues: list[str] = []
+    text = message_text or ""
+    if not text.strip():
+        return ["The message is empty."]
+
+    limit = policy.sms_word_limit if channel == "sms" else policy.email_word_limit
+    words = word_count(text)
+    if words > limit:
+        issues.append(f"It is {words} words long; the limit for {channel} is {limit}.")
+
+    lowered = " ".join(text.lower().split())
+    for phrase in policy.forbidden_phrases:
+        if phrase and phrase.lower() in lowered:
+            issues.append(f'It uses the forbidden phrase "{phrase}".')
+
+    for sentence in SENTENCE_END.split(URL.sub(" ", text)):
+        dates = DATE_PATTERN.findall(sentence)
+        if len(dates) == 1 and PROMISE_WORDS.search(sentence):
+            issues.append(
+                f'It gives one exact date ("{dates[0].strip().rstrip(".")}") for shipping or arrival; '
+                "give a range instead."
+            )
+
+    if PLACEHOLDER.search(text):
+        issues.append("It still has an unfilled placeholder in braces.")
+
+    if cancel_link_required and f"{settings.SITE_URL}/o/" not in text:
+        issues.append("A backorder update must include the link where the customer can cancel.")
+    return issues

@@ -1,0 +1,52 @@
+"""Signed, expiring links to the customer's order page: no login, nothing guessable.
+
+The token is ``django.core.signing.dumps`` of the order id with its own salt (a timestamped,
+HMAC-signed value), checked with a maximum age from ``CUSTOMER_LINK_MAX_AGE_DAYS``.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.conf import settings
+from django.core import signing
+from django.urls import reverse
+
+from backorders.models import Order
+
+SALT = "packets.customer-order-page"
+
+
+class LinkInvalid(Exception):
+    """The token was not made by this site, or was altered."""
+
+
+class LinkExpired(Exception):
+    """The token is genuine but older than the allowed age."""
+
+
+def customer_token(order: Order) -> str:
+    return signing.dumps({"o": order.pk}, salt=SALT, compress=True)
+
+
+def customer_path(order: Order) -> str:
+    return reverse("packets:customer-order", args=[customer_token(order)])
+
+
+def customer_link(order: Order) -> str:
+    """The absolute URL of the order's customer page, as messages quote it."""
+    return f"{settings.SITE_URL}{customer_path(order)}"
+
+
+def read_token(token: str) -> int:
+    """The order id a token names; raises LinkExpired or LinkInvalid."""
+    max_age = timedelta(days=settings.CUSTOMER_LINK_MAX_AGE_DAYS)
+    try:
+        value = signing.loads(token, salt=SALT, max_age=max_age)
+    except signing.SignatureExpired:
+        raise LinkExpired("This link has expired.") from None
+    except signing.BadSignature:
+        raise LinkInvalid("This link is not valid.") from None
+    if not isinstance(value, dict) or not isinstance(value.get("o"), int):
+        raise LinkInvalid("This link is not valid.")
+    return value["o"]

@@ -1,0 +1,156 @@
+"""The customer's order page behind a signed, expiring link: honest ranges and a one-click cancel
+request that goes to the owner."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from django.core import signing
+from django.test import Client
+
+from packets.models import AuditEvent, Case, InboundMessage
+from packets.notify.links import SALT, customer_link, customer_path
+from tests import factories
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 3, 2, 14, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def csrf_client():
+    return Client(enforce_csrf_checks=True)
+
+
+def waiting_order(lines: int = 1, *, product=None):
+    order = factories.OrderFactory(number="#1042")
+    product = product or factories.ProductFactory(title="Blue mug")
+    for _ in range(lines):
+        factories.OrderLineFactory(order=order, product=product, state="backordered", backordered_at=NOW)
+    return order
+
+
+def test_it_builds_an_absolute_signed_link(settings):
+    settings.SITE_URL = "https://desk.example.com"
+    order = waiting_order()
+    link = customer_link(order)
+    assert link.startswith("https://desk.example.com/o/") and link.endswith("/")
+    token = link.removeprefix("https://desk.example.com/o/").rstrip("/")
+    assert signing.loads(token, salt=SALT) == {"o": order.pk}
+
+
+def test_it_shows_the_order_and_an_honest_range_without_a_login(client):
+    with time_machine.travel(NOW, tick=False):
+        order = waiting_order()
+        line = order.lines.get()
+        source = factories.SupplierSourceFactory(product=line.product, lead_time_days=6)
+        po = factories.PurchaseOrderFactory(supplier=source.supplier, quoted_at=date(2026, 3, 16))
+        factories.PurchaseOrderLineFactory(purchase_order=po, product=line.product)
+        response = client.get(customer_path(order))
+    assert response.status_code == 200
+    body = response.content.decode()
+    assert "Order #1042" in body and "Blue mug" in body
+    assert "We expect it to ship between March 19 – March 24" in body
+    assert "Request cancellation" in body
+
+
+def test_it_says_plainly_when_no_date_is_known(client):
+    response = client.get(customer_path(waiting_order()))
+    assert "Our supplier has not confirmed a date yet" in response.content.decode()
+
+
+@pytest.mark.parametrize("lines", [1, 5])
+def test_it_shows_the_page_in_a_fixed_number_of_queries(client, django_assert_num_queries, lines):
+    order = waiting_order(lines)
+    path = customer_path(order)
+    # the order with its customer; the current policy; the lines with products; the product's
+    # primary supplier source (once per distinct waiting product: no source, so no range);
+    # the order's inbound messages (a cancel request already made?)
+    with django_assert_num_queries(5):
+        assert client.get(path).status_code == 200
+
+
+def test_it_records_a_cancel_request_and_puts_the_case_before_the_owner(csrf_client):
+    order = waiting_order()
+    case = factories.CaseFactory(order=order)
+    path = customer_path(order)
+    page = csrf_client.get(path)
+    token = page.cookies["csrftoken"].value
+
+    response = csrf_client.post(f"{path}cancel/", {"csrfmiddlewaretoken": token})
+
+    assert response.status_code == 200
+    assert "The store owner will confirm the cancellation and your refund" in response.content.decode()
+    inbound = InboundMessage.objects.get(order=order)
+    assert inbound.intents == ["cancel"] and inbound.case == case and inbound.customer == order.customer
+    case.refresh_from_db()
+    assert case.status == Case.Status.AWAITING_OWNER and case.risk_level == Case.Risk.REFUND_RISK
+    assert AuditEvent.objects.filter(action="customer.cancel_request", case=case).count() == 1
+    assert AuditEvent.objects.filter(action="case.status", case=case).count() == 1
+    order.refresh_from_db()
+    assert order.status == "open"  # the owner confirms; nothing is cancelled or refunded here
+
+    again = csrf_client.post(f"{path}cancel/", {"csrfmiddlewaretoken": token})
+    assert again.status_code == 200
+    assert InboundMessage.objects.filter(order=order).count() == 1
+    assert AuditEvent.objects.filter(action="customer.cancel_request").count() == 1
+    assert "Request cancellation" not in csrf_client.get(path).content.decode()
+
+
+def test_it_opens_a_case_when_the_order_has_none(client):
+    order = waiting_order()
+    client.post(f"{customer_path(order)}cancel/")
+    case = Case.objects.get(order=order)
+    assert case.status == Case.Status.AWAITING_OWNER and case.dedupe_key == f"cancel-request:order:{order.pk}"
+
+
+def test_it_refuses_a_cancel_request_without_the_csrf_token(csrf_client):
+    order = waiting_order()
+    assert csrf_client.post(f"{customer_path(order)}cancel/").status_code == 403
+    assert not InboundMessage.objects.exists()
+
+
+def test_it_refuses_a_cancel_request_for_a_closed_order(client):
+    order = factories.OrderFactory(status="fulfilled")
+    response = client.post(f"{customer_path(order)}cancel/")
+    assert response.status_code == 409 and "can no longer be cancelled" in response.content.decode()
+
+
+def test_it_only_accepts_post_for_the_cancel_request(client):
+    assert client.get(f"{customer_path(waiting_order())}cancel/").status_code == 405
+
+
+@pytest.mark.parametrize(
+    ("tamper", "status", "text"),
+    [
+        (lambda token: token[:-2] + ("AA" if not token.endswith("AA") else "BB"), 400, "This link is not valid"),
+        (lambda token: signing.dumps({"o": 999_999}, salt="another-salt"), 400, "This link is not valid"),
+        (lambda token: "not-a-token", 400, "This link is not valid"),
+        (lambda token: signing.dumps({"o": 999_999}, salt=SALT), 404, "We cannot find this order"),
+        (lambda token: signing.dumps("just text", salt=SALT), 400, "This link is not valid"),
+    ],
+    ids=["altered signature", "other salt", "garbage", "unknown order", "wrong payload"],
+)
+def test_it_answers_a_bad_link_with_a_clear_page(client, tamper, status, text):
+    order = waiting_order()
+    token = customer_path(order).split("/")[2]
+    response = client.get(f"/o/{tamper(token)}/")
+    assert response.status_code == status
+    assert text in response.content.decode()
+    assert client.post(f"/o/{tamper(token)}/cancel/").status_code == status
+    assert not InboundMessage.objects.exists()
+
+
+def test_it_answers_an_expired_link_with_410(client, settings):
+    settings.CUSTOMER_LINK_MAX_AGE_DAYS = 60
+    with time_machine.travel(NOW, tick=False) as clock:
+        order = waiting_order()
+        path = customer_path(order)
+        clock.shift(timedelta(days=59))
+        assert client.get(path).status_code == 200
+        clock.shift(timedelta(days=2))
+        response = client.get(path)
+    assert response.status_code == 410
+    assert "This link has expired" in response.content.decode()
