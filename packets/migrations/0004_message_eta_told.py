@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("packets", "0002_audit_append_only"),
+        ("packets", "0003_worker_heartbeat"),
     ]
 
     operations = [
