@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
+from django.utils.text import slugify
 
 from ..allocation import release_order, reserve_new_lines
 from ..models import Customer, Order, OrderLine, Product
@@ -181,13 +182,13 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool) -> list[s
             raise MappingError(f"line {lf.external_id} has quantity {lf.quantity}")
         line = existing.get(lf.external_id)
         if line is None:
-            if lf.removed:
-                continue  # added and edited away before we saw it
             product, created = find_or_create_product(lf, order.channel)
             if created:
                 unknown.append(product.sku)
-            state = OrderLine.State.CANCELLED if cancelled else OrderLine.State.PENDING
-            shipped = lf.quantity if lf.fulfilled and not cancelled else 0
+            # a line edited away before we saw it is kept, cancelled, as the channel keeps it
+            gone = cancelled or lf.removed
+            state = OrderLine.State.CANCELLED if gone else OrderLine.State.PENDING
+            shipped = lf.quantity if lf.fulfilled and not gone else 0
             line = OrderLine.objects.create(
                 order=order,
                 product=product,
@@ -200,9 +201,11 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool) -> list[s
                 allocated=shipped,
                 shipped=shipped,
                 shipped_at=(facts.updated_at or order.placed_at) if shipped else None,
-                cancelled_at=order.cancelled_at if cancelled else None,
+                cancelled_at=(order.cancelled_at if cancelled else facts.updated_at or order.placed_at)
+                if gone
+                else None,
             )
-            if not shipped:
+            if not shipped and not gone:
                 new_lines.append(line)
             continue
         if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
@@ -303,5 +306,4 @@ def placeholder_sku(channel: str, lf: LineFacts) -> str:
         return f"shopify-variant-{lf.shopify_variant_id}"
     if lf.woocommerce_id:
         return f"woocommerce-{lf.woocommerce_id}"
-    slug = "".join(ch if ch.isalnum() else "-" for ch in (lf.title or "item").lower()).strip("-")
-    return f"{channel}-nosku-{slug}"[:128]
+    return f"{channel}-nosku-{slugify(lf.title) or 'item'}"[:128]
