@@ -90,3 +90,35 @@ def _allocate_waiting(product: Product) -> list[OrderLine]:
     product.save(update_fields=["allocated", "updated_at"])
     OrderLine.objects.bulk_update(changed, ["allocated", "state"])
     return changed
+
+
+@transaction.atomic
+def release_order(order_id: int) -> list[OrderLine]:
+    """Give a cancelled order's unshipped units back to stock; its open lines become cancelled.
+
+    Each line returns ``allocated - shipped`` units to its product's free stock (shipped units
+    have left the shelf). Product rows are locked in primary-key order, as everywhere here.
+    Idempotent: lines already cancelled or fully shipped are left as they are.
+    """
+    from .models import Order  # here, so this addition leaves the module header alone
+
+    order = Order.objects.select_for_update().get(pk=order_id)
+    lines = list(
+        OrderLine.objects.select_for_update()
+        .filter(order_id=order_id)
+        .exclude(state__in=[OrderLine.State.CANCELLED, OrderLine.State.SHIPPED])
+        .order_by("product_id", "pk")
+    )
+    if not lines:
+        return []
+    product_ids = sorted({line.product_id for line in lines})
+    products = {p.pk: p for p in Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk")}
+    when = order.cancelled_at or timezone.now()
+    for line in lines:
+        products[line.product_id].allocated -= line.allocated - line.shipped
+        line.allocated = line.shipped
+        line.state = OrderLine.State.CANCELLED
+        line.cancelled_at = line.cancelled_at or when
+    Product.objects.bulk_update(products.values(), ["allocated"])
+    OrderLine.objects.bulk_update(lines, ["allocated", "state", "cancelled_at"])
+    return lines

@@ -641,3 +641,7 @@ class WebhookDelivery(models.Model):
     @staticmethod
     def hash_body(body: bytes) -> str:
         return hashlib.sha256(body).hexdigest()
+
+
+# Intake's own rows live beside the adapters; imported here so Django registers them with this app.
+from .intake.models import ImportJob, TaskDebounce  # noqa: E402, F401

@@ -1,5 +1,14 @@
+from django.urls import path
+
+from . import views
+
 app_name = "backorders"
 
-urlpatterns: list = [
-    # webhooks, CSV upload and stock pages are added here
+urlpatterns = [
+    path("webhooks/shopify/", views.shopify_webhook, name="webhook-shopify"),
+    path("webhooks/woocommerce/", views.woocommerce_webhook, name="webhook-woocommerce"),
+    path("webhooks/carriers/<slug:provider>/", views.carrier_webhook, name="webhook-carrier"),
+    path("imports/", views.import_list, name="import-list"),
+    path("imports/<int:job_id>/", views.import_detail, name="import-detail"),
+    path("imports/<int:job_id>/report.csv", views.import_report, name="import-report"),
 ]

@@ -272,3 +272,13 @@ NOTIFY_READ_TIMEOUT = env_int("NOTIFY_READ_TIMEOUT", 15, minimum=1)
 NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, minimum=1)  # per message, then failed
 NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 60, minimum=1)  # doubles per attempt
 NOTIFY_RETRY_MAX_SECONDS = env_int("NOTIFY_RETRY_MAX_SECONDS", 3600, minimum=1)
+
+# Intake: webhook secrets, CSV uploads, and the follow-up run after intake changed facts.
+# A source without its secret rejects every delivery (401, kept as rejected) until it is set.
+SHOPIFY_WEBHOOK_SECRETS = env_list("SHOPIFY_WEBHOOK_SECRETS")  # comma-separated: old and new during a rotation
+WOOCOMMERCE_WEBHOOK_SECRET = env_str("WOOCOMMERCE_WEBHOOK_SECRET")
+AFTERSHIP_WEBHOOK_SECRET = env_str("AFTERSHIP_WEBHOOK_SECRET")
+EASYPOST_WEBHOOK_SECRET = env_str("EASYPOST_WEBHOOK_SECRET")
+SHIPPO_WEBHOOK_SECRET = env_str("SHIPPO_WEBHOOK_SECRET")  # the ?token= on the URL registered with Shippo
+INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep")  # empty: no follow-up
+INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024

@@ -1,0 +1,9 @@
+"""Intake: what arrives from outside (webhooks, CSV files) turned into the store's facts.
+
+One adapter module per source (``shopify``, ``woocommerce``, ``carriers``, ``csv_*``) maps a
+payload to normalized facts; ``orders`` and ``tracking`` apply those facts to the database the
+same way whatever the source. The HTTP views only verify, store and enqueue
+(``backorders.views``); ``backorders.tasks.process_delivery`` does the work in the worker.
+
+This package is imported while models load (``backorders.intake.models``), so this file stays empty.
+"""

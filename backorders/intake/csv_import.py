@@ -1,0 +1,208 @@
+"""CSV imports: the registry of kinds, reading a file, the per-row report, and running a job.
+
+Every kind is a function ``run(rows, report, progress)`` registered under a name:
+
+    from backorders.intake.csv_import import register
+    register("purchase-history", import_purchase_history, label="Purchase history")
+
+``rows`` is a list of ``(row_number, {column: value})`` with the header as row 1, so numbers
+match what a spreadsheet shows. The importer writes problems to ``report`` (row, column,
+reason), keeps every valid row, and calls ``progress(rows_done)`` now and then. It must leave
+nothing half-written: one transaction per order, per stock count, per scan.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from django.conf import settings
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+
+from ..models import ImportJob
+
+Rows = list[tuple[int, dict[str, str]]]
+Progress = Callable[[int], None]
+
+# Cells a spreadsheet would run as a formula (OWASP's list): quoted in the downloadable report.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+class ImportFileError(Exception):
+    """The file as a whole cannot be read as this kind (not UTF-8, columns missing)."""
+
+
+@dataclass
+class Report:
+    entries: list[dict] = field(default_factory=list)
+    counts: Counter = field(default_factory=Counter)
+
+    def error(self, row: int, column: str, reason: str) -> None:
+        self.entries.append({"row": row, "column": column, "reason": reason, "level": "error"})
+
+    def flag(self, row: int, column: str, reason: str) -> None:
+        self.entries.append({"row": row, "column": column, "reason": reason, "level": "flag"})
+
+    @property
+    def error_count(self) -> int:
+        return sum(1 for e in self.entries if e["level"] == "error")
+
+    def summary(self) -> dict:
+        return {
+            **dict(self.counts),
+            "errors": self.error_count,
+            "flags": len(self.entries) - self.error_count,
+            "changed": bool(self.counts.get("created") or self.counts.get("updated")),
+        }
+
+
+@dataclass(frozen=True)
+class Importer:
+    kind: str
+    run: Callable[[Rows, Report, Progress], None]
+    label: str
+    help: str = ""
+
+
+IMPORTERS: dict[str, Importer] = {}
+
+
+def register(kind: str, run: Callable[[Rows, Report, Progress], None], *, label: str, help: str = "") -> None:
+    IMPORTERS[kind] = Importer(kind=kind, run=run, label=label, help=help)
+
+
+def importers() -> dict[str, Importer]:
+    """The registered kinds; the built-in ones register on first use."""
+    from . import csv_inventory, csv_orders, csv_tracking  # noqa: F401  (they register themselves)
+
+    return IMPORTERS
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def read_rows(content: bytes) -> tuple[list[str], Rows]:
+    try:
+        textual = content.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise ImportFileError(f"the file is not UTF-8 text (byte {exc.start}); export it as CSV UTF-8") from None
+    reader = csv.reader(io.StringIO(textual, newline=""))
+    try:
+        header = [h.strip() for h in next(reader)]
+    except StopIteration:
+        raise ImportFileError("the file is empty") from None
+    except csv.Error as exc:
+        raise ImportFileError(f"the header row is not CSV: {exc}") from None
+    if not any(header):
+        raise ImportFileError("the first row (the header) is empty")
+    rows: Rows = []
+    try:
+        # rows are numbered as a spreadsheet shows them: one per record, the header is row 1
+        for number, values in enumerate(reader, start=2):
+            if not any(v.strip() for v in values):
+                continue
+            padded = values + [""] * (len(header) - len(values))
+            rows.append((number, {h: v.strip() for h, v in zip(header, padded, strict=False) if h}))
+    except csv.Error as exc:
+        raise ImportFileError(f"line {reader.line_num} is not CSV: {exc}") from None
+    return header, rows
+
+
+def column(header_or_row, *names: str) -> str | None:
+    """The first of ``names`` present, matched without regard to case; its exact spelling."""
+    keys = list(header_or_row)
+    lowered = {k.lower(): k for k in keys}
+    for name in names:
+        if name.lower() in lowered:
+            return lowered[name.lower()]
+    return None
+
+
+def parse_time(value: str) -> datetime | None:
+    """Shopify's ``2026-09-03 10:15:00 -0400``, ISO 8601, or a local time in the store's zone."""
+    value = value.strip()
+    if not value:
+        return None
+    for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z"):
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            pass
+    parsed = parse_datetime(value.replace("Z", "+00:00"))
+    if parsed is None:
+        for fmt in ("%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y"):
+            try:
+                parsed = datetime.strptime(value, fmt)
+                break
+            except ValueError:
+                pass
+    if parsed is None:
+        return None
+    if timezone.is_naive(parsed):
+        parsed = parsed.replace(tzinfo=ZoneInfo(settings.STORE_TIME_ZONE))
+    return parsed
+
+
+# --------------------------------------------------------------------------- the report file
+
+
+def safe_cell(value) -> str:
+    text = "" if value is None else str(value)
+    return "'" + text if text.startswith(FORMULA_STARTS) else text
+
+
+def report_csv(entries: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(["row", "column", "level", "reason"])
+    for e in entries:
+        writer.writerow(
+            [safe_cell(e.get("row")), safe_cell(e.get("column")), e.get("level"), safe_cell(e.get("reason"))]
+        )
+    return out.getvalue()
+
+
+# --------------------------------------------------------------------------- running a job
+
+
+def run_job(job: ImportJob) -> ImportJob:
+    """Import the job's file with its kind's importer, keeping progress and the report on the row."""
+    job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
+    job.save(update_fields=["status", "started_at"])
+    importer = importers().get(job.kind)
+    try:
+        if importer is None:
+            raise ImportFileError(f"there is no importer for {job.kind!r}")
+        _, rows = read_rows(bytes(job.content))
+    except ImportFileError as exc:
+        return _finish(job, ImportJob.Status.FAILED, error=str(exc))
+    job.total_rows = len(rows)
+    job.save(update_fields=["total_rows"])
+    report = Report()
+
+    def progress(done: int) -> None:
+        ImportJob.objects.filter(pk=job.pk).update(processed_rows=min(done, job.total_rows))
+
+    try:
+        importer.run(rows, report, progress)
+    except ImportFileError as exc:
+        return _finish(job, ImportJob.Status.FAILED, error=str(exc), report=report)
+    except Exception as exc:
+        _finish(job, ImportJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}", report=report)
+        raise
+    job.processed_rows = job.total_rows
+    return _finish(job, ImportJob.Status.DONE, report=report)
+
+
+def _finish(job: ImportJob, status: str, *, error: str = "", report: Report | None = None) -> ImportJob:
+    job.status, job.error, job.finished_at = status, error, timezone.now()
+    if report is not None:
+        job.summary, job.errors = report.summary(), report.entries
+    job.save(update_fields=["status", "error", "finished_at", "summary", "errors", "processed_rows"])
+    return job

@@ -1,0 +1,309 @@
+"""Apply an order, as any channel describes it, to the store: idempotent and order-insensitive.
+
+``upsert_order`` is the one path for Shopify, WooCommerce and CSV. It holds the order's row lock
+while it works, ignores a version older than the one kept (``Order.channel_updated_at``),
+upserts lines by their channel id, reserves stock for new lines and releases it when the order
+is cancelled. Delivered twice, or out of order, the result is that of one in-order delivery.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+
+from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
+from django.utils.text import slugify
+
+from ..allocation import release_order, reserve_new_lines
+from ..models import Customer, Order, OrderLine, Product
+from .common import MappingError
+
+
+@dataclass
+class CustomerFacts:
+    email: str = ""
+    name: str = ""
+    phone: str = ""
+    orders_count: int | None = None
+    shopify_id: str = ""
+    woocommerce_id: str = ""
+
+
+@dataclass
+class LineFacts:
+    external_id: str
+    sku: str
+    title: str
+    quantity: int
+    unit_price: Decimal
+    shopify_variant_id: str = ""
+    woocommerce_id: str = ""
+    variant_title: str = ""
+    removed: bool = False  # the channel edited the line away (Shopify current_quantity 0)
+    fulfilled: bool = False  # the channel shipped it: the units have left the shelf
+
+
+@dataclass
+class OrderFacts:
+    channel: str
+    external_id: str
+    number: str
+    placed_at: datetime
+    updated_at: datetime | None
+    status: str = Order.Status.OPEN
+    cancelled_at: datetime | None = None
+    payment_state: str = Order.PaymentState.PAID
+    currency: str = "USD"
+    subtotal: Decimal = Decimal("0.00")
+    total: Decimal = Decimal("0.00")
+    shipping_method: str = ""
+    shipping_name: str = ""
+    shipping_city: str = ""
+    shipping_region: str = ""
+    shipping_postal_code: str = ""
+    shipping_country: str = ""
+    customer: CustomerFacts | None = None
+    lines: list[LineFacts] = field(default_factory=list)
+
+
+@dataclass
+class OrderResult:
+    order: Order | None
+    applied: bool
+    reason: str = ""
+    unknown_skus: list[str] = field(default_factory=list)
+
+
+@transaction.atomic
+def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderResult:
+    """Make the store's order match ``facts``. ``replace_only_own`` (CSV) leaves channel-fed orders alone."""
+    if not facts.external_id:
+        raise MappingError("the order has no id")
+    if not facts.lines:
+        raise MappingError(f"order {facts.number or facts.external_id} has no line items")
+    order = _lock_or_create(facts)
+    if order is None:
+        return OrderResult(None, False, "a newer version of this order is already kept")
+    if replace_only_own and order.channel_updated_at is not None:
+        return OrderResult(order, False, f"order {order.number} is already kept from {order.get_channel_display()}")
+    if facts.updated_at and order.channel_updated_at and facts.updated_at < order.channel_updated_at:
+        return OrderResult(order, False, "a newer version of this order is already kept")
+
+    was_cancelled = order.status == Order.Status.CANCELLED
+    _apply_order_fields(order, facts)
+    order.save()
+    unknown = _upsert_lines(order, facts, cancelled=was_cancelled or order.status == Order.Status.CANCELLED)
+    if order.status == Order.Status.CANCELLED and not was_cancelled:
+        release_order(order.pk)
+    return OrderResult(order, True, unknown_skus=unknown)
+
+
+def _lock_or_create(facts: OrderFacts) -> Order | None:
+    order = Order.objects.select_for_update().filter(channel=facts.channel, external_id=facts.external_id).first()
+    if order is not None:
+        return order
+    try:
+        with transaction.atomic():
+            return Order.objects.create(
+                channel=facts.channel,
+                external_id=facts.external_id,
+                number=facts.number or facts.external_id,
+                placed_at=facts.placed_at,
+                status=Order.Status.OPEN,
+            )
+    except IntegrityError:
+        # created at the same moment by another worker: wait for its lock, then carry on
+        return Order.objects.select_for_update().get(channel=facts.channel, external_id=facts.external_id)
+
+
+def _apply_order_fields(order: Order, facts: OrderFacts) -> None:
+    order.number = (facts.number or order.number)[:64]
+    order.placed_at = facts.placed_at
+    order.currency = (facts.currency or "USD")[:3].upper()
+    order.subtotal = max(facts.subtotal, Decimal("0.00"))
+    order.total = max(facts.total, Decimal("0.00"))
+    order.payment_state = facts.payment_state
+    order.shipping_method = facts.shipping_method[:128]
+    order.shipping_name = facts.shipping_name[:255]
+    order.shipping_city = facts.shipping_city[:128]
+    order.shipping_region = facts.shipping_region[:64]
+    order.shipping_postal_code = facts.shipping_postal_code[:32]
+    order.shipping_country = facts.shipping_country[:2].upper()
+    if facts.updated_at:
+        order.channel_updated_at = facts.updated_at
+    if order.status == Order.Status.CANCELLED:
+        pass  # a cancellation is final: a late "open" version never brings the order back
+    elif facts.status == Order.Status.CANCELLED:
+        order.status = Order.Status.CANCELLED
+        order.cancelled_at = facts.cancelled_at or facts.updated_at or facts.placed_at
+    else:
+        order.status = facts.status
+    if facts.customer is not None:
+        order.customer = _upsert_customer(facts.customer)
+
+
+def _upsert_customer(facts: CustomerFacts) -> Customer | None:
+    email = facts.email.strip()
+    if not email:
+        return None
+    customer = Customer.objects.annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
+    if customer is None:
+        try:
+            with transaction.atomic():
+                customer = Customer.objects.create(email=email[:254])
+        except IntegrityError:
+            customer = Customer.objects.annotate(email_ci=Lower("email")).get(email_ci=email.lower())
+    if facts.name:
+        customer.name = facts.name[:255]
+    if facts.phone:
+        customer.phone = facts.phone[:32]
+    if facts.orders_count is not None:
+        customer.orders_count = max(customer.orders_count, facts.orders_count)
+    if facts.shopify_id:
+        customer.shopify_id = facts.shopify_id
+    if facts.woocommerce_id:
+        customer.woocommerce_id = facts.woocommerce_id
+    customer.save()
+    return customer
+
+
+def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool) -> list[str]:
+    existing = {line.external_id: line for line in order.lines.select_for_update() if line.external_id}
+    if existing:
+        # an edit may give units back: lock the products in id order first, as allocation does
+        product_ids = sorted({line.product_id for line in existing.values()})
+        list(Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk").values_list("pk"))
+    unknown: list[str] = []
+    new_lines: list[OrderLine] = []
+    for lf in facts.lines:
+        if lf.quantity <= 0 and not lf.removed:
+            raise MappingError(f"line {lf.external_id} has quantity {lf.quantity}")
+        line = existing.get(lf.external_id)
+        if line is None:
+            product, created = find_or_create_product(lf, order.channel)
+            if created:
+                unknown.append(product.sku)
+            # a line edited away before we saw it is kept, cancelled, as the channel keeps it
+            gone = cancelled or lf.removed
+            state = OrderLine.State.CANCELLED if gone else OrderLine.State.PENDING
+            shipped = lf.quantity if lf.fulfilled and not gone else 0
+            line = OrderLine.objects.create(
+                order=order,
+                product=product,
+                external_id=lf.external_id[:64],
+                sku=lf.sku[:128],
+                title=lf.title[:255],
+                quantity=lf.quantity,
+                unit_price=max(lf.unit_price, Decimal("0.00")),
+                state=OrderLine.State.SHIPPED if shipped else state,
+                allocated=shipped,
+                shipped=shipped,
+                shipped_at=(facts.updated_at or order.placed_at) if shipped else None,
+                cancelled_at=(order.cancelled_at if cancelled else facts.updated_at or order.placed_at)
+                if gone
+                else None,
+            )
+            if not shipped and not gone:
+                new_lines.append(line)
+            continue
+        if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
+            continue
+        line.sku, line.title = lf.sku[:128] or line.sku, lf.title[:255] or line.title
+        line.unit_price = max(lf.unit_price, Decimal("0.00"))
+        if cancelled:
+            line.save()
+            continue  # release_order gives the units back
+        if lf.removed:
+            _release_line(line, when=facts.updated_at or order.placed_at)
+            continue
+        if lf.fulfilled:
+            _ship_line(line, when=facts.updated_at or order.placed_at)
+            continue
+        if lf.quantity != line.quantity:
+            _requantify_line(line, lf.quantity)
+            if line.state == OrderLine.State.PENDING:
+                new_lines.append(line)
+        line.save()
+    if new_lines and not cancelled:
+        reserve_new_lines(new_lines)
+    return unknown
+
+
+def _requantify_line(line: OrderLine, quantity: int) -> None:
+    """An edited quantity: give back units above it, or ask for more below it."""
+    if quantity < line.allocated:
+        excess = line.allocated - max(quantity, line.shipped)
+        product = Product.objects.select_for_update().get(pk=line.product_id)
+        product.allocated -= excess
+        product.save(update_fields=["allocated", "updated_at"])
+        line.allocated -= excess
+    line.quantity = max(quantity, line.shipped, 1)
+    if line.allocated < line.quantity:
+        line.state = OrderLine.State.PENDING  # reserve_new_lines takes what it can of the rest
+    else:
+        line.state = OrderLine.State.ALLOCATED
+
+
+def _release_line(line: OrderLine, *, when: datetime) -> None:
+    unshipped = line.allocated - line.shipped
+    if unshipped:
+        product = Product.objects.select_for_update().get(pk=line.product_id)
+        product.allocated -= unshipped
+        product.save(update_fields=["allocated", "updated_at"])
+    line.allocated = line.shipped
+    line.state = OrderLine.State.CANCELLED
+    line.cancelled_at = when
+    line.save()
+
+
+def _ship_line(line: OrderLine, *, when: datetime) -> None:
+    """The channel shipped the whole line: its reserved units leave the product's allocation."""
+    unshipped = line.allocated - line.shipped
+    if unshipped:
+        product = Product.objects.select_for_update().get(pk=line.product_id)
+        product.allocated -= unshipped
+        product.save(update_fields=["allocated", "updated_at"])
+    line.allocated = line.shipped = line.quantity
+    line.state = OrderLine.State.SHIPPED
+    line.shipped_at = line.shipped_at or when
+    line.save()
+
+
+def find_or_create_product(lf: LineFacts, channel: str) -> tuple[Product, bool]:
+    """The catalog product a line names: by channel id, then SKU; else a new zero-stock product, flagged."""
+    product = None
+    if lf.shopify_variant_id:
+        product = Product.objects.filter(shopify_variant_id=lf.shopify_variant_id).first()
+    if product is None and lf.woocommerce_id:
+        product = Product.objects.filter(woocommerce_id=lf.woocommerce_id).first()
+    if product is None and lf.sku:
+        product = Product.objects.filter(sku=lf.sku).first()
+    if product is not None:
+        return product, False
+    sku = lf.sku or placeholder_sku(channel, lf)
+    try:
+        with transaction.atomic():
+            product = Product.objects.create(
+                sku=sku[:128],
+                title=(lf.title or sku)[:255],
+                variant_title=lf.variant_title[:255],
+                price=max(lf.unit_price, Decimal("0.00")),
+                on_hand=0,
+                created_from_unknown_sku=True,
+                shopify_variant_id=lf.shopify_variant_id,
+                woocommerce_id=lf.woocommerce_id,
+            )
+    except IntegrityError:
+        return Product.objects.get(sku=sku[:128]), False
+    return product, True
+
+
+def placeholder_sku(channel: str, lf: LineFacts) -> str:
+    """A stable SKU for a line that came without one, so the same line maps to the same product."""
+    if lf.shopify_variant_id:
+        return f"shopify-variant-{lf.shopify_variant_id}"
+    if lf.woocommerce_id:
+        return f"woocommerce-{lf.woocommerce_id}"
+    return f"{channel}-nosku-{slugify(lf.title) or 'item'}"[:128]

@@ -1,0 +1,139 @@
+"""Background work for intake (django-q2). Tasks take ids, re-read their rows, and let errors out.
+
+- ``process_delivery(delivery_id)``: apply one stored webhook delivery, in one transaction.
+- ``process_received()``: pick up deliveries left ``received`` (an enqueue lost with a crash).
+- ``process_import(job_id)``: run a CSV import job, updating its progress row.
+- ``request_followup()``: enqueue the sweep after intake changed facts, at most one pending.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from .intake.common import MappingError, q_options
+from .intake.dispatch import handle_delivery
+from .models import ImportJob, TaskDebounce, WebhookDelivery
+
+logger = logging.getLogger("backorders.intake")
+
+PROCESSABLE = {WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.PROCESSING, WebhookDelivery.Status.FAILED}
+
+
+def process_delivery(delivery_id: int) -> str:
+    """Apply a stored delivery. All of its effects commit together, or none do.
+
+    A payload that cannot be mapped is kept as ``failed`` with the reason (replay it with
+    ``manage.py replay_webhooks``). Any other error is recorded the same way and then raised, so
+    the queue shows it too. A delivery already processed, ignored or rejected is left alone.
+    """
+    try:
+        with transaction.atomic():
+            delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+            if delivery.status not in PROCESSABLE or not delivery.signature_valid:
+                return delivery.status
+            delivery.attempts += 1
+            try:
+                with transaction.atomic():
+                    outcome = handle_delivery(delivery)
+            except MappingError as exc:
+                delivery.status, delivery.error = WebhookDelivery.Status.FAILED, str(exc)[:2000]
+                logger.warning("Delivery %s could not be mapped: %s", delivery_id, exc)
+                changed = False
+            else:
+                delivery.status, delivery.error = outcome.status, outcome.note[:2000]
+                changed = outcome.changed and outcome.status == WebhookDelivery.Status.PROCESSED
+            delivery.processed_at = timezone.now()
+            delivery.save()
+            if changed:
+                request_followup()
+            return delivery.status
+    except Exception as exc:
+        WebhookDelivery.objects.filter(pk=delivery_id).update(
+            status=WebhookDelivery.Status.FAILED,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            processed_at=timezone.now(),
+        )
+        raise
+
+
+def process_received(older_than_seconds: int = 60, limit: int = 500) -> int:
+    """Process deliveries still ``received`` after a while (their enqueue was lost), oldest first."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    for delivery_id in ids:
+        try:
+            process_delivery(delivery_id)
+        except Exception:
+            logger.exception("Delivery %s failed while catching up", delivery_id)
+    return len(ids)
+
+
+def process_import(job_id: int) -> str:
+    from .intake.csv_import import run_job
+
+    job = ImportJob.objects.get(pk=job_id)
+    if job.status != ImportJob.Status.PENDING:
+        return job.status
+    run_job(job)
+    if job.summary.get("changed"):
+        request_followup()
+    return job.status
+
+
+# --------------------------------------------------------------------------- the follow-up (the sweep)
+
+
+def request_followup() -> bool:
+    """Enqueue ``settings.INTAKE_FOLLOWUP_TASK`` after commit, unless a run is already pending.
+
+    The pending mark clears when the run finishes (``followup_finished``); a mark older than the
+    queue's retry window is taken as lost. The task is named by its dotted path, so this app
+    never imports the one that owns it. An empty setting turns the follow-up off.
+    """
+    task = settings.INTAKE_FOLLOWUP_TASK
+    if not task:
+        return False
+    now = timezone.now()
+    lost = now - timedelta(seconds=2 * settings.Q_CLUSTER.get("retry", 180))
+    TaskDebounce.objects.get_or_create(task=task)
+    claimed = (
+        TaskDebounce.objects.filter(task=task)
+        .filter(Q(pending_since__isnull=True) | Q(pending_since__lt=lost))
+        .update(pending_since=now)
+    )
+    if not claimed:
+        return False
+    transaction.on_commit(lambda: _enqueue_followup(task))
+    return True
+
+
+def _enqueue_followup(task: str) -> None:
+    from django_q.tasks import async_task
+
+    async_task(task, hook="backorders.tasks.followup_finished", task_name="intake-followup", q_options=q_options())
+
+
+def followup_finished(result) -> None:
+    """Hook run by django-q2 when the follow-up ends: clear the mark, and go again if facts changed since."""
+    debounce = TaskDebounce.objects.filter(task=result.func).first()
+    if debounce is None:
+        return
+    since = debounce.pending_since
+    TaskDebounce.objects.filter(pk=debounce.pk).update(pending_since=None)
+    # Facts that changed after the run was asked for may have committed after it started: go
+    # again. A failed run is not chased in a loop; the next change or the schedule runs it again.
+    changed_since = since and WebhookDelivery.objects.filter(
+        status=WebhookDelivery.Status.PROCESSED, processed_at__gt=since
+    )
+    if getattr(result, "success", True) and changed_since and changed_since.exists():
+        request_followup()
