@@ -1,10 +1,17 @@
 from django.urls import path
 
-from . import views
+from . import views, views_export
 
 app_name = "packets"
 
 urlpatterns = [
     path("cases/", views.case_list, name="case-list"),
     path("cases/<int:case_id>/", views.case_detail, name="case-detail"),
+    # PDF export and audit bundles
+    path("cases/<int:case_id>/packet.pdf", views_export.case_pdf, name="case-pdf"),
+    path("exports/", views_export.bundle_list, name="bundle-list"),
+    path("exports/new/", views_export.bundle_create, name="bundle-create"),
+    path("exports/<int:job_id>/", views_export.bundle_detail, name="bundle-detail"),
+    path("exports/<int:job_id>/progress/", views_export.bundle_progress, name="bundle-progress"),
+    path("exports/<int:job_id>/download/", views_export.bundle_download, name="bundle-download"),
 ]
