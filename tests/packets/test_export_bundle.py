@@ -6,9 +6,10 @@ import zipfile
 
 import pytest
 from django.urls import reverse
+from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
-from packets.export import NothingToExport, cases_matching, start_bundle
+from packets.export import BUNDLE_TASK, NothingToExport, cases_matching, start_bundle
 from packets.models import AuditEvent, Case, ExportJob
 from packets.tasks_export import render_bundle
 from tests import factories
@@ -59,6 +60,7 @@ def test_it_renders_a_zip_of_pdfs_in_the_worker_and_reaches_100_percent(
         job = start_bundle(user=owner, filters={"kind": "backorder"}, output=ExportJob.Output.ZIP)
     assert (job.status, job.total, job.progress) == ("queued", 3, 0)
     assert OrmQ.objects.count() == 1, "the render waits in the task queue, not in the request"
+    assert import_string(BUNDLE_TASK) is render_bundle  # the queued name is the task below
 
     render_bundle(job.pk)  # what the worker runs
 
