@@ -107,6 +107,7 @@ def build_weekly_review(*, now: datetime | None = None, policy: StorePolicy | No
     return {
         "now": now,
         "period_start": start,
+        "store_time_zone": settings.STORE_TIME_ZONE,
         "policy": policy,
         "stockouts": stockouts,
         "stale": stale,
@@ -279,7 +280,7 @@ def _to_pause(products, demand, latest, repeats, policy) -> list[dict]:
         if update and update.stock_status in GONE:
             reasons.append(f"supplier says {update.get_stock_status_display().lower()}")
         if waiting and free <= policy.stock_paused_at and product.on_order <= 0:
-            reasons.append(f"{waiting} units waiting, {max(free, 0)} free and none on order")
+            reasons.append(f"{_units(waiting)} waiting, {max(free, 0)} free and none on order")
         if reasons:
             rows.append({"product": product, "waiting": waiting, "free": free, "reasons": reasons})
     return rows
@@ -304,9 +305,13 @@ def _wording(products, demand, latest, etas) -> list[dict]:
             suggestion = (
                 f"Backordered: expected to ship between {eta.start:%b} {eta.start.day} and {eta.end:%b} {eta.end.day}."
             )
-            why = f"{waiting} units waiting, {max(free, 0)} free"
+            why = f"{_units(waiting)} waiting, {max(free, 0)} free"
         else:
             suggestion = "Backordered: our supplier has not confirmed a date yet; we will email you when it ships."
-            why = f"{waiting} units waiting and no confirmed date"
+            why = f"{_units(waiting)} waiting and no confirmed date"
         rows.append({"product": product, "current": wording, "suggested": suggestion, "why": why})
     return rows
+
+
+def _units(count: int) -> str:
+    return f"{count} unit{'s' if count != 1 else ''}"

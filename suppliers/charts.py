@@ -76,7 +76,7 @@ def column_chart(
     height: int = 180,
     color: str = ACCENT,
 ) -> SafeString:
-    """Vertical columns over time (months), with a gap where a period has no data."""
+    """Vertical columns over time (months): a dash where a period has no data, a grey sliver for a zero."""
     left, bottom, top = 36, 22, 24
     plot_h = height - top - bottom
     values = [v for _, v in points if v is not None]
@@ -99,10 +99,11 @@ def column_chart(
     for i, (label, value) in enumerate(points):
         x = left + i * slot
         if value is not None:
-            h = max(0.0, min(value, top_value)) / top_value * plot_h
+            h = max(2.0, max(0.0, min(value, top_value)) / top_value * plot_h)  # a zero still shows it was measured
             parts.append(
                 f'<rect x="{x + slot * 0.15:.1f}" y="{top + plot_h - h:.1f}" width="{slot * 0.7:.1f}" '
-                f'height="{h:.1f}" fill="{color}"><title>{escape(label)}: {escape(_fmt(value, unit))}</title></rect>'
+                f'height="{h:.1f}" fill="{color if value > 0 else MUTED}">'
+                f"<title>{escape(label)}: {escape(_fmt(value, unit))}</title></rect>"
             )
         else:
             parts.append(

@@ -214,6 +214,17 @@ def _end_of(m, received, past):
     return max(received, friday - timedelta(days=2)), friday, False
 
 
+@_rule(
+    r"\b(?:the\s+)?(?P<d>\d{1,2})(?:st|nd|rd|th)\s+of\s+(?P<which>this|next|the)\s+(?:following\s+)?month\b",
+    relative=True,
+)
+def _day_of_month(m, received, past):
+    months_ahead = 1 if m["which"].lower() == "next" or "following" in m.group(0).lower() else 0
+    anchor = _add_months(received.replace(day=1), months_ahead)
+    day = _safe_date(anchor.year, anchor.month, int(m["d"]))
+    return (day, day, True) if day else None
+
+
 @_rule(r"\bnext\s+(?P<unit>week|month)\b", relative=True)
 def _next_unit(m, received, past):
     if m["unit"].lower() == "week":

@@ -247,6 +247,8 @@ def read_evidence(text: str, received: date) -> Reading:
         kind = Kind.RESTOCK_ESTIMATE
     else:
         kind = Kind.STOCK_STATUS
+    if kind == Kind.RESTOCK_ESTIMATE and status == Stock.UNKNOWN:
+        status = Stock.OUT_OF_STOCK  # goods said to be due back are not there now
     reading = Reading(kind=kind, stock_status=status, dates=dates, tracking_number=tracking, references=references)
 
     if kind == Kind.RESTOCK_ESTIMATE and future:
