@@ -19,8 +19,8 @@ nothing further is drafted for cancelled lines. Drafts whose step the owner appr
 the order high value, supplier evidence conflicts, the order's case is at risk, or the text breaks
 a guideline: those wait for a person.
 
-Set-based: a fixed number of queries whatever the number of lines, plus two per distinct waiting
-product for its ETA range (``customer_range`` has no bulk form yet).
+Set-based: a fixed number of queries whatever the number of lines and products (the ETA ranges of
+all waiting products come from ``suppliers.eta.customer_ranges`` at once).
 """
 
 from __future__ import annotations
@@ -35,7 +35,7 @@ from django.utils import timezone
 
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, Shipment, StorePolicy
-from suppliers.eta import customer_range
+from suppliers.eta import customer_ranges
 from suppliers.models import SupplierUpdate
 
 from .messaging import enqueue_send
@@ -141,7 +141,7 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
     if shipped_orders:
         for shipment in Shipment.objects.filter(order_id__in=shipped_orders).order_by("-label_created_at"):
             shipments.setdefault(shipment.order_id, shipment)
-    etas = {pk: customer_range(product, today=today, policy=policy) for pk, product in waiting_products.items()}
+    etas = customer_ranges(waiting_products.values(), today=today, policy=policy)
 
     drafts: list[Message] = []
     auto_keys: list[str] = []

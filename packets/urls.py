@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_customer, views_export
+from . import review_views, views, views_customer, views_export
 
 app_name = "packets"
 
@@ -17,4 +17,12 @@ urlpatterns = [
     path("exports/<int:job_id>/", views_export.bundle_detail, name="bundle-detail"),
     path("exports/<int:job_id>/progress/", views_export.bundle_progress, name="bundle-progress"),
     path("exports/<int:job_id>/download/", views_export.bundle_download, name="bundle-download"),
+    # weekly review and supplier follow-up
+    path("review/weekly/", review_views.weekly_review, name="review-weekly"),
+    path("review/weekly/pdf/", review_views.weekly_review_pdf, name="review-weekly-pdf"),
+    path(
+        "purchase-orders/<int:purchase_order_id>/approve/",
+        review_views.purchase_order_approve,
+        name="purchase-order-approve",
+    ),
 ]

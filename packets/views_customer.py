@@ -16,7 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, StorePolicy
-from suppliers.eta import customer_range
+from suppliers.eta import customer_ranges
 
 from .models import AuditEvent, Case, InboundMessage
 from .notify.drafting import customer_date
@@ -78,12 +78,15 @@ def _page(request: HttpRequest, order: Order, token: str, *, status: int = 200, 
     policy = StorePolicy.objects.current()
     today = BusinessCalendar.for_policy(policy).local_date(timezone.now())
     lines = list(order.lines.select_related("product").order_by("pk"))
-    ranges = {}
+
+    def is_waiting(line) -> bool:
+        return order.status == Order.Status.OPEN and line.state in WAITING_STATES and line.short > 0
+
+    waiting_products = {line.product_id: line.product for line in lines if is_waiting(line)}
+    ranges = customer_ranges(waiting_products.values(), today=today, policy=policy) if waiting_products else {}
     rows = []
     for line in lines:
-        waiting = order.status == Order.Status.OPEN and line.state in WAITING_STATES and line.short > 0
-        if waiting and line.product_id not in ranges:
-            ranges[line.product_id] = customer_range(line.product, today=today, policy=policy)
+        waiting = is_waiting(line)
         eta = ranges.get(line.product_id) if waiting else None
         rows.append(
             {

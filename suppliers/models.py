@@ -139,6 +139,16 @@ class PurchaseOrder(models.Model):
         RECEIVED = "received", "Received"
         CANCELLED = "cancelled", "Cancelled"
 
+    # The allowed moves; the verbs that make them (with their audit rows) live in packets.
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.PROPOSED: {Status.APPROVED, Status.CANCELLED},
+        Status.APPROVED: {Status.SENT, Status.CANCELLED},
+        Status.SENT: {Status.PARTIAL, Status.RECEIVED, Status.CANCELLED},
+        Status.PARTIAL: {Status.RECEIVED, Status.CANCELLED},
+        Status.RECEIVED: set(),
+        Status.CANCELLED: set(),
+    }
+
     supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
     reference = models.CharField(max_length=64, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENT)
@@ -155,11 +165,17 @@ class PurchaseOrder(models.Model):
                 condition=Q(received_at__isnull=True) | Q(received_at__gte=F("ordered_at")),
                 name="po_received_after_ordered",
             ),
+            models.UniqueConstraint(
+                fields=["supplier"], condition=Q(status="proposed"), name="po_one_proposal_per_supplier"
+            ),
         ]
         indexes = [models.Index(fields=["supplier", "ordered_at"], name="po_supplier_ordered")]
 
     def __str__(self) -> str:
         return self.reference
+
+    def can_move_to(self, new: str) -> bool:
+        return new in self.TRANSITIONS.get(self.status, set())
 
 
 class PurchaseOrderLine(models.Model):

