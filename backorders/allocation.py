@@ -102,9 +102,13 @@ def available_to_promise(product_id: int) -> int:
 
 
 def _lock_products(product_ids: Iterable[int]) -> dict[int, Product]:
-    """Lock product rows in primary-key order: two transactions never wait on each other in a cycle."""
+    """Lock product rows in primary-key order: two transactions never wait on each other in a cycle.
+
+    ``FOR NO KEY UPDATE``: stock changes never touch the key, so intake may keep inserting order
+    lines that reference a product while its stock is being allocated.
+    """
     ids = sorted(set(product_ids))
-    return {p.pk: p for p in Product.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    return {p.pk: p for p in Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
 
 
 def _write_grants(product: Product, grants: list[tuple[dict, int]], now) -> list[OrderLine]:
