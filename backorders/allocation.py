@@ -26,235 +26,37 @@ is held across network I/O: nothing here talks to the network.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterable
 
 from django.db import transaction
-from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum
-from django.db.models.functions import Coalesce, Greatest
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from .allocation_plan import WaitingLine, hold_applies, plan_allocation, priority_of
+from .allocation_core import (
+    WAITING_STATES,
+    AllocationError,
+    AllocationOutcome,
+    allocate_free,
+    annotate_available_to_promise,
+    available_to_promise,
+    lock_products,
+    trail_entry,
+    write_grants,
+)
+from .allocation_plan import hold_applies
 from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
 
-WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PENDING, OrderLine.State.PARTIAL)
-
-
-class AllocationError(Exception):
-    """An allocation request that cannot be carried out as asked (nothing is written)."""
-
-
-@dataclass
-class AllocationOutcome:
-    """What one call did: the trail row it wrote (if any) and the lines that got units.
-
-    Iterating it yields the lines that got units, as the earlier list result did.
-    """
-
-    record: StockAllocation | None = None
-    lines: list[OrderLine] = field(default_factory=list)
-
-    def __iter__(self) -> Iterator[OrderLine]:
-        return iter(self.lines)
-
-    def __len__(self) -> int:
-        return len(self.lines)
-
-    @property
-    def proposal(self) -> StockAllocation | None:
-        if self.record is not None and self.record.status == StockAllocation.Status.PROPOSED:
-            return self.record
-        return None
-
-
-# --------------------------------------------------------------------------- available to promise
-
-
-def _waiting_demand(product_ref) -> Subquery:
-    lines = (
-        OrderLine.objects.waiting()
-        .filter(product_id=product_ref)
-        .order_by()
-        .values("product_id")
-        .annotate(units=Sum(F("quantity") - F("allocated")))
-        .values("units")
-    )
-    return Subquery(lines, output_field=IntegerField())
-
-
-def annotate_available_to_promise(queryset: QuerySet[Product]) -> QuerySet[Product]:
-    """Add ``waiting_demand`` and ``available_to_promise`` to every product, in the same query."""
-    return queryset.annotate(
-        waiting_demand=Coalesce(_waiting_demand(OuterRef("pk")), 0),
-    ).annotate(available_to_promise=Greatest(F("on_hand") - F("allocated") - F("waiting_demand"), 0))
-
-
-def available_to_promise(product_id: int) -> int:
-    """Units any channel may sell now without taking what waiting lines are entitled to."""
-    return (
-        annotate_available_to_promise(Product.objects.filter(pk=product_id))
-        .values_list("available_to_promise", flat=True)
-        .get()
-    )
-
-
-# --------------------------------------------------------------------------- locking and writing
-
-
-def _lock_products(product_ids: Iterable[int]) -> dict[int, Product]:
-    """Lock product rows in primary-key order: two transactions never wait on each other in a cycle.
-
-    ``FOR NO KEY UPDATE``: stock changes never touch the key, so intake may keep inserting order
-    lines that reference a product while its stock is being allocated.
-    """
-    ids = sorted(set(product_ids))
-    return {p.pk: p for p in Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
-
-
-def _write_grants(product: Product, grants: list[tuple[dict, int]], now) -> list[OrderLine]:
-    """Give units to locked lines (``(row, units)``, row as read under the lock) in two statements."""
-    changed = []
-    for row, units in grants:
-        allocated = row["allocated"] + units
-        full = allocated == row["quantity"]
-        changed.append(
-            OrderLine(
-                pk=row["pk"],
-                order_id=row["order_id"],
-                product_id=product.pk,
-                quantity=row["quantity"],
-                allocated=allocated,
-                state=OrderLine.State.ALLOCATED if full else OrderLine.State.PARTIAL,
-                allocated_at=now if full else row["allocated_at"],
-            )
-        )
-    total = sum(units for _, units in grants)
-    if not changed:
-        return []
-    OrderLine.objects.bulk_update(changed, ["allocated", "state", "allocated_at"])
-    # The CHECK constraint refuses allocated > on_hand whatever the arithmetic above believed.
-    Product.objects.filter(pk=product.pk).update(allocated=F("allocated") + total, updated_at=now)
-    product.allocated += total
-    return changed
-
-
-def _trail(line: OrderLine | dict, number: str, units: int) -> dict:
-    if isinstance(line, dict):
-        return {"line": line["pk"], "order": line["order_id"], "number": number, "units": units}
-    return {"line": line.pk, "order": line.order_id, "number": number, "units": units}
-
-
-_ROW_FIELDS = (
-    "pk",
-    "order_id",
-    "quantity",
-    "allocated",
-    "allocated_at",
-    "order__number",
-    "order__placed_at",
-    "order__express",
-    "order__priority_class",
-    "order__partial_shipment",
-    "order__customer__orders_count",
-)
-
-
-def _waiting_rows(product: Product) -> list[dict]:
-    """The product's waiting lines, locked, with what the plan needs to know: one query."""
-    return list(
-        OrderLine.objects.waiting()
-        .filter(product_id=product.pk)
-        .select_for_update(of=("self",))
-        .order_by("pk")
-        .values(*_ROW_FIELDS)
-    )
-
-
-def _as_waiting(row: dict, policy: StorePolicy) -> WaitingLine:
-    name, rank = priority_of(
-        list(policy.priority_classes),
-        orders_count=row["order__customer__orders_count"] or 0,
-        vip_min_orders=policy.vip_min_orders,
-        priority_class=row["order__priority_class"],
-        express=row["order__express"],
-    )
-    return WaitingLine(
-        line_id=row["pk"],
-        order_id=row["order_id"],
-        order_number=row["order__number"],
-        placed_at=row["order__placed_at"],
-        quantity=row["quantity"],
-        allocated=row["allocated"],
-        priority=name,
-        rank=rank,
-        hold=hold_applies(row["order__partial_shipment"], policy.partial_shipment_default),
-    )
-
-
-# --------------------------------------------------------------------------- planning free units
-
-
-def _allocate_free(
-    product: Product,
-    *,
-    kind: str,
-    reference: str,
-    on_hand_before: int,
-    policy: StorePolicy,
-    user=None,
-    approve: bool = False,
-    note: str = "",
-    record_empty: bool = True,
-) -> AllocationOutcome:
-    """Plan the product's free units over its waiting lines; apply or propose. Caller holds the lock.
-
-    An open proposal for the product is superseded: the new plan covers all of its free units.
-    With ``record_empty=False`` a plan that gives nothing and replaces nothing writes no row.
-    """
-    now = timezone.now()
-    rows = _waiting_rows(product)
-    free = product.on_hand - product.allocated
-    plan = plan_allocation([_as_waiting(row, policy) for row in rows], free)
-    open_proposal = StockAllocation.objects.filter(product=product, status=StockAllocation.Status.PROPOSED).first()
-    if not plan.grants and open_proposal is None and not record_empty:
-        return AllocationOutcome()
-    if open_proposal is not None:
-        StockAllocation.objects.filter(pk=open_proposal.pk, status=StockAllocation.Status.PROPOSED).update(
-            status=StockAllocation.Status.SUPERSEDED, decided_at=now
-        )
-    record = StockAllocation(
-        product=product,
-        kind=kind,
-        reference=reference[:128],
-        on_hand_before=on_hand_before,
-        on_hand_after=product.on_hand,
-        free_units=free,
-        demand_units=plan.demand,
-        planned_units=plan.planned,
-        plan=plan.as_json(policy.priority_classes, policy.version),
-        note=note[:500],
-        created_at=now,
-        created_by=user,
-        replaces=open_proposal,
-    )
-    lines: list[OrderLine] = []
-    if not plan.grants:
-        record.status = StockAllocation.Status.RECORDED
-    elif approve or (plan.covers_everyone and policy.auto_apply_allocation):
-        by_pk = {row["pk"]: row for row in rows}
-        grants = [(by_pk[line_id], units) for line_id, units in plan.grants.items()]
-        lines = _write_grants(product, grants, now)
-        record.status = StockAllocation.Status.APPLIED
-        record.applied = [_trail(row, row["order__number"], units) for row, units in grants]
-        record.applied_units = plan.planned
-        record.decided_at = now
-        record.decided_by = user if approve else None
-        if not note:
-            record.note = "Approved as received." if approve else "Supply covers every waiting line: applied."
-    else:
-        record.status = StockAllocation.Status.PROPOSED
-    record.save()
-    return AllocationOutcome(record, lines)
+__all__ = [
+    "AllocationError",
+    "AllocationOutcome",
+    "annotate_available_to_promise",
+    "apply_stock_count",
+    "approve_allocation",
+    "available_to_promise",
+    "receive_stock",
+    "release_order",
+    "reserve_new_lines",
+]
 
 
 # --------------------------------------------------------------------------- the verbs
@@ -270,7 +72,7 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
     given = {line.pk: line for line in lines if line.pk is not None}
     if not given:
         return []
-    products = _lock_products(line.product_id for line in given.values())
+    products = lock_products(line.product_id for line in given.values())
     policy = StorePolicy.objects.current()
     fresh = list(
         OrderLine.objects.select_for_update(of=("self",))
@@ -314,7 +116,7 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
                 line.state = OrderLine.State.PARTIAL if line.allocated else OrderLine.State.BACKORDERED
                 line.backordered_at = line.backordered_at or now
             if give:
-                taken[product_id].append(_trail(line, line.order.number, give))
+                taken[product_id].append(trail_entry(line, line.order.number, give))
     OrderLine.objects.bulk_update(fresh, ["allocated", "state", "backordered_at", "allocated_at"])
     trail = []
     for product_id, entries in taken.items():
@@ -355,13 +157,13 @@ def receive_stock(
     """
     if quantity <= 0:
         raise AllocationError("A receipt adds at least one unit.")
-    product = _lock_products([product_id]).get(product_id)
+    product = lock_products([product_id]).get(product_id)
     if product is None:
         raise AllocationError(f"No product with id {product_id}.")
     before = product.on_hand
     Product.objects.filter(pk=product.pk).update(on_hand=F("on_hand") + quantity, updated_at=timezone.now())
     product.on_hand += quantity
-    return _allocate_free(
+    return allocate_free(
         product,
         kind=StockAllocation.Kind.RECEIPT,
         reference=reference,
@@ -383,7 +185,7 @@ def apply_stock_count(
     """
     if on_hand < 0:
         raise AllocationError("A stock count cannot be negative.")
-    product = _lock_products([product_id]).get(product_id)
+    product = lock_products([product_id]).get(product_id)
     if product is None:
         raise AllocationError(f"No product with id {product_id}.")
     before = product.on_hand
@@ -395,7 +197,7 @@ def apply_stock_count(
     )
     Product.objects.filter(pk=product.pk).update(on_hand=level, updated_at=timezone.now())
     product.on_hand = level
-    return _allocate_free(
+    return allocate_free(
         product,
         kind=StockAllocation.Kind.COUNT,
         reference=reference,
@@ -417,7 +219,7 @@ def approve_allocation(allocation_id: int, *, user=None) -> AllocationOutcome:
     product_id = StockAllocation.objects.filter(pk=allocation_id).values_list("product_id", flat=True).first()
     if product_id is None:
         raise AllocationError(f"No allocation with id {allocation_id}.")
-    product = _lock_products([product_id])[product_id]
+    product = lock_products([product_id])[product_id]
     record = StockAllocation.objects.select_for_update().get(pk=allocation_id)
     if record.status != StockAllocation.Status.PROPOSED:
         raise AllocationError(f"This allocation is {record.get_status_display().lower()}; it cannot be applied.")
@@ -460,9 +262,9 @@ def approve_allocation(allocation_id: int, *, user=None) -> AllocationOutcome:
             grants.append((row, give))
             left -= give
     now = timezone.now()
-    lines = _write_grants(product, grants, now)
+    lines = write_grants(product, grants, now)
     numbers = {entry["line"]: entry["number"] for entry in planned}
-    applied = [_trail(row, numbers[row["pk"]], units) for row, units in grants]
+    applied = [trail_entry(row, numbers[row["pk"]], units) for row, units in grants]
     note = ("Skipped: " + "; ".join(skipped)) if skipped else "Applied as proposed."
     StockAllocation.objects.filter(pk=record.pk, status=StockAllocation.Status.PROPOSED).update(
         status=StockAllocation.Status.APPLIED,
@@ -475,7 +277,7 @@ def approve_allocation(allocation_id: int, *, user=None) -> AllocationOutcome:
     record.refresh_from_db()
     outcome = AllocationOutcome(record, lines)
     if left > 0 and OrderLine.objects.waiting().filter(product=product).exists():
-        _allocate_free(
+        allocate_free(
             product,
             kind=StockAllocation.Kind.REPLAN,
             reference=f"after allocation {record.pk}",
@@ -493,7 +295,7 @@ def release_order(order_id: int) -> list[StockAllocation]:
     Idempotent: an order already cancelled and released writes nothing more. Returns the trail rows.
     """
     product_ids = OrderLine.objects.filter(order_id=order_id).values_list("product_id", flat=True)
-    products = _lock_products(product_ids)
+    products = lock_products(product_ids)
     order = Order.objects.select_for_update().filter(pk=order_id).first()
     if order is None:
         raise AllocationError(f"No order with id {order_id}.")
@@ -510,7 +312,7 @@ def release_order(order_id: int) -> list[StockAllocation]:
     for line in lines:
         held = line.allocated - line.shipped
         if held:
-            released[line.product_id].append(_trail(line, order.number, -held))
+            released[line.product_id].append(trail_entry(line, order.number, -held))
         line.allocated, line.state, line.cancelled_at = line.shipped, OrderLine.State.CANCELLED, now
     OrderLine.objects.bulk_update(lines, ["allocated", "state", "cancelled_at"])
     if order.status == Order.Status.OPEN:
@@ -537,7 +339,7 @@ def release_order(order_id: int) -> list[StockAllocation]:
                 note=f"Order {order.number} cancelled: {units} unit(s) back to free stock.",
             )
         )
-        outcome = _allocate_free(
+        outcome = allocate_free(
             product,
             kind=StockAllocation.Kind.REPLAN,
             reference=f"cancellation of {order.number}",
