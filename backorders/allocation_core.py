@@ -12,7 +12,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from .allocation_plan import WaitingLine, hold_applies, plan_allocation, priority_of
-from .models import OrderLine, Product, StockAllocation, StorePolicy
+from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
 
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PENDING, OrderLine.State.PARTIAL)
 
@@ -121,30 +121,35 @@ def trail_entry(line: OrderLine | dict, number: str, units: int) -> dict:
     return {"line": line.pk, "order": line.order_id, "number": number, "units": units}
 
 
-_ROW_FIELDS = (
-    "pk",
-    "order_id",
-    "quantity",
-    "allocated",
-    "allocated_at",
-    "order__number",
-    "order__placed_at",
-    "order__express",
-    "order__priority_class",
-    "order__partial_shipment",
-    "order__customer__orders_count",
-)
+_ORDER_FIELDS = ("number", "placed_at", "express", "priority_class", "partial_shipment", "customer__orders_count")
 
 
 def _waiting_rows(product: Product) -> list[dict]:
-    """The product's waiting lines, locked, with what the plan needs to know: one query."""
-    return list(
-        OrderLine.objects.waiting()
-        .filter(product_id=product.pk)
-        .select_for_update(of=("self",))
+    """The product's waiting lines, locked, with what the plan needs to know about their orders.
+
+    Two index-driven queries (the lines by product, then their orders by key) rather than one
+    join: a join on the order's status can turn quadratic when table statistics are stale, as
+    they are right after a large import.
+    """
+    lines = list(
+        OrderLine.objects.filter(product_id=product.pk, state__in=WAITING_STATES, allocated__lt=F("quantity"))
+        .select_for_update()
         .order_by("pk")
-        .values(*_ROW_FIELDS)
+        .values("pk", "order_id", "quantity", "allocated", "allocated_at")
     )
+    if not lines:
+        return []
+    orders = {
+        row.pop("pk"): row
+        for row in Order.objects.filter(pk__in={line["order_id"] for line in lines}, status=Order.Status.OPEN)
+        .order_by()
+        .values("pk", *_ORDER_FIELDS)
+    }
+    return [
+        {**line, **{f"order__{name}": order[name] for name in _ORDER_FIELDS}}
+        for line in lines
+        if (order := orders.get(line["order_id"])) is not None
+    ]
 
 
 def _as_waiting(row: dict, policy: StorePolicy) -> WaitingLine:

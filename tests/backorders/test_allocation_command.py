@@ -126,10 +126,10 @@ def test_a_restock_costs_the_same_number_of_queries_for_fifty_lines_or_five_thou
     product = factories.ProductFactory(on_hand=0)
     make_waiting(product, lines)
 
-    # savepoint; lock the product row; raise on_hand; current policy; the waiting lines (locked,
-    # joined to orders and customers); the open proposal; one UPDATE for every line served; the
+    # savepoint; lock the product row; raise on_hand; current policy; the waiting lines (locked);
+    # their orders (with customers); the open proposal; one UPDATE for every line served; the
     # product's allocated; insert the trail row; release the savepoint
-    with django_assert_num_queries(10):
+    with django_assert_num_queries(11):
         outcome = receive_stock(product.pk, units, approve=True)
 
     assert outcome.record.applied_units == units

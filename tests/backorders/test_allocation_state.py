@@ -14,7 +14,14 @@ from django.db.models import OuterRef, Subquery, Sum
 from django.db.models.functions import Coalesce
 from hypothesis import settings
 from hypothesis import strategies as st
-from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule, run_state_machine_as_test
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
 
 from backorders.allocation import (
     AllocationError,
@@ -43,7 +50,7 @@ class AllocationMachine(RuleBasedStateMachine):
         self.vip = Customer.objects.create(name="Vera", email="vera@example.com", orders_count=10)
         self.clock = datetime(2026, 1, 5, 9, 0).astimezone()
         self.orders: list[int] = []
-        self.applied: set[int] = set()
+        self.plans_checked_up_to = 0
 
     def teardown(self):
         transaction.set_rollback(True)
@@ -51,6 +58,17 @@ class AllocationMachine(RuleBasedStateMachine):
 
     def product(self, index: int) -> Product:
         return self.products[index % len(self.products)]
+
+    @initialize(
+        waiting=st.lists(
+            st.tuples(st.integers(0, 1), st.integers(1, 3), st.sampled_from(CLASSES), st.booleans()),
+            min_size=2,
+            max_size=4,
+        )
+    )
+    def customers_already_wait(self, waiting):
+        for index, quantity, klass, hold in waiting:
+            self.order([index], quantity, klass, hold)
 
     @rule(index=st.integers(0, 1), units=st.integers(1, 6), approve=st.booleans())
     def restock(self, index, units, approve):
@@ -166,7 +184,11 @@ class AllocationMachine(RuleBasedStateMachine):
 
     def check_plans(self):
         """Plans list lines in order of service, and nobody after a line that ran short gets units."""
-        for plan in StockAllocation.objects.exclude(plan={}).values_list("plan", flat=True):
+        checked = self.plans_checked_up_to
+        for pk, plan in StockAllocation.objects.filter(pk__gt=checked).values_list("pk", "plan").order_by("pk"):
+            self.plans_checked_up_to = pk
+            if not plan:
+                continue
             entries, classes = plan["entries"], plan["classes"]
             keys = [(classes.index(e["class"]), e["placed_at"], e["order"]) for e in entries]
             assert keys == sorted(keys)
