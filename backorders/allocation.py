@@ -1,124 +1,352 @@
-"""Stock reservation: order lines claim free units, exactly, under concurrency.
+"""Stock allocation: who gets units, exactly once, under concurrency, with a trail.
 
-``reserve_new_lines`` is what intake calls when order lines arrive from any channel: each line
-claims what is free, at once, so the one available-to-promise number drops for every channel.
-Product rows are locked in primary-key order (a fixed order, so two transactions never wait
-on each other in a cycle) and the CHECK constraints back the arithmetic.
+Entry points (each owns its transaction):
+
+- ``reserve_new_lines(lines)``: a new sale on any channel claims what is *available to promise*.
+- ``receive_stock(product_id, quantity)``: units arrive (a purchase order, the command line).
+- ``apply_stock_count(product_id, on_hand)``: a channel or a count says how many are on hand.
+- ``approve_allocation(allocation_id, user=...)``: the owner applies a proposal.
+- ``release_order(order_id)``: a cancelled order gives its units back.
+
+Available to promise is the one number every channel sells from: units on hand that no line holds
+and no waiting line is entitled to (``on_hand - allocated - waiting demand``, never below zero).
+Free units that waiting lines are entitled to stay free while the owner reviews a proposal; a new
+sale cannot take them.
+
+Stock that arrives is on hand at once. Its allocation waits for the owner when supply is short of
+demand (a ``StockAllocation`` proposal); when it covers every waiting line it applies at once if
+``StorePolicy.auto_apply_allocation`` allows. Who comes first is ``allocation_plan``'s business.
+
+Concurrency: every writer locks product rows first, in primary-key order, then order rows, then
+order lines; all line and product arithmetic happens under those locks, and CHECK constraints
+(0 <= allocated <= on_hand, line allocated <= quantity) refuse anything that slips through. No lock
+is held across network I/O: nothing here talks to the network.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterable
 
 from django.db import transaction
+from django.db.models import F, Sum
 from django.utils import timezone
 
-from .models import OrderLine, Product
+from .allocation_core import (
+    WAITING_STATES,
+    AllocationError,
+    AllocationOutcome,
+    allocate_free,
+    annotate_available_to_promise,
+    available_to_promise,
+    lock_products,
+    trail_entry,
+    write_grants,
+)
+from .allocation_plan import hold_applies
+from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
+
+__all__ = [
+    "AllocationError",
+    "AllocationOutcome",
+    "annotate_available_to_promise",
+    "apply_stock_count",
+    "approve_allocation",
+    "available_to_promise",
+    "receive_stock",
+    "release_order",
+    "reserve_new_lines",
+]
+
+
+# --------------------------------------------------------------------------- the verbs
 
 
 @transaction.atomic
 def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
-    """Reserve free stock for lines that have not claimed any yet; the rest become backordered."""
-    pending = [line for line in lines if line.state == OrderLine.State.PENDING]
-    if not pending:
+    """Reserve available-to-promise stock for new lines; what cannot be had now is backordered.
+
+    Lines are re-read under lock, so a line that a receipt already served is left alone. Under a
+    ``hold`` order a product's lines get all they need or nothing. The passed objects are updated.
+    """
+    given = {line.pk: line for line in lines if line.pk is not None}
+    if not given:
         return []
-    product_ids = sorted({line.product_id for line in pending})
-    products = {p.pk: p for p in Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk")}
+    products = lock_products(line.product_id for line in given.values())
+    policy = StorePolicy.objects.current()
+    fresh = list(
+        OrderLine.objects.select_for_update(of=("self",))
+        .filter(pk__in=given, state=OrderLine.State.PENDING, order__status=Order.Status.OPEN)
+        .select_related("order")
+        .order_by("product_id", "order_id", "pk")
+    )
+    if not fresh:
+        return []
+    # Lines already waiting are entitled first. Other new lines (still pending) are peers: whoever
+    # takes the product lock first is served first, so two sales never block each other out.
+    demand = dict(
+        OrderLine.objects.waiting()
+        .filter(product_id__in=products)
+        .exclude(state=OrderLine.State.PENDING)
+        .order_by()
+        .values("product_id")
+        .annotate(units=Sum(F("quantity") - F("allocated")))
+        .values_list("product_id", "units")
+    )
+    atp = {pk: max(0, p.on_hand - p.allocated - (demand.get(pk) or 0)) for pk, p in products.items()}
+    groups: dict[tuple[int, int], list[OrderLine]] = defaultdict(list)
+    for line in fresh:
+        groups[(line.product_id, line.order_id)].append(line)
     now = timezone.now()
-    for line in sorted(pending, key=lambda line: (line.product_id, line.pk)):
-        product = products[line.product_id]
-        take = max(0, min(line.quantity - line.allocated, product.on_hand - product.allocated))
-        product.allocated += take
-        line.allocated += take
-        if line.allocated == line.quantity:
-            line.state = OrderLine.State.ALLOCATED
+    taken: dict[int, list[dict]] = defaultdict(list)
+    for (product_id, _order_id), members in groups.items():
+        needs = [line.quantity - line.allocated for line in members]
+        if hold_applies(members[0].order.partial_shipment, policy.partial_shipment_default):
+            gives = needs if sum(needs) <= atp[product_id] else [0] * len(members)
         else:
-            line.state = OrderLine.State.PARTIAL if line.allocated else OrderLine.State.BACKORDERED
-            line.backordered_at = line.backordered_at or now
-    Product.objects.bulk_update(products.values(), ["allocated"])
-    OrderLine.objects.bulk_update(pending, ["allocated", "state", "backordered_at"])
-    return pending
+            gives = []
+            for need in needs:
+                gives.append(min(need, atp[product_id] - sum(gives)))
+        for line, give in zip(members, gives, strict=True):
+            atp[product_id] -= give
+            line.allocated += give
+            if line.allocated == line.quantity:
+                line.state, line.allocated_at = OrderLine.State.ALLOCATED, now
+            else:
+                line.state = OrderLine.State.PARTIAL if line.allocated else OrderLine.State.BACKORDERED
+                line.backordered_at = line.backordered_at or now
+            if give:
+                taken[product_id].append(trail_entry(line, line.order.number, give))
+    OrderLine.objects.bulk_update(fresh, ["allocated", "state", "backordered_at", "allocated_at"])
+    trail = []
+    for product_id, entries in taken.items():
+        units = sum(entry["units"] for entry in entries)
+        product = products[product_id]
+        Product.objects.filter(pk=product_id).update(allocated=F("allocated") + units, updated_at=now)
+        product.allocated += units
+        trail.append(
+            StockAllocation(
+                product=product,
+                kind=StockAllocation.Kind.SALE,
+                status=StockAllocation.Status.APPLIED,
+                reference=", ".join(sorted({entry["number"] for entry in entries}))[:128],
+                on_hand_before=product.on_hand,
+                on_hand_after=product.on_hand,
+                applied=entries,
+                applied_units=units,
+                planned_units=units,
+                created_at=now,
+                decided_at=now,
+            )
+        )
+    StockAllocation.objects.bulk_create(trail)
+    for line in fresh:
+        original = given[line.pk]
+        for name in ("allocated", "state", "backordered_at", "allocated_at"):
+            setattr(original, name, getattr(line, name))
+    return [given[line.pk] for line in fresh]
 
 
 @transaction.atomic
-def receive_stock(product_id: int, quantity: int, *, reference: str = "") -> list[OrderLine]:
-    """Add received units to ``on_hand`` and give them to waiting lines, oldest order first."""
+def receive_stock(
+    product_id: int, quantity: int, *, reference: str = "", approve: bool = False, user=None
+) -> AllocationOutcome:
+    """Units arrived: they are on hand at once; their allocation is applied or proposed.
+
+    ``approve=True`` applies a short-supply plan at once, as the owner would from the review page.
+    """
     if quantity <= 0:
-        raise ValueError("A receipt adds at least one unit")
-    product = Product.objects.select_for_update().get(pk=product_id)
+        raise AllocationError("A receipt adds at least one unit.")
+    product = lock_products([product_id]).get(product_id)
+    if product is None:
+        raise AllocationError(f"No product with id {product_id}.")
+    before = product.on_hand
+    Product.objects.filter(pk=product.pk).update(on_hand=F("on_hand") + quantity, updated_at=timezone.now())
     product.on_hand += quantity
-    product.save(update_fields=["on_hand", "updated_at"])
-    return _allocate_waiting(product)
+    return allocate_free(
+        product,
+        kind=StockAllocation.Kind.RECEIPT,
+        reference=reference,
+        on_hand_before=before,
+        policy=StorePolicy.objects.current(),
+        user=user,
+        approve=approve,
+    )
 
 
 @transaction.atomic
-def apply_stock_count(product_id: int, on_hand: int, *, reference: str = "") -> list[OrderLine]:
-    """Set ``on_hand`` to a counted level (a channel's inventory update or a CSV) and allocate any rise.
+def apply_stock_count(
+    product_id: int, on_hand: int, *, reference: str = "", approve: bool = False, user=None
+) -> AllocationOutcome:
+    """Set ``on_hand`` to a counted level (a channel's inventory update, a CSV) and plan any free units.
 
     A count below what is already allocated keeps the allocation whole: ``on_hand`` stops at the
-    allocated units, and the difference is left for the owner to reconcile.
+    allocated units and the trail says so. The same count twice changes nothing and writes nothing.
     """
     if on_hand < 0:
-        raise ValueError("A stock count cannot be negative")
-    product = Product.objects.select_for_update().get(pk=product_id)
-    product.on_hand = max(on_hand, product.allocated)
-    product.save(update_fields=["on_hand", "updated_at"])
-    return _allocate_waiting(product)
-
-
-def _allocate_waiting(product: Product) -> list[OrderLine]:
-    """Give the product's free units to waiting lines, oldest order first. Caller holds the row lock."""
-    free = product.on_hand - product.allocated
-    if free <= 0:
-        return []
-    lines = list(
-        OrderLine.objects.waiting()
-        .filter(product=product)
-        .select_for_update(of=("self",))
-        .order_by("order__placed_at", "pk")
+        raise AllocationError("A stock count cannot be negative.")
+    product = lock_products([product_id]).get(product_id)
+    if product is None:
+        raise AllocationError(f"No product with id {product_id}.")
+    before = product.on_hand
+    level = max(on_hand, product.allocated)
+    if level == before:
+        return AllocationOutcome()
+    note = (
+        f"Counted {on_hand}, below the {product.allocated} units allocated: kept at {level}." if level > on_hand else ""
     )
-    changed = []
-    for line in lines:
-        if free <= 0:
-            break
-        take = min(free, line.quantity - line.allocated)
-        line.allocated += take
-        line.state = OrderLine.State.ALLOCATED if line.allocated == line.quantity else OrderLine.State.PARTIAL
-        free -= take
-        changed.append(line)
-    product.allocated = product.on_hand - free
-    product.save(update_fields=["allocated", "updated_at"])
-    OrderLine.objects.bulk_update(changed, ["allocated", "state"])
-    return changed
+    Product.objects.filter(pk=product.pk).update(on_hand=level, updated_at=timezone.now())
+    product.on_hand = level
+    return allocate_free(
+        product,
+        kind=StockAllocation.Kind.COUNT,
+        reference=reference,
+        on_hand_before=before,
+        policy=StorePolicy.objects.current(),
+        user=user,
+        approve=approve,
+        note=note,
+    )
 
 
 @transaction.atomic
-def release_order(order_id: int) -> list[OrderLine]:
-    """Give a cancelled order's unshipped units back to stock; its open lines become cancelled.
+def approve_allocation(allocation_id: int, *, user=None) -> AllocationOutcome:
+    """Apply a proposal as far as it is still valid; re-plan whatever is left.
 
-    Each line returns ``allocated - shipped`` units to its product's free stock (shipped units
-    have left the shelf). Product rows are locked in primary-key order, as everywhere here.
-    Idempotent: lines already cancelled or fully shipped are left as they are.
+    Lines and stock are re-read under lock: a line that was cancelled, served meanwhile or grew is
+    skipped with its reason, units never exceed what is free, and a proposal applies once only.
     """
-    from .models import Order  # here, so this addition leaves the module header alone
+    product_id = StockAllocation.objects.filter(pk=allocation_id).values_list("product_id", flat=True).first()
+    if product_id is None:
+        raise AllocationError(f"No allocation with id {allocation_id}.")
+    product = lock_products([product_id])[product_id]
+    record = StockAllocation.objects.select_for_update().get(pk=allocation_id)
+    if record.status != StockAllocation.Status.PROPOSED:
+        raise AllocationError(f"This allocation is {record.get_status_display().lower()}; it cannot be applied.")
+    planned = [entry for entry in record.plan.get("entries", []) if entry["give"] > 0]
+    rows = {
+        row["pk"]: row
+        for row in OrderLine.objects.filter(pk__in=[entry["line"] for entry in planned])
+        .select_for_update(of=("self",))
+        .order_by("pk")
+        .values("pk", "order_id", "quantity", "allocated", "allocated_at", "state", "order__status")
+    }
+    left = product.on_hand - product.allocated
+    grants, skipped = [], []
+    groups: dict[tuple, list[dict]] = {}
+    for entry in planned:  # hold orders' entries apply together or not at all
+        groups.setdefault((entry["order"], "hold") if entry["hold"] else (entry["line"], "line"), []).append(entry)
+    for members in groups.values():
+        checked = []
+        for entry in members:
+            row = rows.get(entry["line"])
+            still_waiting = (
+                row is not None and row["order__status"] == Order.Status.OPEN and row["state"] in WAITING_STATES
+            )
+            need = row["quantity"] - row["allocated"] if still_waiting else 0
+            checked.append((entry, row, need))
+        if members[0]["hold"]:
+            complete = all(need == entry["give"] for entry, _, need in checked)
+            units = sum(entry["give"] for entry in members)
+            if not complete or units > left:
+                skipped.extend(f"{entry['number']}: changed since the proposal" for entry in members)
+                continue
+            grants.extend((row, entry["give"]) for entry, row, _ in checked)
+            left -= units
+            continue
+        entry, row, need = checked[0]
+        give = min(entry["give"], need, left)
+        if give < entry["give"]:
+            skipped.append(f"{entry['number']}: {give} of {entry['give']} still valid")
+        if give:
+            grants.append((row, give))
+            left -= give
+    now = timezone.now()
+    lines = write_grants(product, grants, now)
+    numbers = {entry["line"]: entry["number"] for entry in planned}
+    applied = [trail_entry(row, numbers[row["pk"]], units) for row, units in grants]
+    note = ("Skipped: " + "; ".join(skipped)) if skipped else "Applied as proposed."
+    StockAllocation.objects.filter(pk=record.pk, status=StockAllocation.Status.PROPOSED).update(
+        status=StockAllocation.Status.APPLIED,
+        applied=applied,
+        applied_units=sum(units for _, units in grants),
+        decided_at=now,
+        decided_by=user,
+        note=note[:500],
+    )
+    record.refresh_from_db()
+    outcome = AllocationOutcome(record, lines)
+    if left > 0 and OrderLine.objects.waiting().filter(product=product).exists():
+        allocate_free(
+            product,
+            kind=StockAllocation.Kind.REPLAN,
+            reference=f"after allocation {record.pk}",
+            on_hand_before=product.on_hand,
+            policy=StorePolicy.objects.current(),
+            record_empty=False,
+        )
+    return outcome
 
-    order = Order.objects.select_for_update().get(pk=order_id)
+
+@transaction.atomic
+def release_order(order_id: int) -> list[StockAllocation]:
+    """Cancel an order's unshipped lines and give their units back; freed units are planned again.
+
+    Idempotent: an order already cancelled and released writes nothing more. Returns the trail rows.
+    """
+    product_ids = OrderLine.objects.filter(order_id=order_id).values_list("product_id", flat=True)
+    products = lock_products(product_ids)
+    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    if order is None:
+        raise AllocationError(f"No order with id {order_id}.")
+    if order.status in (Order.Status.FULFILLED, Order.Status.CLOSED):
+        raise AllocationError(f"Order {order.number} is {order.get_status_display().lower()}; it cannot be cancelled.")
+    now = timezone.now()
     lines = list(
         OrderLine.objects.select_for_update()
         .filter(order_id=order_id)
         .exclude(state__in=[OrderLine.State.CANCELLED, OrderLine.State.SHIPPED])
-        .order_by("product_id", "pk")
+        .order_by("pk")
     )
-    if not lines:
-        return []
-    product_ids = sorted({line.product_id for line in lines})
-    products = {p.pk: p for p in Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk")}
-    when = order.cancelled_at or timezone.now()
+    released: dict[int, list[dict]] = defaultdict(list)
     for line in lines:
-        products[line.product_id].allocated -= line.allocated - line.shipped
-        line.allocated = line.shipped
-        line.state = OrderLine.State.CANCELLED
-        line.cancelled_at = line.cancelled_at or when
-    Product.objects.bulk_update(products.values(), ["allocated"])
+        held = line.allocated - line.shipped
+        if held:
+            released[line.product_id].append(trail_entry(line, order.number, -held))
+        line.allocated, line.state, line.cancelled_at = line.shipped, OrderLine.State.CANCELLED, now
     OrderLine.objects.bulk_update(lines, ["allocated", "state", "cancelled_at"])
-    return lines
+    if order.status == Order.Status.OPEN:
+        Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELLED, cancelled_at=now, updated_at=now)
+    records = []
+    policy = StorePolicy.objects.current() if released else None
+    for product_id in sorted(released):
+        product = products[product_id]
+        units = -sum(entry["units"] for entry in released[product_id])
+        Product.objects.filter(pk=product_id).update(allocated=F("allocated") - units, updated_at=now)
+        product.allocated -= units
+        records.append(
+            StockAllocation.objects.create(
+                product=product,
+                kind=StockAllocation.Kind.RELEASE,
+                status=StockAllocation.Status.APPLIED,
+                reference=order.number,
+                on_hand_before=product.on_hand,
+                on_hand_after=product.on_hand,
+                applied=released[product_id],
+                applied_units=-units,
+                created_at=now,
+                decided_at=now,
+                note=f"Order {order.number} cancelled: {units} unit(s) back to free stock.",
+            )
+        )
+        outcome = allocate_free(
+            product,
+            kind=StockAllocation.Kind.REPLAN,
+            reference=f"cancellation of {order.number}",
+            on_hand_before=product.on_hand,
+            policy=policy,
+            record_empty=False,
+        )
+        if outcome.record is not None:
+            records.append(outcome.record)
+    return records

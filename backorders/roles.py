@@ -6,6 +6,13 @@ OWNER = "Owner"
 SUPPORT = "Support"
 
 
+def ensure_groups():
+    """The two role groups (a migration creates them; this puts them back after a test flush)."""
+    from django.contrib.auth.models import Group
+
+    return {name: Group.objects.get_or_create(name=name)[0] for name in (OWNER, SUPPORT)}
+
+
 def _groups(user) -> set[str]:
     if not getattr(user, "is_authenticated", False):
         return set()

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import views, views_stock
 
 app_name = "backorders"
 
@@ -11,4 +11,12 @@ urlpatterns = [
     path("imports/", views.import_list, name="import-list"),
     path("imports/<int:job_id>/", views.import_detail, name="import-detail"),
     path("imports/<int:job_id>/report.csv", views.import_report, name="import-report"),
+    # stock allocation review
+    path("stock/allocations/", views_stock.allocation_list, name="stock-allocation-list"),
+    path("stock/allocations/<int:allocation_id>/", views_stock.allocation_detail, name="stock-allocation-detail"),
+    path(
+        "stock/allocations/<int:allocation_id>/approve/",
+        views_stock.allocation_approve,
+        name="stock-allocation-approve",
+    ),
 ]

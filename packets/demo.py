@@ -15,12 +15,11 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.models import Group
 from django.db import transaction
 from django.utils import timezone
 
 from backorders.models import Customer, Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent
-from backorders.roles import OWNER, SUPPORT
+from backorders.roles import OWNER, SUPPORT, ensure_groups
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSource, SupplierUpdate
 
 from .models import InboundMessage
@@ -101,7 +100,7 @@ def ensure_users() -> list[tuple[str, str, str]]:
         user.email = f"{username}@backorder-desk.example"
         user.set_password(password)
         user.save()
-        user.groups.add(Group.objects.get(name=group))
+        user.groups.add(ensure_groups()[group])
         logins.append((group, username, password))
     return logins
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import os
 
 import pytest
-from django.contrib.auth.models import Group
 from django.db import connection
 
-from backorders.roles import OWNER, SUPPORT
+from backorders.roles import OWNER, SUPPORT, ensure_groups
 from tests import factories
 
 
@@ -31,7 +30,7 @@ def pytest_runtest_setup(item):
 def owner(db):
     """Olivia owns the store: she decides refunds, cancellations and supplier switches."""
     user = factories.UserFactory(username="olivia", first_name="Olivia", last_name="Owner")
-    user.groups.add(Group.objects.get(name=OWNER))
+    user.groups.add(ensure_groups()[OWNER])
     return user
 
 
@@ -39,7 +38,7 @@ def owner(db):
 def support(db):
     """Sam answers customers: records outcomes and proposes, but does not approve money moves."""
     user = factories.UserFactory(username="sam", first_name="Sam", last_name="Support")
-    user.groups.add(Group.objects.get(name=SUPPORT))
+    user.groups.add(ensure_groups()[SUPPORT])
     return user
 
 

@@ -191,3 +191,10 @@ class InboundMessageFactory(factory.django.DjangoModelFactory):
         model = InboundMessage
 
     body = "Where is my order?"
+
+
+class BackorderedLineFactory(OrderLineFactory):
+    """A line that waits for stock: nothing allocated yet, backordered when its order was placed."""
+
+    state = OrderLine.State.BACKORDERED
+    backordered_at = factory.SelfAttribute("order.placed_at")

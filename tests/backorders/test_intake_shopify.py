@@ -9,7 +9,7 @@ from copy import deepcopy
 import pytest
 from django.conf import settings
 
-from backorders.models import Order, OrderLine, Product, Shipment, WebhookDelivery
+from backorders.models import Order, OrderLine, Product, Shipment, StockAllocation, WebhookDelivery
 from backorders.tasks import process_delivery
 from tests import factories
 from tests.backorders.intake_samples import (
@@ -250,6 +250,7 @@ def _state() -> dict:
 def _reset():
     WebhookDelivery.objects.all().delete()
     Order.objects.all().delete()
+    StockAllocation.objects.all().delete()  # the trail of this run only; a test resets it
     Product.objects.all().delete()
     factories.ProductFactory(sku="IPOD2008PINK", on_hand=1)
 

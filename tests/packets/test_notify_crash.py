@@ -70,7 +70,7 @@ def test_it_leaves_a_message_alone_while_another_worker_is_sending_it(loopback_s
     assert loopback_smtp.messages == []
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_requeues_a_stuck_message_and_the_worker_sends_it(loopback_smtp):  # noqa: F811
     stuck = left_sending_by_a_dead_worker(minutes_ago=10)  # past the queue's 180 s retry window
     recent = left_sending_by_a_dead_worker(minutes_ago=1)
@@ -143,7 +143,7 @@ def test_it_texts_after_a_crash_when_twilio_never_got_the_sms(twilio):
     assert (message.status, message.provider_id) == ("sent", "SMnew")
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_lets_only_one_of_two_racing_workers_send(loopback_smtp):  # noqa: F811
     case = factories.CaseFactory()
     message = factories.MessageFactory(case=case, status="queued", approved_at=timezone.now())

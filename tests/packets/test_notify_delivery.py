@@ -46,7 +46,7 @@ def sms(**fields) -> Message:
     return queued(channel="sms", to="+15555550123", body="Your order #1001 is on backorder.", **fields)
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_delivers_an_approved_update_through_the_worker(support, loopback_smtp, policy):  # noqa: F811
     from packets.cadence import draft_due_messages
 
