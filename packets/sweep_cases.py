@@ -273,7 +273,7 @@ class CaseBuilder:
         order = s.orders[order_id]
         return order_section(
             order,
-            s.lines_by_order[order_id],
+            s.lines_by_order.get(order_id, []),
             s.products,
             contacts=s.prior_contacts.get(order["customer_id"], 0),
             rules=self.rules,

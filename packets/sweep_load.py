@@ -169,7 +169,7 @@ def _load_lines_and_shipments(snap: Snapshot) -> None:
         )
     ):
         snap.lines_by_order.setdefault(line["order_id"], []).append(line)
-    order_ids = list(snap.lines_by_order)
+    order_ids = list(relevant)
     snap.orders = {
         row["id"]: row
         for row in Order.objects.filter(id__in=order_ids).values(

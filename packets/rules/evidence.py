@@ -46,6 +46,8 @@ def tracking_evidence(verdict: TrackingVerdict) -> tuple[str, list[str]]:
     if verdict.first_scan_at is None:
         notes.append("Only a label exists: a label is not proof of shipment.")
         return f.WEAK, notes
+    if not notes:
+        notes.append("The carrier's scans are the only evidence; nothing on file contradicts them.")
     return f.CONFIRMED, notes
 
 
