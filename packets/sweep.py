@@ -31,7 +31,8 @@ from . import sentiment
 from .models import AuditEvent, Case, InboundMessage, Packet
 from .packet import content_hash, diff
 from .rules.facts import RISK_RANK
-from .sweep_cases import Desired, build_desired
+from .sweep_cases import build_desired
+from .sweep_desired import Desired
 from .sweep_load import CASE_FIELDS, Snapshot, load
 from .sweep_write import insert_rows, update_rows
 

@@ -124,11 +124,6 @@ def measure(lines: int) -> dict:
             "second": again,
             "cases": Case.objects.open().count(),
             "packets": Packet.objects.count(),
-            "slow": [
-                (q["time"], q["sql"][:100])
-                for q in first.captured_queries + second.captured_queries
-                if float(q["time"]) > 0.3
-            ],
         }
         transaction.set_rollback(True)
     return outcome
@@ -138,16 +133,17 @@ def test_it_sweeps_100k_open_lines_in_seconds_with_a_fixed_number_of_queries(cap
     small = measure(1_000)
     large = measure(100_000)
     with capsys.disabled():
-        for q in large["slow"]:
-            print(q)
         print(
             f"\nsweep of 100,000 open lines: first run {large['first'].seconds:.2f}s "
             f"({large['first_queries']} queries, {large['cases']} cases), second run {large['second'].seconds:.2f}s "
             f"({large['second_queries']} queries); 1,000 lines: {small['first_queries']} / {small['second_queries']} "
             f"queries; setup {large['built']:.1f}s"
         )
-    assert large["cases"] > 50 * small["cases"] / 10
+    assert small["first"].opened < 100 and large["first"].opened > 2_000
+    assert large["packets"] == large["cases"], "one packet per case"
+    # The same statements whatever the size: 1,000 lines or 100,000.
     assert small["first_queries"] == large["first_queries"]
     assert small["second_queries"] == large["second_queries"]
     assert not large["second"].changed
-    assert large["first"].seconds < 60
+    # Generous bounds: this machine is shared; the report quotes measured times.
+    assert large["second"].seconds < 30 and large["first"].seconds < 90
