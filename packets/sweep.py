@@ -253,7 +253,7 @@ def _resolved_cases(keys: list[str]) -> dict[str, dict]:
     )
     found: dict[str, dict] = {}
     for row in rows:
-        found.setdefault(row["dedupe_key"], row)
+        found.setdefault(row["dedupe_key"], row | {"status_was": row["status"]})
     return found
 
 
@@ -329,7 +329,9 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
     # Writes: one statement each.
     for row in rows_to_update.values():
         row["updated_at"] = now
-    update_rows(Case, rows_to_update.values(), UPDATE_FIELDS)
+    written = update_rows(Case, rows_to_update.values(), UPDATE_FIELDS, unless_changed="status")
+    skipped = set(rows_to_update) - written  # moved by a person since the read: their change stands
+    audits = [event for event in audits if event.case_id not in skipped]
     created = Case.objects.bulk_create([case for case, _, _ in new_cases])
     for case, (_, d, sha) in zip(created, new_cases, strict=True):
         case_ids[d.key] = case.pk

@@ -338,6 +338,8 @@ def _load_customers(snap: Snapshot) -> None:
 
 def _load_cases(snap: Snapshot) -> None:
     open_cases = Case.objects.open().filter(swept_cases_filter())
-    snap.open_cases = {row["dedupe_key"]: row for row in open_cases.values(*CASE_FIELDS)}
+    snap.open_cases = {
+        row["dedupe_key"]: row | {"status_was": row["status"]} for row in open_cases.values(*CASE_FIELDS)
+    }
     latest = Packet.objects.filter(case__in=open_cases, version=latest_packet_version())
     snap.latest_packets = {row["case_id"]: row for row in latest.values("id", "case_id", "version", "content_sha256")}

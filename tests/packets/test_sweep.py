@@ -228,3 +228,26 @@ def test_inbound_messages_without_an_order_are_scored_but_not_linked(policy):
     message.refresh_from_db()
     assert message.intents == ["legal_threat"] and message.escalated and message.case is None
     assert InboundMessage.objects.filter(sentiment__isnull=True).count() == 0
+
+
+def test_a_person_who_moves_a_case_during_a_run_wins_and_the_next_run_reconciles(store, owner, monkeypatch):
+    run_sweep()
+    case = order_case(store)
+    OrderLine.objects.filter(pk=store["line"].pk).update(allocated=2, state=OrderLine.State.ALLOCATED)
+    real_load = sweep_module.load
+
+    def load_then_person_acts(now):
+        snap = real_load(now)  # the sweep has read the case as open...
+        Case.objects.get(pk=case.pk).set_status(Case.Status.WAITING, actor=owner, reason="Checking with Sam.")
+        return snap  # ...and the owner moved it before the sweep writes
+
+    monkeypatch.setattr(sweep_module, "load", load_then_person_acts)
+    run_sweep()
+    case.refresh_from_db()
+    assert case.status == "waiting"
+    assert not AuditEvent.objects.filter(case=case, data__new="resolved").exists()
+    monkeypatch.setattr(sweep_module, "load", real_load)
+    run_sweep()
+    case.refresh_from_db()
+    assert case.status == "resolved"
+    assert AuditEvent.objects.filter(case=case, data__old="waiting", data__new="resolved").count() == 1
