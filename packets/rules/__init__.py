@@ -1,0 +1,7 @@
+"""The decision rules: pure functions of facts and policy.
+
+Nothing in this package reads or writes the database. The sweep loads facts into the plain
+dataclasses of ``facts``, and these functions classify (``tracking``, ``supply``), weigh the
+customer (``customer``), rate the risk and pick the next move (``risk``), list the options
+(``options``) and say how far the evidence goes (``evidence``).
+"""
