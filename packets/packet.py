@@ -111,6 +111,15 @@ def product_section(product: dict, *, waiting_orders: int, waiting_units: int) -
 
 
 def _update_row(update: UpdateFacts) -> dict:
+    if update.kind == "silence":
+        return {
+            "received_at": iso(update.received_at),
+            "kind": update.kind,
+            "stock_status": update.stock_status,
+            "strength": update.strength,
+            "summary": "No answer: the supplier was chased and has not replied.",
+            "source_text": update.source_text,
+        }
     summary = update.stock_status.replace("_", " ")
     if update.restock_from or update.restock_to:
         summary += f", restock {iso(update.restock_from) or '?'} to {iso(update.restock_to) or '?'}"
@@ -135,7 +144,8 @@ def supplier_section(
     silence_days: int | None,
     dispatch_history: list[str],
 ) -> dict:
-    latest = verdict.latest if verdict else (updates[0] if updates else None)
+    # a recorded silence says nothing about stock: the proof is the latest thing they did say
+    latest = verdict.latest if verdict else next((u for u in updates if u.kind != "silence"), None)
     proof = None
     if latest is not None and latest.stock_status != "unknown":
         proof = (

@@ -315,3 +315,23 @@ def _wording(products, demand, latest, etas) -> list[dict]:
 
 def _units(count: int) -> str:
     return f"{count} unit{'s' if count != 1 else ''}"
+
+
+def weekly_review_alert(now: datetime | None = None) -> str:
+    """The scheduled weekly run: a short summary for the staff channel, linking to the full review.
+
+    Once per ISO week (the alert's key), whatever the schedule or a retry does.
+    """
+    from .messaging import queue_staff_alert
+
+    now = now or timezone.now()
+    review = build_weekly_review(now=now)
+    year, week, _ = now.isocalendar()
+    text = (
+        f"Weekly review, week {week}: {len(review['stockouts'])} stockouts, {len(review['stale'])} stale shipments, "
+        f"{len(review['to_pause'])} products to consider pausing, {len(review['wording'])} product pages to reword, "
+        f"{len(review['deprioritise'])} suppliers to deprioritise, {len(review['proposals'])} purchase orders "
+        f"awaiting approval. {settings.SITE_URL}/review/weekly/"
+    )
+    queue_staff_alert(text, key=f"review:{year}-W{week:02d}")
+    return text

@@ -16,7 +16,19 @@ class Declared:
 
 
 SCHEDULES: list[Declared] = [
+    # the level-triggered reconcile; cadence drafts and supplier follow-ups run after it (AFTER_SWEEP)
     Declared(name="packets.sweep", func="packets.tasks.run_sweep", minutes=5),
+    # chase suppliers silent past their window, propose purchase orders for what is short
+    Declared(name="suppliers.followup", func="packets.supplier_followup.draft_supplier_followups", minutes=60),
+    # outgoing messages: due retries, and rows a dead worker left in "sending"
+    Declared(name="notify.retry", func="packets.notify.tasks.retry_due_messages", minutes=1),
+    Declared(name="notify.reconcile", func="packets.notify.reconcile.reconcile_stuck", minutes=5),
+    # deliveries whose enqueue was lost (stored, never processed)
+    Declared(name="intake.process_received", func="backorders.tasks.process_received", minutes=2),
+    # proof for /healthz that some worker cluster is running
+    Declared(name="ops.heartbeat", func="packets.health.heartbeat", minutes=1),
+    # the weekly review, drafted for the staff channel every Monday morning's first run
+    Declared(name="review.weekly", func="packets.review.weekly_review_alert", minutes=60 * 24 * 7),
 ]
 
 

@@ -37,7 +37,9 @@ from .sweep_load import CASE_FIELDS, Snapshot, load
 from .sweep_write import insert_rows, update_rows
 
 # Dotted paths of functions called as ``fn(now)`` after each reconcile (customer-message cadence).
-AFTER_SWEEP: list[str] = []
+# Customer updates due for waiting lines, drafted once the run's cases exist. (Supplier chases
+# have their own schedule: what they record is a new fact, which the next sweep then reads.)
+AFTER_SWEEP: list[str] = ["packets.cadence.draft_due_messages"]
 
 SWEEP_RESOLUTION_PREFIX = "Cause gone: "
 LOCK_KEY = 0x5EE9  # pg_advisory_xact_lock key shared by every sweep run

@@ -16,6 +16,8 @@ rises only when its own customer or promise needs attention.
 
 from __future__ import annotations
 
+from suppliers.eta import EtaRange, customer_ranges
+
 from .packet import (
     assemble,
     order_section,
@@ -29,7 +31,7 @@ from .rules.evidence import supply_evidence
 from .rules.facts import InboundFacts, OrderFacts, ProductSupply
 from .rules.options import OptionInputs, Replacement, build_options
 from .rules.risk import RiskContext, assess_risk, recommend
-from .rules.supply import SEVERITY, classify_supply, eta_range, is_silent, silent_days, stock_level
+from .rules.supply import SEVERITY, classify_supply, is_silent, silent_days, stock_level
 from .sweep_desired import CATEGORY_LABELS, RISK_LABELS, Desired
 from .sweep_load import Snapshot
 from .sweep_parcels import ParcelCases
@@ -43,6 +45,7 @@ class CaseBuilder(ParcelCases):
         self._supply: dict[int, ProductSupply] = {}
         self._verdicts: dict = {}
         self._waiting: dict[int, dict[str, int]] = {}
+        self._etas: dict[int, EtaRange | None] | None = None
 
     # ----------------------------------------------------------------- shared facts
 
@@ -70,9 +73,16 @@ class CaseBuilder(ParcelCases):
             s = self.snap
             self._verdicts[product_id] = (
                 classify_supply(supply, now=s.now, calendar=s.calendar, policy=self.rules),
-                eta_range(supply, today=s.today, calendar=s.calendar, coverage=float(s.policy.eta_coverage)),
+                self.eta(product_id),
             )
         return self._verdicts[product_id]
+
+    def eta(self, product_id: int):
+        """The customer-facing range from the ETA model, for every product at once on first use."""
+        if self._etas is None:
+            s = self.snap
+            self._etas = customer_ranges(list(s.products), today=s.today, policy=s.policy)
+        return self._etas.get(product_id)
 
     def waiting(self, product_id: int) -> dict[str, int]:
         """Orders and units waiting on a product (computed once per product, not once per order)."""

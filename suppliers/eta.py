@@ -52,6 +52,7 @@ class EtaRange:
     end: date
     coverage: float  # the share of past arrivals such a range would have covered
     basis: str  # in words: what the range rests on
+    rolling: bool = False  # counted from today (no quote, no restock window): it moves every day
 
     def __post_init__(self):
         if self.end < self.start:
@@ -248,15 +249,14 @@ NO_RANGE_STATUSES = {SupplierUpdate.StockStatus.DISCONTINUED, SupplierUpdate.Sto
 
 
 def customer_ranges(
-    products: Iterable[Product], *, today: date | None = None, policy: StorePolicy | None = None
+    products: Iterable[Product | int], *, today: date | None = None, policy: StorePolicy | None = None
 ) -> dict[int, EtaRange | None]:
-    """``customer_range`` for many products: four queries whatever their number."""
-    products = list(products)
+    """``customer_range`` for many products (rows or ids): four queries whatever their number."""
+    ids = [getattr(p, "pk", p) for p in products]
     policy = policy or StorePolicy.objects.current()
     calendar = BusinessCalendar.for_policy(policy)
     today = today or calendar.local_date(timezone.now())
     coverage = float(policy.eta_coverage)
-    ids = [p.pk for p in products]
     sources = {
         s.product_id: s
         for s in SupplierSource.objects.filter(
@@ -283,19 +283,15 @@ def customer_ranges(
     model = LatenessModel(load_arrivals(since=today - timedelta(days=HISTORY_DAYS)), as_of=today, calendar=calendar)
 
     ranges: dict[int, EtaRange | None] = {}
-    for product in products:
-        source = sources.get(product.pk)
-        ranges[product.pk] = (
-            _range_for(
-                product, source, open_lines.get(product.pk), latest.get(product.pk), model, calendar, today, coverage
-            )
-            if source
-            else None
+    for pk in ids:
+        source = sources.get(pk)
+        ranges[pk] = (
+            _range_for(source, open_lines.get(pk), latest.get(pk), model, calendar, today, coverage) if source else None
         )
     return ranges
 
 
-def _range_for(product, source, open_line, update, model, calendar, today, coverage) -> EtaRange | None:
+def _range_for(source, open_line, update, model, calendar, today, coverage) -> EtaRange | None:
     supplier = source.supplier
     transit = supplier.transit_days
     if open_line is not None:
@@ -343,6 +339,7 @@ def _range_for(product, source, open_line, update, model, calendar, today, cover
         coverage,
         f"{supplier.name}'s quoted lead time of {source.lead_time_days} business days plus {transit} in transit, "
         f"if ordered today; {basis}",
+        rolling=True,
     )
 
 

@@ -161,31 +161,10 @@ def stock_level(*, available: int, waiting_units: int, recent_units: int, policy
 
 @dataclass(frozen=True)
 class Range:
+    """What the rules need of an ETA range (``suppliers.eta.EtaRange`` has this shape)."""
+
     start: date
     end: date
     coverage: float
     basis: str
     rolling: bool  # True when it counts from today (no quote): it moves every day
-
-
-def eta_range(supply: ProductSupply, *, today: date, calendar: BusinessCalendar, coverage: float) -> Range | None:
-    """The customer-facing range, computed as ``suppliers.eta.customer_range`` computes it.
-
-    The sweep needs it for many products at once from facts already loaded; a test keeps the
-    two in step on the demo store.
-    """
-    source = supply.primary
-    if source is None:
-        return None
-    transit = source.transit_days
-    quoted = supply.open_po_quoted_at
-    if quoted and quoted >= today:
-        start = calendar.add_business_days(quoted, transit)
-        basis = f"supplier quote on {supply.open_po_reference} plus {transit} business days in transit"
-        rolling = False
-    else:
-        start = calendar.add_business_days(today, source.lead_time_days + transit)
-        basis = f"{source.supplier_name}'s quoted lead time plus transit; no confirmed purchase order date"
-        rolling = True
-    end = calendar.add_business_days(start, max(3, source.lead_time_days // 2))
-    return Range(start=start, end=end, coverage=coverage, basis=basis, rolling=rolling)

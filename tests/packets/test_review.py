@@ -194,3 +194,15 @@ def test_the_command_prints_headlines_or_writes_a_pdf(world, tmp_path):
     path = tmp_path / "weekly.pdf"
     call_command("weekly_review", "--pdf", str(path), stdout=io.StringIO())
     assert path.read_bytes().startswith(b"%PDF")
+
+
+def test_it_sends_the_weekly_summary_to_the_staff_channel_once_a_week(settings, django_capture_on_commit_callbacks):
+    from packets.models import Message
+    from packets.review import weekly_review_alert
+
+    settings.SLACK_WEBHOOK_URL = "http://127.0.0.1:9/hook"  # nothing is sent: the callbacks are not run
+    text = weekly_review_alert()
+    weekly_review_alert()
+    alert = Message.objects.get(audience="staff")
+    assert alert.body == text and "Weekly review, week" in text and "/review/weekly/" in text
+    assert alert.status == "queued"

@@ -11,7 +11,7 @@ from backorders.calendar import BusinessCalendar
 from packets.models import Case, Decision
 from packets.rules import facts as f
 from packets.rules.facts import PolicyFacts, ProductSupply, SourceFacts, SupplierFacts, UpdateFacts
-from packets.rules.supply import classify_supply, eta_range, is_silent, stock_level
+from packets.rules.supply import classify_supply, is_silent, stock_level
 
 CAL = BusinessCalendar(holidays=["2026-11-26"], tz="America/New_York")
 NOW = datetime(2026, 11, 18, 17, tzinfo=UTC)  # Wednesday
@@ -122,15 +122,6 @@ def test_supplier_silence_counts_business_days_against_the_window(days_ago, wind
 )
 def test_it_applies_the_stock_thresholds_when_there_is_demand(available, waiting, recent, level):
     assert stock_level(available=available, waiting_units=waiting, recent_units=recent, policy=POLICY) == level
-
-
-def test_the_eta_range_rests_on_a_quote_or_says_it_rolls_from_today():
-    today = CAL.local_date(NOW)
-    quoted = eta_range(supply(po=date(2026, 11, 25)), today=today, calendar=CAL, coverage=0.9)
-    assert quoted.start == date(2026, 12, 1)  # Wed 25 + 3 business days, skipping Thanksgiving and the weekend
-    assert not quoted.rolling and "PO-1" in quoted.basis
-    rolling = eta_range(supply(), today=today, calendar=CAL, coverage=0.9)
-    assert rolling.rolling and rolling.end > rolling.start
 
 
 def test_the_rules_spell_actions_categories_and_risks_as_the_models_do():

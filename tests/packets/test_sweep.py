@@ -212,8 +212,13 @@ def test_the_command_and_the_task_run_the_sweep(store):
 
 
 def test_sync_schedules_creates_the_sweep_schedule_once_and_repairs_it():
-    assert sync_schedules() == [("packets.sweep", "created")]
-    assert sync_schedules() == [("packets.sweep", "unchanged")]
+    from packets.schedules import SCHEDULES
+
+    names = [declared.name for declared in SCHEDULES]
+    assert "packets.sweep" in names and len(set(names)) == len(names)
+    assert sync_schedules() == [(name, "created") for name in names]
+    assert sync_schedules() == [(name, "unchanged") for name in names]
+    assert Schedule.objects.count() == len(names)
     Schedule.objects.filter(name="packets.sweep").update(minutes=60)
     out = StringIO()
     call_command("sync_schedules", stdout=out)

@@ -190,4 +190,4 @@ def test_the_sweeps_eta_ranges_match_the_eta_model(demo):
         if expected is None:
             assert mine is None
         else:
-            assert (mine.start, mine.end, mine.basis) == (expected.start, expected.end, expected.basis), product.sku
+            assert mine == expected, product.sku

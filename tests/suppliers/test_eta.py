@@ -101,6 +101,7 @@ class TestCustomerRange:
         eta = customer_range(source.product, today=TODAY, policy=policy)
         assert eta.start == date(2026, 3, 18) and eta.end == date(2026, 3, 19)  # two business days late, always
         assert eta.coverage == pytest.approx(0.9) and po.reference in eta.basis
+        assert not eta.rolling, "a quoted date does not move with the calendar"
         self.assert_business_range(eta, BusinessCalendar.for_policy(policy))
 
     def test_it_counts_lead_time_and_transit_from_today_without_a_purchase_order(self, policy):
@@ -110,6 +111,7 @@ class TestCustomerRange:
         calendar = BusinessCalendar.for_policy(policy)
         assert eta.start >= calendar.add_business_days(TODAY, 13)  # 10 lead + 3 transit
         assert "lead time" in eta.basis and "3 in transit" in eta.basis
+        assert eta.rolling, "counted from today, it moves every day"
         self.assert_business_range(eta, calendar)
 
     def test_it_uses_the_supplier_s_restock_window_plus_transit(self, policy):
@@ -124,7 +126,7 @@ class TestCustomerRange:
         )
         eta = customer_range(source.product, today=TODAY, policy=policy)
         assert eta.start >= date(2026, 3, 12) and eta.end >= date(2026, 3, 18)
-        assert "weak restock window" in eta.basis
+        assert "weak restock window" in eta.basis and not eta.rolling
 
     @pytest.mark.parametrize(
         ("status", "restock"),
