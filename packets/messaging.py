@@ -25,7 +25,7 @@ def can_approve(user, message: Message) -> bool:
 def approve_message(message_id: int, user) -> Message:
     """Approve a draft and queue it for sending once this transaction commits."""
     with transaction.atomic():
-        message = Message.objects.select_for_update().select_related("case").get(pk=message_id)
+        message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
             raise PermissionDenied("This message needs the owner's approval.")
         if message.guideline_issues:
