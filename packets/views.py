@@ -217,7 +217,7 @@ def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
         "outcome_form": extra.pop("outcome_form", None) or OutcomeForm(),
         "assign_form": AssignForm(initial={"assignee": case.assignee_id}, staff=staff),
         "message_errors": extra.pop("message_errors", {}),
-        "decision_errors": extra.pop("decision_errors", {}),
+        "page_errors": extra.pop("page_errors", []),
         "timeline": timeline_svg(
             content, decisions=case_decisions, messages=case_messages, inbound=inbound, now=timezone.now()
         ),
@@ -277,7 +277,7 @@ def decision_approve(request: HttpRequest, decision_id: int) -> HttpResponse:
     try:
         verbs.approve_decision(decision.pk, request.user)
     except ValidationError as exc:
-        return _rerender(request, decision.case_id, decision_errors={decision.pk: _errors(exc)})
+        return _rerender(request, decision.case_id, page_errors=_errors(exc))
     flash.success(request, f"Approved: {decision.get_action_display()}.")
     return redirect("packets:case-detail", case_id=decision.case_id)
 
@@ -290,7 +290,7 @@ def decision_reject(request: HttpRequest, decision_id: int) -> HttpResponse:
     try:
         verbs.reject_decision(decision.pk, request.user, note)
     except ValidationError as exc:
-        return _rerender(request, decision.case_id, decision_errors={decision.pk: _errors(exc)})
+        return _rerender(request, decision.case_id, page_errors=_errors(exc))
     flash.success(request, f"Rejected: {decision.get_action_display()}.")
     return redirect("packets:case-detail", case_id=decision.case_id)
 
