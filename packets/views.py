@@ -147,7 +147,7 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     drafts = verbs.routine_drafts() if routine else Message.objects.filter(status=Message.Status.DRAFT)
     drafts = drafts.select_related("case__order__customer", "case__product").order_by("created_at", "id")
     page = Paginator(drafts, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(m, can_approve(request.user, m)) for m in page.object_list]
+    rows = [(m, can_approve(request.user, m) and not m.guideline_issues) for m in page.object_list]
     return render(
         request,
         "packets/draft_list.html",
