@@ -58,18 +58,29 @@ class Marker:
 
 
 def to_moment(value) -> datetime | None:
-    """An ISO 8601 string (date-time or date) or a datetime, as an aware UTC datetime."""
+    """An ISO 8601 string or a datetime, as an aware datetime.
+
+    A bare date (a promised ship-by day, a restock range end) is a day in the store's calendar:
+    it becomes noon of that day in the store's time zone, so it shows as the same day.
+    """
     if value is None or value == "":
         return None
     if isinstance(value, datetime):
         return value if value.tzinfo else value.replace(tzinfo=utc)
     if isinstance(value, date):
-        return datetime.combine(value, time(12, 0), tzinfo=utc)
-    parsed = parse_datetime(str(value))
-    if parsed is not None:
-        return parsed if parsed.tzinfo else parsed.replace(tzinfo=utc)
-    day = parse_date(str(value))
-    return datetime.combine(day, time(12, 0), tzinfo=utc) if day else None
+        return _store_noon(value)
+    text = str(value)
+    if len(text) == 10:
+        day = parse_date(text)
+        return _store_noon(day) if day else None
+    parsed = parse_datetime(text)
+    if parsed is None:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=utc)
+
+
+def _store_noon(day: date) -> datetime:
+    return datetime.combine(day, time(12, 0), tzinfo=zoneinfo.ZoneInfo(settings.STORE_TIME_ZONE))
 
 
 def collect(content: dict, *, decisions=(), messages=(), inbound=()) -> tuple[list[Point], list[Span], list[Marker]]:
@@ -169,6 +180,8 @@ def render_svg(points, spans=(), markers=(), *, now: datetime, title: str = "Cas
     bottom = TOP + LANE_HEIGHT * len(LANES)
     for tick in _ticks(start, end, tz):
         tx = x(tick)
+        if tx > WIDTH - RIGHT - 18:
+            continue  # its label would be cut off at the edge
         out.append(f'<line x1="{tx}" y1="{TOP}" x2="{tx}" y2="{bottom}" stroke="#e3e7ee"/>')
         out.append(f'<text x="{tx}" y="{bottom + 16}" text-anchor="middle" fill="#5b6475">{tick:%b} {tick.day}</text>')
     for span in spans:

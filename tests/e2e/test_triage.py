@@ -30,9 +30,11 @@ def test_owner_filters_the_queue_reads_a_stockout_waits_and_approves_the_update(
 
     sign_in(page, owner.username)
     expect(page.locator(".case-title")).to_have_count(2)
+    page.evaluate("window.stillTheSamePage = true")
     page.locator('[data-facet="kind"] a', has_text="Stockout").click()
     page.wait_for_url(re.compile(r"kind=stockout"))
     expect(page.locator(".case-title")).to_have_count(1)
+    assert page.evaluate("window.stillTheSamePage") is True  # htmx swapped the rows, no reload
     expect(page.locator(".case-title")).to_have_text("Order #2001 waits on MUG-SAGE")
     page.screenshot(path=artifacts / "queue.png")
 

@@ -285,3 +285,14 @@ def test_it_builds_the_packet_page_in_a_fixed_number_of_queries(
         body = page(owner_client, case)
     assert body.count("data-message-id=") == rows
     assert body.count("data-decision-id=") == rows
+
+
+def test_it_reads_bare_dates_as_days_in_the_store_calendar(settings):
+    from packets.timeline import to_moment
+
+    settings.STORE_TIME_ZONE = "America/New_York"
+    day = to_moment("2026-11-24")
+    assert day.astimezone(day.tzinfo).date().isoformat() == "2026-11-24" and day.hour == 12
+    assert str(day.tzinfo) == "America/New_York"
+    assert to_moment("2026-11-24T03:00:00Z").isoformat() == "2026-11-24T03:00:00+00:00"
+    assert to_moment("not a date") is None and to_moment(None) is None
