@@ -6,6 +6,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import factory
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
@@ -182,7 +183,12 @@ class MessageFactory(factory.django.DjangoModelFactory):
     channel = Message.Channel.EMAIL
     to = "customer@example.com"
     subject = "An update on your order"
-    body = "Your order is waiting on stock. We expect it to ship between Dec 2 and Dec 9."
+    body = factory.LazyFunction(
+        lambda: (
+            "Your order is waiting on stock. We expect it to ship between Dec 2 and Dec 9. "
+            f"You can cancel at no cost here: {settings.SITE_URL}/o/example-token/"
+        )
+    )
     idempotency_key = factory.Sequence(lambda n: f"test-message-{n}")
 
 

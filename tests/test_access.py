@@ -45,6 +45,7 @@ def test_it_lists_open_cases_for_owner_and_support(owner_client, support, client
 @pytest.mark.parametrize("rows", [1, 50])
 def test_it_lists_cases_in_a_fixed_number_of_queries(owner_client, django_assert_num_queries, rows):
     factories.CaseFactory.create_batch(rows)
-    # session, user, user's groups (role), count for the pager, the page of cases with joins
-    with django_assert_num_queries(5):
+    # session, user, user's groups (role), facet counts (one grouped query), count for the pager,
+    # the current policy (default check day of the bulk form), the page of cases with joins, staff for the assign menu
+    with django_assert_num_queries(8):
         assert owner_client.get("/cases/").status_code == 200

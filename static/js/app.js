@@ -1,1 +1,127 @@
 // Backorder Desk: small progressive enhancements. Every page works without this file.
+// Keyboard: j/k move through the queue, Enter opens, x ticks, / searches, u goes back to the
+// queue, ? shows the shortcuts; on a packet page one key picks each decision.
+(function () {
+  "use strict";
+
+  function typing(event) {
+    const el = event.target;
+    return el.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(el.tagName);
+  }
+
+  function rows() {
+    return Array.from(document.querySelectorAll("#case-rows tbody tr[data-href]"));
+  }
+
+  function select(index) {
+    const all = rows();
+    if (!all.length) return;
+    const i = Math.max(0, Math.min(index, all.length - 1));
+    all.forEach((row, n) => row.classList.toggle("selected", n === i));
+    all[i].scrollIntoView({ block: "nearest" });
+  }
+
+  function selectedIndex() {
+    return rows().findIndex((row) => row.classList.contains("selected"));
+  }
+
+  function decisionKeys() {
+    return Array.from(document.querySelectorAll("[data-decision-form] [data-shortcut]"));
+  }
+
+  function showShortcuts() {
+    const dialog = document.getElementById("shortcuts");
+    if (!dialog) return;
+    const list = dialog.querySelector("[data-decision-keys]");
+    list.replaceChildren();
+    const keys = decisionKeys();
+    keys.forEach((label) => {
+      const dt = document.createElement("dt");
+      const kbd = document.createElement("kbd");
+      kbd.textContent = label.dataset.shortcut;
+      dt.append(kbd);
+      const dd = document.createElement("dd");
+      dd.textContent = label.dataset.shortcutLabel;
+      list.append(dt, dd);
+    });
+    if (!keys.length) {
+      const dd = document.createElement("dd");
+      dd.textContent = "Open a case to see them.";
+      list.append(dd);
+    }
+    if (!dialog.open) dialog.showModal();
+  }
+
+  function pickDecision(key) {
+    const label = decisionKeys().find((el) => el.dataset.shortcut === key);
+    if (!label) return false;
+    const radio = label.querySelector("input[type=radio]");
+    radio.checked = true;
+    const note = label.closest("form").querySelector("textarea");
+    label.closest("section").scrollIntoView({ block: "nearest" });
+    if (note) note.focus();
+    return true;
+  }
+
+  document.addEventListener("keydown", function (event) {
+    if (event.ctrlKey || event.metaKey || event.altKey) return;
+    if (event.key === "Escape" && typing(event)) {
+      event.target.blur();
+      return;
+    }
+    if (typing(event)) return;
+    const key = event.key;
+    if (key === "?") {
+      showShortcuts();
+    } else if (key === "j") {
+      select(selectedIndex() + 1);
+    } else if (key === "k") {
+      select(selectedIndex() < 0 ? 0 : selectedIndex() - 1);
+    } else if (key === "Enter" && selectedIndex() >= 0) {
+      window.location.href = rows()[selectedIndex()].dataset.href;
+    } else if (key === "x" && selectedIndex() >= 0) {
+      const box = rows()[selectedIndex()].querySelector("input[type=checkbox]");
+      if (box && !box.disabled) box.checked = !box.checked;
+    } else if (key === "/") {
+      const search = document.querySelector("[data-search]");
+      if (!search) return;
+      search.focus();
+      search.select();
+    } else if (key === "u") {
+      const back = document.querySelector("[data-shortcut-back]");
+      if (!back) return;
+      window.location.href = back.href;
+    } else if (!pickDecision(key)) {
+      return;
+    }
+    event.preventDefault();
+  });
+
+  document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-show-shortcuts]")) {
+      showShortcuts();
+      return;
+    }
+    const choose = event.target.closest("[data-choose]");
+    if (choose) {
+      const label = decisionKeys().find((el) => el.querySelector(`input[value="${choose.dataset.choose}"]`));
+      if (label) {
+        event.preventDefault();
+        pickDecision(label.dataset.shortcut);
+      }
+      return;
+    }
+    const all = event.target.closest("[data-check-all]");
+    if (all) {
+      all.closest("table").querySelectorAll("tbody input[type=checkbox]:not(:disabled)").forEach((box) => {
+        box.checked = all.checked;
+      });
+      return;
+    }
+    // A click on a queue row (outside its links and boxes) selects it.
+    const row = event.target.closest("#case-rows tbody tr[data-href]");
+    if (row && !event.target.closest("a, input, label, button")) {
+      select(rows().indexOf(row));
+    }
+  });
+})();

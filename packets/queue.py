@@ -1,0 +1,207 @@
+"""The owner's queue: filters, search and facet counts over the open cases.
+
+Facet counts come from one aggregate query: the open cases matching the search are grouped by
+every facet at once, and each facet's counts are summed in Python from those groups with the
+*other* active filters applied, so a count always says how many rows a click would show.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import timedelta
+
+from django import forms
+from django.db import models
+from django.db.models import Count, Exists, OuterRef, Q, Value, When
+from django.utils import timezone
+
+from backorders.models import OrderLine
+
+from .models import Case
+
+AGE_BUCKETS = [
+    ("lt1", "Under a day", 0, 1),
+    ("1to3", "1–3 days", 1, 3),
+    ("3to7", "3–7 days", 3, 7),
+    ("gt7", "Over a week", 7, None),
+]
+UNASSIGNED = "none"
+FACETS = ["kind", "category", "risk", "supplier", "sku", "age", "assignee"]
+SKU_FACET_LIMIT = 12
+
+
+class QueueFilterForm(forms.Form):
+    q = forms.CharField(required=False, max_length=100, strip=True)
+    kind = forms.ChoiceField(required=False, choices=[("", "Any"), *Case.Kind.choices])
+    category = forms.ChoiceField(required=False, choices=[("", "Any"), *Case.Category.choices])
+    risk = forms.ChoiceField(required=False, choices=[("", "Any"), *Case.Risk.choices])
+    supplier = forms.IntegerField(required=False, min_value=1)
+    sku = forms.CharField(required=False, max_length=128)
+    age = forms.ChoiceField(required=False, choices=[("", "Any")] + [(key, label) for key, label, *_ in AGE_BUCKETS])
+    assignee = forms.RegexField(required=False, regex=r"^(none|\d+)$", error_messages={"invalid": "Unknown assignee."})
+    page = forms.IntegerField(required=False, min_value=1)
+
+    def active(self) -> dict[str, str]:
+        """The facet filters in force, as strings (the shape facet values take)."""
+        data = self.cleaned_data
+        return {name: str(data[name]) for name in FACETS if data.get(name) not in (None, "")}
+
+
+def search_q(text: str) -> Q:
+    """Order number, customer name or email, or SKU (the case's product or any line of its order)."""
+    text = text.strip()
+    if not text:
+        return Q()
+    number = text.lstrip("#")
+    line_sku = OrderLine.objects.filter(order_id=OuterRef("order_id"), sku__icontains=text)
+    return (
+        Q(order__number__iexact=text)
+        | Q(order__number__iexact=f"#{number}")
+        | Q(order__number__icontains=number)
+        | Q(order__customer__name__icontains=text)
+        | Q(order__customer__email__icontains=text)
+        | Q(product__sku__icontains=text)
+        | Q(Exists(line_sku))
+    )
+
+
+def _age_annotation(now):
+    whens = []
+    for key, _label, low, high in AGE_BUCKETS:
+        condition = Q(opened_at__lte=now - timedelta(days=low))
+        if high is not None:
+            condition &= Q(opened_at__gt=now - timedelta(days=high))
+        whens.append(When(condition, then=Value(key)))
+    return models.Case(*whens, default=Value("lt1"), output_field=models.CharField())
+
+
+def facet_q(name: str, value: str, now) -> Q:
+    if name == "kind":
+        return Q(kind=value)
+    if name == "category":
+        return Q(category=value)
+    if name == "risk":
+        return Q(risk_level=value)
+    if name == "supplier":
+        return Q(supplier_id=int(value))
+    if name == "sku":
+        return Q(product__sku=value)
+    if name == "age":
+        _key, _label, low, high = next(b for b in AGE_BUCKETS if b[0] == value)
+        q = Q(opened_at__lte=now - timedelta(days=low))
+        return q & Q(opened_at__gt=now - timedelta(days=high)) if high is not None else q
+    if name == "assignee":
+        return Q(assignee__isnull=True) if value == UNASSIGNED else Q(assignee_id=int(value))
+    raise ValueError(name)
+
+
+@dataclass
+class FacetValue:
+    facet: str
+    value: str
+    label: str
+    count: int
+    active: bool
+
+
+def filtered_cases(base, active: dict[str, str], text: str, now):
+    qs = base.filter(search_q(text))
+    for name, value in active.items():
+        qs = qs.filter(facet_q(name, value, now))
+    return qs
+
+
+def facet_counts(base, active: dict[str, str], text: str, now) -> dict[str, list[FacetValue]]:
+    """Every facet's values and counts, from one grouped query."""
+    rows = list(
+        base.filter(search_q(text))
+        .annotate(age=_age_annotation(now))
+        .values(
+            "kind",
+            "category",
+            "risk_level",
+            "supplier_id",
+            "supplier__name",
+            "product__sku",
+            "assignee_id",
+            "assignee__username",
+            "assignee__first_name",
+            "age",
+        )
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    keyed = []
+    for row in rows:
+        values = {
+            "kind": row["kind"],
+            "category": row["category"],
+            "risk": row["risk_level"],
+            "supplier": str(row["supplier_id"]) if row["supplier_id"] else None,
+            "sku": row["product__sku"],
+            "age": row["age"],
+            "assignee": str(row["assignee_id"]) if row["assignee_id"] else UNASSIGNED,
+        }
+        labels = {
+            "supplier": row["supplier__name"],
+            "sku": row["product__sku"],
+            "assignee": (row["assignee__first_name"] or row["assignee__username"]) if row["assignee_id"] else None,
+        }
+        keyed.append((values, labels, row["n"]))
+
+    fixed_labels = {
+        "kind": dict(Case.Kind.choices),
+        "category": dict(Case.Category.choices),
+        "risk": dict(Case.Risk.choices),
+        "age": {key: label for key, label, *_ in AGE_BUCKETS},
+    }
+    result: dict[str, list[FacetValue]] = {}
+    for facet in FACETS:
+        others = {k: v for k, v in active.items() if k != facet}
+        counts: dict[str, int] = defaultdict(int)
+        labels: dict[str, str] = {}
+        for values, row_labels, n in keyed:
+            value = values[facet]
+            if value is None:
+                continue
+            if all(values[k] == v for k, v in others.items()):
+                counts[value] += n
+            labels.setdefault(value, row_labels.get(facet) or fixed_labels.get(facet, {}).get(value, value))
+        if facet == "assignee":
+            labels[UNASSIGNED] = "Unassigned"
+        order = _facet_order(facet, counts, labels)
+        chosen = active.get(facet)
+        if chosen is not None and chosen not in order:
+            order.append(chosen)
+        if facet == "sku" and len(order) > SKU_FACET_LIMIT:
+            top = order[:SKU_FACET_LIMIT]
+            if chosen is not None and chosen not in top:
+                top.append(chosen)
+            order = top
+        result[facet] = [
+            FacetValue(facet, value, labels.get(value, value), counts.get(value, 0), value == chosen) for value in order
+        ]
+    return result
+
+
+def _facet_order(facet: str, counts: dict[str, int], labels: dict[str, str]) -> list[str]:
+    if facet == "kind":
+        return [v for v in Case.Kind.values if v in counts]
+    if facet == "risk":
+        return sorted((v for v in counts), key=lambda v: -Case.RISK_RANK[v])
+    if facet == "age":
+        return [key for key, *_ in AGE_BUCKETS if key in counts]
+    if facet == "assignee":
+        return sorted(counts, key=lambda v: (v != UNASSIGNED, labels.get(v, v).lower()))
+    return sorted(counts, key=lambda v: (-counts[v], labels.get(v, v).lower()))
+
+
+def queue(form: QueueFilterForm, now=None):
+    """The queue for a valid filter form: (cases queryset, facets, active filters)."""
+    now = now or timezone.now()
+    active = form.active()
+    text = form.cleaned_data.get("q") or ""
+    base = Case.objects.open()
+    cases = filtered_cases(Case.objects.for_queue(), active, text, now)
+    return cases, facet_counts(base, active, text, now), active

@@ -1,0 +1,216 @@
+"""The owner's queue: urgency order, filters with counts, search, pages, htmx and bulk actions."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+
+import pytest
+import time_machine
+from django.utils import timezone
+
+from packets.models import Case, Decision, Message
+from tests import factories
+from tests.packets.packet_content import case_with_packet, contract_content
+
+pytestmark = pytest.mark.django_db
+
+NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)
+
+
+def queued_titles(response) -> list[str]:
+    return re.findall(r'class="case-title"[^>]*>([^<]+)</a>', response.content.decode())
+
+
+def facet(response, name: str) -> dict[str, int]:
+    """The facet's labels and counts as the page shows them."""
+    body = response.content.decode()
+    section = re.search(rf'data-facet="{name}">(.*?)</section>', body, re.S).group(1)
+    return {
+        label: int(count)
+        for label, count in re.findall(
+            r'class="facet-label">([^<]+)</span><span class="facet-count">(\d+)</span>', section
+        )
+    }
+
+
+def make(title, **fields):
+    return factories.CaseFactory(title=title, **fields)
+
+
+def test_it_puts_chargebacks_and_owner_calls_first_then_promises_then_the_longest_silence(owner_client):
+    now = timezone.now()
+    make("quiet long", customer_silent_since=now - timedelta(days=9))
+    make("quiet short", customer_silent_since=now - timedelta(days=1))
+    make("promise", promise_at_risk=True, customer_silent_since=now - timedelta(hours=1))
+    make("owner only", risk_level="owner_only", risk_rank=Case.RISK_RANK["owner_only"])
+    make("chargeback", risk_level="chargeback_watch", risk_rank=Case.RISK_RANK["chargeback_watch"])
+
+    titles = queued_titles(owner_client.get("/cases/"))
+
+    assert titles == ["chargeback", "owner only", "promise", "quiet long", "quiet short"]
+
+
+@time_machine.travel(NOW, tick=False)
+def test_it_filters_by_every_facet_and_counts_what_each_click_would_show(owner_client, support):
+    northwind = factories.SupplierFactory(name="Northwind")
+    harbor = factories.SupplierFactory(name="Harbor")
+    mug = factories.ProductFactory(sku="MUG-SAGE")
+    lamp = factories.ProductFactory(sku="LAMP-BLACK")
+    make("a", kind="stockout", supplier=northwind, product=mug, opened_at=NOW - timedelta(hours=3), assignee=support)
+    make("b", kind="stockout", supplier=northwind, product=lamp, opened_at=NOW - timedelta(days=2))
+    make("c", kind="backorder", supplier=harbor, product=mug, opened_at=NOW - timedelta(days=10))
+    make(
+        "d",
+        kind="stale_tracking",
+        category="stale_in_transit",
+        risk_level="refund_risk",
+        risk_rank=40,
+        opened_at=NOW - timedelta(days=5),
+    )
+
+    everything = owner_client.get("/cases/")
+    assert facet(everything, "kind") == {"Stockout": 2, "Backorder": 1, "Stale tracking": 1}
+    assert facet(everything, "supplier") == {"Northwind": 2, "Harbor": 1}
+    assert facet(everything, "sku") == {"MUG-SAGE": 2, "LAMP-BLACK": 1}
+    assert facet(everything, "age") == {"Under a day": 1, "1–3 days": 1, "3–7 days": 1, "Over a week": 1}
+    assert facet(everything, "assignee") == {"Unassigned": 3, "Sam": 1}
+
+    stockouts = owner_client.get("/cases/?kind=stockout")
+    assert sorted(queued_titles(stockouts)) == ["a", "b"]
+    # Other facets count within the stockouts; the kind facet still offers the other kinds.
+    assert facet(stockouts, "sku") == {"MUG-SAGE": 1, "LAMP-BLACK": 1}
+    assert facet(stockouts, "kind") == {"Stockout": 2, "Backorder": 1, "Stale tracking": 1}
+
+    assert queued_titles(owner_client.get(f"/cases/?supplier={harbor.pk}")) == ["c"]
+    assert sorted(queued_titles(owner_client.get("/cases/?sku=MUG-SAGE"))) == ["a", "c"]
+    assert queued_titles(owner_client.get("/cases/?category=stale_in_transit")) == ["d"]
+    assert queued_titles(owner_client.get("/cases/?risk=refund_risk")) == ["d"]
+    assert queued_titles(owner_client.get("/cases/?age=gt7")) == ["c"]
+    assert queued_titles(owner_client.get("/cases/?age=1to3")) == ["b"]
+    assert queued_titles(owner_client.get(f"/cases/?assignee={support.pk}")) == ["a"]
+    assert sorted(queued_titles(owner_client.get("/cases/?assignee=none"))) == ["b", "c", "d"]
+    assert queued_titles(owner_client.get("/cases/?kind=stockout&sku=MUG-SAGE")) == ["a"]
+
+
+def test_it_searches_by_order_number_customer_and_sku(owner_client):
+    order = factories.OrderFactory(number="#4321", customer=factories.CustomerFactory(name="Ines Moreau"))
+    line = factories.OrderLineFactory(order=order, product=factories.ProductFactory(sku="KETTLE-2L"))
+    make("kettle order", order=order)
+    make("other", product=factories.ProductFactory(sku="CLOCK-OAK"))
+
+    for text in ["4321", "#4321", "ines", "moreau", "kettle-2l", line.sku]:
+        assert queued_titles(owner_client.get("/cases/", {"q": text})) == ["kettle order"], text
+    assert queued_titles(owner_client.get("/cases/", {"q": "CLOCK"})) == ["other"]
+    assert queued_titles(owner_client.get("/cases/", {"q": "nobody-like-this"})) == []
+
+
+def test_it_shows_25_rows_a_page(owner_client):
+    factories.CaseFactory.create_batch(27)
+    first = owner_client.get("/cases/")
+    second = owner_client.get("/cases/?page=2")
+    assert len(queued_titles(first)) == 25 and len(queued_titles(second)) == 2
+    assert "Page 1 of 2" in first.content.decode()
+
+
+def test_it_answers_htmx_with_the_rows_alone_and_keeps_plain_links(owner_client):
+    case_with_packet()
+    response = owner_client.get("/cases/?kind=stockout", HTTP_HX_REQUEST="true")
+    body = response.content.decode()
+    assert response.status_code == 200
+    assert "<html" not in body and 'id="results"' in body and "bulk-form" in body
+    # Every htmx link is also a plain link.
+    hx_links = re.findall(r"<a [^>]*hx-get=[^>]*>", body)
+    assert hx_links and all("href=" in link for link in hx_links)
+    assert 'hx-push-url="true"' in body
+
+
+def test_it_explains_a_bad_filter(owner_client):
+    response = owner_client.get("/cases/?kind=teleport&supplier=abc")
+    assert response.status_code == 400
+    body = response.content.decode()
+    assert "Select a valid choice" in body and "Enter a whole number" in body
+
+
+def test_it_forbids_the_queue_to_people_without_a_role(client, outsider):
+    client.force_login(outsider)
+    assert client.get("/cases/").status_code == 403
+    assert client.post("/cases/bulk/", {"case_ids": [1], "operation": "assign"}).status_code == 403
+    assert client.get("/cases/drafts/").status_code == 403
+
+
+@pytest.mark.parametrize("rows", [1, 50])
+def test_it_builds_the_queue_in_a_fixed_number_of_queries(owner_client, django_assert_num_queries, rows):
+    for _ in range(rows):
+        case_with_packet(assignee=factories.UserFactory())
+    # session, user, user's groups, facet counts (one grouped query), count for the pager,
+    # the current policy (the bulk form's default check day), the page of cases with its joins,
+    # staff for the bulk assign menu
+    with django_assert_num_queries(8):
+        response = owner_client.get("/cases/?q=example.com")
+    assert len(queued_titles(response)) == min(rows, 25)
+    # the htmx partial skips the bulk form's staff menu
+    with django_assert_num_queries(7):
+        response = owner_client.get("/cases/?q=example.com", HTTP_HX_REQUEST="true")
+    assert len(queued_titles(response)) == min(rows, 25)
+
+
+def test_it_assigns_ticked_cases_in_bulk(owner_client, support):
+    first, _ = case_with_packet()
+    second, _ = case_with_packet()
+    response = owner_client.post(
+        "/cases/bulk/",
+        {"case_ids": [first.pk, second.pk], "operation": "assign", "assignee": support.pk, "next": "/cases/?kind=x"},
+    )
+    assert response.status_code == 302 and response["Location"] == "/cases/?kind=x"
+    assert set(Case.objects.values_list("assignee", flat=True)) == {support.pk}
+
+
+def test_it_accepts_routine_recommendations_in_bulk_and_says_what_it_skipped(support_client):
+    routine, _ = case_with_packet()
+    weak, _ = case_with_packet(contract_content(evidence={"strength": "weak", "uncertainty": []}))
+    check = (timezone.localdate() + timedelta(days=3)).isoformat()
+
+    response = support_client.post(
+        "/cases/bulk/", {"case_ids": [routine.pk, weak.pk], "operation": "accept", "next_check_on": check}, follow=True
+    )
+
+    body = response.content.decode()
+    assert "Accepted the recommendation on 1 case." in body
+    assert f"Skipped case {weak.pk}: evidence is weak." in body
+    assert Decision.objects.get().case == routine
+    routine.refresh_from_db()
+    assert routine.status == Case.Status.WAITING
+
+
+def test_it_refuses_a_bulk_action_with_nothing_ticked(owner_client):
+    response = owner_client.post("/cases/bulk/", {"operation": "assign"})
+    assert response.status_code == 400
+    assert "Tick at least one row." in response.content.decode()
+
+
+def test_it_lists_routine_drafts_and_approves_them_in_bulk(support_client, django_capture_on_commit_callbacks):
+    case, _ = case_with_packet()
+    routine = factories.MessageFactory(case=case, step="update_48h", subject="48h update")
+    factories.MessageFactory(case=case, step="update_48h", subject="Flagged", guideline_issues=["Too long"])
+    factories.MessageFactory(case=case, step="confirmation", subject="Confirmation")
+
+    listed = support_client.get("/cases/drafts/?routine=1").content.decode()
+    assert "48h update" in listed and "Flagged" not in listed and "Confirmation" not in listed
+    assert "Flagged" in support_client.get("/cases/drafts/").content.decode()
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = support_client.post("/cases/drafts/approve/", {"message_ids": [routine.pk]}, follow=True)
+    assert "Approved 1 draft." in response.content.decode()
+    routine.refresh_from_db()
+    assert routine.status == Message.Status.QUEUED
+
+
+@pytest.mark.parametrize("rows", [1, 30])
+def test_it_lists_drafts_in_a_fixed_number_of_queries(owner_client, django_assert_num_queries, rows):
+    case, _ = case_with_packet()
+    for _ in range(rows):
+        factories.MessageFactory(case=case, step="update_48h")
+    # session, user, user's groups, count for the pager, the page of drafts with their cases
+    with django_assert_num_queries(5):
+        assert owner_client.get("/cases/drafts/").status_code == 200
