@@ -69,6 +69,83 @@ def emit(event_type: str, payload: dict, *, case=None) -> list[OutboundDelivery]
     return deliveries
 
 
+# --------------------------------------------------------------------------- payloads (docs/events/*.json)
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def case_payload(case) -> dict:
+    """The ``case.opened`` / ``case.updated`` body."""
+    return {
+        "id": case.pk,
+        "kind": case.kind,
+        "category": case.category,
+        "status": case.status,
+        "risk_level": case.risk_level,
+        "title": case.title,
+        "order_id": case.order_id,
+        "product_id": case.product_id,
+        "shipment_id": case.shipment_id,
+        "supplier_id": case.supplier_id,
+        "promise_at_risk": case.promise_at_risk,
+        "opened_at": _iso(case.opened_at),
+        "updated_at": _iso(case.updated_at),
+    }
+
+
+def decision_payload(decision) -> dict:
+    """The ``decision.approved`` body."""
+    return {
+        "id": decision.pk,
+        "case_id": decision.case_id,
+        "action": decision.action,
+        "status": decision.status,
+        "amount": str(decision.amount) if decision.amount is not None else None,
+        "note": decision.note,
+        "approved_by": decision.approved_by.get_username() if decision.approved_by_id else None,
+        "approved_at": _iso(decision.approved_at),
+    }
+
+
+def stock_payload(product, lines) -> dict:
+    """The ``stock.allocated`` body: a product's units given to waiting order lines."""
+    return {
+        "product_id": product.pk,
+        "sku": product.sku,
+        "on_hand": product.on_hand,
+        "allocated": product.allocated,
+        "lines": [
+            {
+                "line_id": line.pk,
+                "order_id": line.order_id,
+                "quantity": line.quantity,
+                "allocated": line.allocated,
+                "state": line.state,
+            }
+            for line in lines
+        ],
+    }
+
+
+def message_payload(message) -> dict:
+    """The ``message.sent`` / ``message.failed`` body: what happened, never the text or the address."""
+    return {
+        "id": message.pk,
+        "case_id": message.case_id,
+        "order_id": message.order_id,
+        "channel": message.channel,
+        "audience": message.audience,
+        "step": message.step,
+        "status": message.status,
+        "provider_id": message.provider_id,
+        "sent_at": _iso(message.sent_at),
+        "error": message.last_error,
+        "attempts": message.attempts,
+    }
+
+
 def enqueue(delivery_id: int) -> None:
     from django_q.tasks import async_task
 

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views, views_customer, views_export
+from . import views, views_connections, views_customer, views_export, views_store_actions
 
 app_name = "packets"
 
@@ -17,4 +17,9 @@ urlpatterns = [
     path("exports/<int:job_id>/", views_export.bundle_detail, name="bundle-detail"),
     path("exports/<int:job_id>/progress/", views_export.bundle_progress, name="bundle-progress"),
     path("exports/<int:job_id>/download/", views_export.bundle_download, name="bundle-download"),
+    # Acting on the store, and the owner's connections page
+    path("cases/<int:case_id>/store-actions/", views_store_actions.store_action_panel, name="store-action-panel"),
+    path("store-actions/<int:action_id>/retry/", views_store_actions.store_action_retry, name="store-action-retry"),
+    path("connections/", views_connections.connection_list, name="connections"),
+    path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
 ]
