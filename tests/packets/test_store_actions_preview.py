@@ -100,3 +100,16 @@ def test_it_lets_only_an_owner_run_a_failed_action_again(client, support, owner,
     assert response.status_code == 302 and len(callbacks) == 1
     action.refresh_from_db()
     assert action.status == "pending" and action.previous_keys and action.attempts == 0
+
+
+@pytest.mark.django_db
+def test_it_declares_its_schedules_in_code():
+    from django.core.management import call_command
+    from django_q.models import Schedule
+
+    call_command("sync_action_schedules", verbosity=0)
+    call_command("sync_action_schedules", verbosity=0)
+    assert sorted(Schedule.objects.values_list("func", flat=True)) == [
+        "packets.outbound.retry_due_deliveries",
+        "packets.store_actions.runner.retry_due_actions",
+    ]
