@@ -106,7 +106,7 @@ def _cancel(decision, case, order, platform, policy) -> list[Planned]:
             "refund_amount": str(order.total) if paid else None,
             "restock": False,
             "notify_customer": notify,
-            "staff_note": f"Backorder Desk case {case.pk}: {decision.note}".strip()[:255],
+            "staff_note": f"Backorder Desk case {case.pk}" + (f": {decision.note}" if decision.note else ""),
         }
         return [Planned(Kind.CANCEL, platform, plan, order.total if paid else None)]
     planned = [Planned(Kind.CANCEL, platform, {**_base(order, platform), "status": "cancelled"})]

@@ -50,7 +50,7 @@ def test_it_cancels_on_shopify_exactly_once_when_the_owner_clicks_approve_twice(
         "refundMethod": {"originalPaymentMethodsRefund": True},
         "restock": False,
         "notifyCustomer": True,
-        "staffNote": f"Backorder Desk case {case.pk}:",
+        "staffNote": f"Backorder Desk case {case.pk}",
     }
     action = StoreAction.objects.get()
     assert action.status == "succeeded" and action.attempts == 1
