@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views, views_stock
+from .intake import generic
 
 app_name = "backorders"
 
@@ -8,6 +9,8 @@ urlpatterns = [
     path("webhooks/shopify/", views.shopify_webhook, name="webhook-shopify"),
     path("webhooks/woocommerce/", views.woocommerce_webhook, name="webhook-woocommerce"),
     path("webhooks/carriers/<slug:provider>/", views.carrier_webhook, name="webhook-carrier"),
+    # Generic intake: any system, signed per Standard Webhooks
+    path("webhooks/generic/", generic.webhook, name="webhook-generic"),
     path("imports/", views.import_list, name="import-list"),
     path("imports/<int:job_id>/", views.import_detail, name="import-detail"),
     path("imports/<int:job_id>/report.csv", views.import_report, name="import-report"),

@@ -282,3 +282,27 @@ EASYPOST_WEBHOOK_SECRET = env_str("EASYPOST_WEBHOOK_SECRET")
 SHIPPO_WEBHOOK_SECRET = env_str("SHIPPO_WEBHOOK_SECRET")  # the ?token= on the URL registered with Shippo
 INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep")  # empty: no follow-up
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
+
+# Acting on the store: the admin APIs an approved cancel, refund, hold or tag is sent to.
+# Nothing runs until a decision is approved; a platform without its settings fails the action
+# with a message that says which setting is missing.
+SHOPIFY_SHOP_URL = env_str("SHOPIFY_SHOP_URL").rstrip("/")  # https://your-shop.myshopify.com
+SHOPIFY_ADMIN_TOKEN = env_str("SHOPIFY_ADMIN_TOKEN")
+SHOPIFY_API_VERSION = env_str("SHOPIFY_API_VERSION", "2026-01")
+SHOPIFY_JOB_POLL_SECONDS = env_int("SHOPIFY_JOB_POLL_SECONDS", 1, minimum=0)  # between orderCancel job polls
+SHOPIFY_JOB_POLL_MAX = env_int("SHOPIFY_JOB_POLL_MAX", 10, minimum=1)  # then the row waits as needs_check
+WOOCOMMERCE_URL = env_str("WOOCOMMERCE_URL").rstrip("/")
+WOOCOMMERCE_CONSUMER_KEY = env_str("WOOCOMMERCE_CONSUMER_KEY")
+WOOCOMMERCE_CONSUMER_SECRET = env_str("WOOCOMMERCE_CONSUMER_SECRET")
+STORE_API_CONNECT_TIMEOUT = env_int("STORE_API_CONNECT_TIMEOUT", 5, minimum=1)  # seconds
+STORE_API_READ_TIMEOUT = env_int("STORE_API_READ_TIMEOUT", 30, minimum=1)
+STORE_ACTION_MAX_ATTEMPTS = env_int("STORE_ACTION_MAX_ATTEMPTS", 8, minimum=1)
+STORE_ACTION_RETRY_BASE_SECONDS = env_int("STORE_ACTION_RETRY_BASE_SECONDS", 30, minimum=1)  # doubles per attempt
+
+# Outbound events (signed per Standard Webhooks) and the generic inbound endpoint.
+OUTBOUND_CONNECT_TIMEOUT = env_int("OUTBOUND_CONNECT_TIMEOUT", 5, minimum=1)
+OUTBOUND_READ_TIMEOUT = env_int("OUTBOUND_READ_TIMEOUT", 15, minimum=1)
+OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 8, minimum=1)
+GENERIC_WEBHOOK_SECRET = env_str("GENERIC_WEBHOOK_SECRET")  # whsec_...; empty rejects every delivery
+if GENERIC_WEBHOOK_SECRET and not GENERIC_WEBHOOK_SECRET.startswith("whsec_"):
+    raise ImproperlyConfigured("GENERIC_WEBHOOK_SECRET must be a Standard Webhooks secret starting with whsec_")

@@ -80,3 +80,67 @@ class AuditEventAdmin(ReadOnlyAdmin):
     list_filter = ["action"]
     search_fields = ["actor_label", "action", "summary", "object_id"]
     date_hierarchy = "at"
+
+
+# --------------------------------------------------------------------------- store actions and outbound events
+
+from .models import OutboundDelivery, OutboundSubscription, StoreAction  # noqa: E402
+
+
+@admin.register(StoreAction)
+class StoreActionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "case", "kind", "platform", "status", "attempts", "approved_by", "created_at", "finished_at"]
+    list_filter = ["status", "kind", "platform"]
+    search_fields = ["case__title", "order__number", "idempotency_key", "external_ref", "error"]
+    list_select_related = ["case", "approved_by"]
+
+
+@admin.register(OutboundSubscription)
+class OutboundSubscriptionAdmin(admin.ModelAdmin):
+    list_display = ["url", "description", "active", "event_types", "last_success_at", "last_error_at"]
+    list_filter = ["active"]
+    readonly_fields = ["created_at", "last_success_at", "last_error", "last_error_at", "delivery_log"]
+    fields = ["url", "description", "event_types", "active", "secret", *readonly_fields]
+
+    @admin.display(description="Delivery log")
+    def delivery_log(self, obj):
+        from django.urls import reverse
+        from django.utils.html import format_html
+
+        if obj.pk is None:
+            return "—"
+        url = reverse("admin:packets_outbounddelivery_changelist") + f"?subscription__id__exact={obj.pk}"
+        return format_html('<a href="{}">Every delivery to this endpoint</a>', url)
+
+    def formfield_for_dbfield(self, db_field, request, **kwargs):
+        field = super().formfield_for_dbfield(db_field, request, **kwargs)
+        if db_field.name == "event_types":
+            from .outbound import EVENT_TYPES
+
+            field.help_text = "A JSON list of event types; [] sends every type. Types: " + ", ".join(EVENT_TYPES)
+        return field
+
+
+@admin.register(OutboundDelivery)
+class OutboundDeliveryAdmin(ReadOnlyAdmin):
+    list_display = [
+        "created_at",
+        "subscription",
+        "event_type",
+        "status",
+        "attempts",
+        "response_status",
+        "next_attempt_at",
+    ]
+    list_filter = ["status", "event_type", "subscription"]
+    search_fields = ["event_id", "error"]
+    list_select_related = ["subscription"]
+    actions = ["send_again"]
+
+    @admin.action(description="Send the selected deliveries again (same webhook-id)")
+    def send_again(self, request, queryset):
+        from .outbound import send_again
+
+        for delivery in queryset:
+            send_again(delivery.pk)
+        self.message_user(request, f"{queryset.count()} deliveries queued again.")

@@ -22,6 +22,8 @@ from backorders.roles import OWNER, SUPPORT, is_owner, is_staff_member
 
 from .messaging import approve_message
 from .models import AuditEvent, Case, Decision, IllegalTransition, Message, Outcome, Packet
+from .outbound import decision_payload, emit
+from .store_actions import on_decision_approved
 
 # Where an approved decision leaves the case.
 STATUS_AFTER = {
@@ -169,6 +171,10 @@ def approve_decision(decision_id: int, owner) -> Decision:
             decided_by=decision.decided_by_id,
         )
         _apply(decision, case, owner)
+        # Acting on the store (cancel, refund, hold, tag) and telling subscribed automations: rows
+        # written in this transaction, calls made by the worker after it commits.
+        on_decision_approved(decision)
+        emit("decision.approved", decision_payload(decision), case=case)
     return decision
 
 

@@ -23,6 +23,10 @@ SCHEDULES: list[Declared] = [
     # outgoing messages: due retries, and rows a dead worker left in "sending"
     Declared(name="notify.retry", func="packets.notify.tasks.retry_due_messages", minutes=1),
     Declared(name="notify.reconcile", func="packets.notify.reconcile.reconcile_stuck", minutes=5),
+    # store actions (cancel, refund, hold, tag) due for a retry or lost by a dead worker
+    Declared(name="store_actions.retry", func="packets.store_actions.runner.retry_due_actions", minutes=1),
+    # outbound events for subscribed automations, due for a retry
+    Declared(name="outbound.retry", func="packets.outbound.retry_due_deliveries", minutes=1),
     # deliveries whose enqueue was lost (stored, never processed)
     Declared(name="intake.process_received", func="backorders.tasks.process_received", minutes=2),
     # proof for /healthz that some worker cluster is running

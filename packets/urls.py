@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import review_views, views, views_customer, views_export
+from . import review_views, views, views_connections, views_customer, views_export, views_store_actions
 
 app_name = "packets"
 
@@ -35,4 +35,9 @@ urlpatterns = [
         review_views.purchase_order_approve,
         name="purchase-order-approve",
     ),
+    # Acting on the store, and the owner's connections page
+    path("cases/<int:case_id>/store-actions/", views_store_actions.store_action_panel, name="store-action-panel"),
+    path("store-actions/<int:action_id>/retry/", views_store_actions.store_action_retry, name="store-action-retry"),
+    path("connections/", views_connections.connection_list, name="connections"),
+    path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
 ]

@@ -6,11 +6,14 @@ class SuppliersConfig(AppConfig):
     verbose_name = "Suppliers"
 
     def ready(self) -> None:
-        # Filling the CSV importer's table of kinds; no database work happens here.
+        # Filling intake's tables of kinds (CSV, generic webhook); no database work happens here.
+        from backorders.intake import generic
         from backorders.intake.csv_import import register
 
         from .history import run_csv_rows
+        from .intake import handle_supplier_update
 
+        generic.register("supplier_update", handle_supplier_update)
         register(
             "purchase-history",
             run_csv_rows,

@@ -204,3 +204,23 @@ class BackorderedLineFactory(OrderLineFactory):
 
     state = OrderLine.State.BACKORDERED
     backordered_at = factory.SelfAttribute("order.placed_at")
+
+
+class StoreActionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "packets.StoreAction"
+
+    case = factory.SubFactory(CaseFactory)
+    decision = factory.SubFactory(DecisionFactory, case=factory.SelfAttribute("..case"), action="cancel")
+    order = factory.SelfAttribute("case.order")
+    platform = "shopify"
+    kind = "cancel"
+    plan = factory.LazyAttribute(lambda a: {"order_gid": f"gid://shopify/Order/{a.order.external_id}"})
+    idempotency_key = factory.Sequence(lambda n: f"bd-test-{n}")
+
+
+class OutboundSubscriptionFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = "packets.OutboundSubscription"
+
+    url = factory.Sequence(lambda n: f"http://127.0.0.1:9/hook-{n}")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models import WebhookDelivery
-from . import carriers, shopify, woocommerce
+from . import carriers, generic, shopify, woocommerce
 from .common import BadPayload, MappingError, loads
 from .outcome import Outcome
 
@@ -13,6 +13,7 @@ HANDLERS = {
     WebhookDelivery.Source.AFTERSHIP: carriers.handle,
     WebhookDelivery.Source.EASYPOST: carriers.handle,
     WebhookDelivery.Source.SHIPPO: carriers.handle,
+    WebhookDelivery.Source.GENERIC: generic.handle,
 }
 
 

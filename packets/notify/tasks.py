@@ -36,6 +36,7 @@ from django.utils import timezone
 
 from packets.messaging import current_issues, enqueue_send
 from packets.models import AuditEvent, Message
+from packets.outbound import emit, message_payload
 
 from . import senders
 
@@ -145,6 +146,7 @@ def _mark_sent(message: Message, provider_id: str, reason: str) -> None:
             next_attempt_at=None,
             last_error="",
         )
+        emit("message.sent", message_payload(locked), case=locked.case)
 
 
 def _fail(message: Message, error: str) -> None:
@@ -153,6 +155,7 @@ def _fail(message: Message, error: str) -> None:
         locked.set_status(
             Message.Status.FAILED, reason=f"Failed: {error}"[:500], last_error=error, next_attempt_at=None
         )
+        emit("message.failed", message_payload(locked), case=locked.case)
 
 
 def _retry_later(message: Message, error: str, retry_after: float | None) -> str:

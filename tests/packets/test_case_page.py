@@ -280,8 +280,9 @@ def test_it_builds_the_packet_page_in_a_fixed_number_of_queries(
         AuditEvent.record("test.event", actor=owner, case=case, summary=f"event {i}")
     # session, user, user's groups, the case with its joins, the latest packet, its policy (the
     # default check day), decisions with people and packets, messages, inbound messages,
-    # outcomes with people, audit events, staff for the assign menu
-    with django_assert_num_queries(12):
+    # outcomes with people, audit events, staff for the assign menu; the store-actions panel:
+    # its actions, the proposed decisions, the policy, the order's lines, our newest message
+    with django_assert_num_queries(17):
         body = page(owner_client, case)
     assert body.count("data-message-id=") == rows
     assert body.count("data-decision-id=") == rows

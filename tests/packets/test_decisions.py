@@ -36,7 +36,8 @@ def test_it_lets_the_owner_wait_with_a_check_date_and_audits_every_step(owner):
     assert decision.packet == packet and decision.approved_by == owner and decision.approved_at is not None
     case.refresh_from_db()
     assert case.status == Case.Status.WAITING and case.next_check_at == check
-    assert actions_logged(case) == ["decision.made", "decision.approved", "case.status"]
+    # a wait on a Shopify order also plans a fulfilment hold and a tag on the store
+    assert actions_logged(case) == ["decision.made", "decision.approved", "case.status", "store_action.planned"]
 
 
 @pytest.mark.parametrize("when", [None, "past"])
@@ -102,7 +103,7 @@ def test_it_lets_only_the_owner_approve_a_proposal(owner, support):
     case.refresh_from_db()
     assert proposal.status == Decision.Status.APPROVED and proposal.approved_by == owner
     assert case.status == Case.Status.ACTIONED
-    assert actions_logged(case)[-2:] == ["decision.approved", "case.status"]
+    assert actions_logged(case)[-3:] == ["decision.approved", "case.status", "store_action.planned"]
     with pytest.raises(ValidationError, match="already approved"):
         verbs.approve_decision(proposal.pk, owner)
 

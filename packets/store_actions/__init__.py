@@ -1,0 +1,148 @@
+"""Acting on the store after approval: cancel, refund, hold, release and tag, review-first.
+
+Nothing runs on a store until a decision is approved. The verbs here are the entry points:
+
+* ``on_decision_approved(decision)``: called inside the approving transaction; writes one
+  ``StoreAction`` row per store call the decision needs and enqueues them after commit. Cancel and
+  refund need an owner's approval; hold and tag may run on a staff approval or a standing one.
+* ``preview(decision_or_action, case)``: the plain-language lines shown before approval.
+* ``release_holds(order_id)``: our own fulfilment holds on an order whose units are now allocated.
+* ``retry_action(action_id, user, without_gateway=False)``: the owner runs a failed action again.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import IntegrityError, transaction
+
+from backorders.models import StorePolicy
+from backorders.roles import is_owner, is_staff_member
+
+from ..models import AuditEvent, Decision, StoreAction
+from .preview import STANDING_KEYS, Planned, describe, plan_for, preview, short_lines
+from .runner import enqueue
+
+__all__ = ["on_decision_approved", "preview", "release_holds", "retry_action"]
+
+Kind = StoreAction.Kind
+Status = StoreAction.Status
+
+
+def new_key(decision_id: int, kind: str) -> str:
+    return f"bd-{decision_id}-{kind.replace('_', '-')}-{uuid.uuid4().hex[:16]}"
+
+
+def on_decision_approved(decision: Decision) -> list[StoreAction]:
+    """Create the store-action rows for an approved decision and enqueue them after commit.
+
+    Call it inside the approving transaction. Called twice for one decision (two approve clicks),
+    it returns the rows the first call made: one action per (decision, kind), by a unique
+    constraint. Raises ``PermissionDenied`` when a cancel or refund was approved by anyone but an
+    owner, which rolls the approval back with it.
+    """
+    if decision.status != Decision.Status.APPROVED:
+        raise ValidationError("Only an approved decision acts on the store.")
+    case = decision.case
+    policy = StorePolicy.objects.current()
+    approver = decision.approved_by
+    actions = []
+    with transaction.atomic():
+        for planned in plan_for(decision, case, policy=policy):
+            if planned.kind in StoreAction.OWNER_ONLY_KINDS:
+                if not is_owner(approver):
+                    raise PermissionDenied(
+                        f"Only an owner can approve this: {describe(planned.kind, planned.platform, planned.plan)}"
+                    )
+            elif not (is_staff_member(approver) or STANDING_KEYS[planned.kind] in policy.standing_approvals):
+                AuditEvent.record(
+                    "store_action.not_covered",
+                    case=case,
+                    obj=decision,
+                    summary=f"Not sent: {describe(planned.kind, planned.platform, planned.plan)} "
+                    f"(no staff approval and no standing approval for it)"[:500],
+                )
+                continue
+            actions.append(_create(decision, case, planned, approver))
+    return actions
+
+
+def _create(decision: Decision, case, planned: Planned, approver) -> StoreAction:
+    try:
+        with transaction.atomic():
+            action = StoreAction.objects.create(
+                case=case,
+                decision=decision,
+                order=case.order,
+                platform=planned.platform,
+                kind=planned.kind,
+                amount=planned.amount,
+                plan=planned.plan,
+                idempotency_key=new_key(decision.pk, planned.kind),
+                approved_by=approver if getattr(approver, "is_authenticated", False) else None,
+            )
+    except IntegrityError:
+        # the same decision approved again (or at the same moment): its action already exists
+        return StoreAction.objects.get(decision=decision, kind=planned.kind)
+    AuditEvent.record(
+        "store_action.planned",
+        actor=approver,
+        case=case,
+        obj=action,
+        summary=describe(action.kind, action.platform, action.plan)[:500],
+        plan=action.plan,
+    )
+    transaction.on_commit(lambda: enqueue(action.pk))
+    return action
+
+
+def release_holds(order_id: int) -> list[StoreAction]:
+    """Release our own fulfilment holds on an order once none of its held lines misses units.
+
+    Call it after allocation gave the order its units (the sweep does). Each hold made by a
+    decision gets one release action, approved by whoever approved the hold.
+    """
+    created = []
+    with transaction.atomic():
+        holds = (
+            StoreAction.objects.select_related("case", "order", "decision", "approved_by")
+            .filter(order_id=order_id, kind=Kind.HOLD, status=Status.SUCCEEDED)
+            .exclude(decision__store_actions__kind=Kind.RELEASE_HOLD)
+        )
+        for hold in holds:
+            if short_lines(hold.order, hold.case):
+                continue
+            plan = {key: hold.plan[key] for key in ("order_gid", "order_number", "currency", "handle")}
+            planned = Planned(Kind.RELEASE_HOLD, hold.platform, plan)
+            created.append(_create(hold.decision, hold.case, planned, hold.approved_by))
+    return created
+
+
+def retry_action(action_id: int, user, *, without_gateway: bool = False) -> StoreAction:
+    """The owner runs a failed action again, with a fresh idempotency key (the earlier attempt's
+    outcome is final). The store is read back for the earlier keys first. ``without_gateway``
+    records a WooCommerce refund without calling the payment gateway (``api_refund: false``),
+    after the money was returned by hand."""
+    if not is_owner(user):
+        raise PermissionDenied("Only an owner can run a store action again.")
+    with transaction.atomic():
+        action = StoreAction.objects.select_for_update(of=("self",)).select_related("case").get(pk=action_id)
+        if action.status != Status.FAILED:
+            raise ValidationError(f"Only a failed action can be run again; this one is {action.get_status_display()}.")
+        fields = {
+            "previous_keys": [*action.previous_keys, action.idempotency_key],
+            "idempotency_key": new_key(action.decision_id, action.kind),
+            "attempts": 0,
+            "next_attempt_at": None,
+            "error": "",
+        }
+        reason = f"Run again by hand after: {action.error}"
+        if without_gateway:
+            if action.platform != StoreAction.Platform.WOOCOMMERCE or action.kind != Kind.REFUND:
+                raise ValidationError("Only a WooCommerce refund can be recorded without the payment gateway.")
+            fields["plan"] = {**action.plan, "api_refund": False}
+            reason = "Recording the refund in WooCommerce without the payment gateway (the money is returned by hand)"
+        action.set_status(Status.PENDING, actor=user, reason=reason[:500], **fields)
+        transaction.on_commit(lambda: enqueue(action.pk))
+    return action

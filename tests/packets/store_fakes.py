@@ -1,0 +1,253 @@
+"""Loopback stores for store-action tests: the Shopify stand-in from ``scripts/fake_shopify.py``
+and a small WooCommerce REST v3 stand-in, both real HTTP servers on 127.0.0.1.
+
+The approval itself belongs to ``packets.decisions.approve_decision``; ``approve`` here does what
+its transaction does for store actions (lock, mark approved, call ``on_decision_approved``).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import re
+import threading
+from collections import deque
+from decimal import Decimal
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+
+from packets.models import Decision
+from packets.store_actions import on_decision_approved
+from scripts.fake_shopify import FakeShopStore, serve
+from tests import factories
+
+SHOPIFY_TOKEN = "shpat_test_token"
+
+
+@pytest.fixture
+def shop(settings):
+    """The fake Shopify store, with the app's settings pointed at it."""
+    store = FakeShopStore(token=SHOPIFY_TOKEN)
+    server = serve(store)
+    host, port = server.server_address[:2]
+    settings.SHOPIFY_SHOP_URL = f"http://{host}:{port}"
+    settings.SHOPIFY_ADMIN_TOKEN = SHOPIFY_TOKEN
+    settings.SHOPIFY_API_VERSION = "2026-01"
+    settings.SHOPIFY_JOB_POLL_SECONDS = 0  # poll the cancel job without waiting between polls
+    settings.STORE_API_READ_TIMEOUT = 0.5
+    try:
+        yield store
+    finally:
+        store.release.set()
+        server.shutdown()
+        server.server_close()
+
+
+def approve(decision: Decision, user) -> list:
+    """One approve click: the approving transaction as far as store actions are concerned."""
+    with transaction.atomic():
+        locked = (
+            Decision.objects.select_for_update(of=("self",))
+            .select_related("case__order", "approved_by")
+            .get(pk=decision.pk)
+        )
+        if locked.status != Decision.Status.APPROVED:
+            locked.status = Decision.Status.APPROVED
+            locked.approved_by, locked.approved_at = user, timezone.now()
+            locked.save(update_fields=["status", "approved_by", "approved_at"])
+        return on_decision_approved(locked)
+
+
+def backorder_case(channel="shopify", *, external_id="5000000000001", number="#1042", **order_fields):
+    """A case about an order with one line waiting on two units (line id 111, $20.00 each)."""
+    order = factories.OrderFactory(
+        channel=channel,
+        external_id=external_id,
+        number=number,
+        total=Decimal("84.20"),
+        subtotal=Decimal("80.00"),
+        **order_fields,
+    )
+    product = factories.ProductFactory(title="Blue Mug", on_hand=0)
+    factories.OrderLineFactory(
+        order=order,
+        product=product,
+        external_id="111",
+        quantity=2,
+        allocated=0,
+        state="backordered",
+        unit_price=Decimal("20.00"),
+    )
+    return factories.CaseFactory(order=order, product=product)
+
+
+def decision_for(case, action, user, **fields) -> Decision:
+    if action == Decision.Action.WAIT:
+        fields.setdefault("next_check_at", timezone.now())
+    return factories.DecisionFactory(case=case, action=action, decided_by=user, **fields)
+
+
+# --------------------------------------------------------------------------- WooCommerce
+
+
+class FakeWooStore:
+    """Orders and refunds as WooCommerce REST v3 keeps them; scripted faults per call."""
+
+    def __init__(self, key: str, secret: str):
+        self.key, self.secret = key, secret
+        self.orders: dict[str, dict] = {}
+        self.refunds: dict[str, list[dict]] = {}
+        self.requests: list[dict] = []
+        self.faults: deque[tuple[str, str]] = deque()
+        self.release = threading.Event()
+        self._lock = threading.Lock()
+        self._ids = 700
+
+    def fail_next(self, method: str, mode: str) -> None:
+        """mode: hang (applied, no answer), 429, 500, cannot_refund (the gateway cannot refund)."""
+        self.faults.append((method, mode))
+
+    def created(self, method: str) -> list[dict]:
+        return [r for r in self.requests if r["method"] == method and r["applied"]]
+
+    def answer(self, method: str, path: str, body: dict | None, auth: tuple[str, str] | None):
+        with self._lock:
+            entry = {"method": method, "path": path, "body": body, "applied": False}
+            self.requests.append(entry)
+            if auth != (self.key, self.secret):
+                return (
+                    401,
+                    {
+                        "code": "woocommerce_rest_authentication_error",
+                        "message": "Invalid signature - provided signature does not match.",
+                        "data": {"status": 401},
+                    },
+                    {},
+                    False,
+                )
+            fault = next((f for f in self.faults if f[0] == method), None)
+            if fault:
+                self.faults.remove(fault)
+                if fault[1] == "429":
+                    return (
+                        429,
+                        {"code": "too_many_requests", "message": "Too many requests", "data": {"status": 429}},
+                        {"Retry-After": "30"},
+                        False,
+                    )
+                if fault[1] == "500":
+                    return (
+                        500,
+                        {
+                            "code": "internal_server_error",
+                            "message": "There has been a critical error on this website.",
+                            "data": {"status": 500},
+                        },
+                        {},
+                        False,
+                    )
+                if fault[1] == "cannot_refund":
+                    message = "Cannot create order refund, please try again."
+                    return (
+                        500,
+                        {
+                            "code": "woocommerce_rest_cannot_create_order_refund",
+                            "message": message,
+                            "data": {"status": 500},
+                        },
+                        {},
+                        False,
+                    )
+            match = re.fullmatch(r"/wp-json/wc/v3/orders/(\d+)(/refunds)?", path)
+            if path == "/wp-json/wc/v3/system_status":
+                return 200, {"environment": {"version": "9.9.0", "site_url": "http://shop.test"}}, {}, False
+            if not match:
+                return (
+                    404,
+                    {
+                        "code": "rest_no_route",
+                        "message": "No route was found matching the URL and request method.",
+                        "data": {"status": 404},
+                    },
+                    {},
+                    False,
+                )
+            order_id, refunds = match.group(1), match.group(2)
+            order = self.orders.setdefault(order_id, {"id": int(order_id), "status": "processing", "total": "84.20"})
+            hang = bool(fault and fault[1] == "hang")
+            if refunds and method == "GET":
+                return 200, list(reversed(self.refunds.get(order_id, []))), {}, False
+            if refunds and method == "POST":
+                self._ids += 1
+                refund = {
+                    "id": self._ids,
+                    "amount": body["amount"],
+                    "reason": body.get("reason", ""),
+                    "refunded_payment": bool(body.get("api_refund", True)),
+                    "meta_data": [{"id": self._ids * 10 + i, **m} for i, m in enumerate(body.get("meta_data", []))],
+                }
+                self.refunds.setdefault(order_id, []).append(refund)
+                entry["applied"] = True
+                return 201, refund, {}, hang
+            if method == "PUT":
+                order.update(body or {})
+                entry["applied"] = True
+                return 200, order, {}, hang
+            return 200, order, {}, False
+
+
+def serve_woo(store: FakeWooStore) -> ThreadingHTTPServer:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            auth = None
+            header = self.headers.get("Authorization", "")
+            if header.startswith("Basic "):
+                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
+                auth = (user, password)
+            body = json.loads(raw) if raw else None
+            status, answer, headers, hang = store.answer(self.command, self.path.split("?", 1)[0], body, auth)
+            if hang:
+                store.release.wait(timeout=5)
+                self.close_connection = True
+                return
+            data = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = _handle
+
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+@pytest.fixture
+def woo(settings):
+    store = FakeWooStore("ck_test", "cs_test")
+    server = serve_woo(store)
+    host, port = server.server_address[:2]
+    settings.WOOCOMMERCE_URL = f"http://{host}:{port}"
+    settings.WOOCOMMERCE_CONSUMER_KEY, settings.WOOCOMMERCE_CONSUMER_SECRET = "ck_test", "cs_test"
+    settings.STORE_API_READ_TIMEOUT = 0.5
+    try:
+        yield store
+    finally:
+        store.release.set()
+        server.shutdown()
+        server.server_close()
