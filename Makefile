@@ -27,9 +27,15 @@ run: venv ## Serve the demo store with its worker on SQLite (127.0.0.1:$PORT)
 	@export DEBUG=$${DEBUG:-true}; \
 	$(PY) manage.py migrate --noinput -v 0 && \
 	$(PY) manage.py seed_demo && \
+	$(PY) manage.py sync_schedules && \
+	$(PY) manage.py sweep && \
 	trap 'kill 0' INT TERM EXIT; \
+	if [ -z "$${EMAIL_HOST:-}" ]; then \
+	  echo "Mail goes to a local SMTP server on 127.0.0.1:1025 that prints each message here."; \
+	  $(PY) -m aiosmtpd -n -l 127.0.0.1:1025 & \
+	fi; \
 	$(PY) manage.py qcluster & \
-	echo "Backorder Desk on http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server and the worker)"; \
+	echo "Backorder Desk on http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server, the worker and the mail server)"; \
 	$(PY) manage.py runserver --noreload 127.0.0.1:$(PORT)
 
 serve: venv ## The production shape locally: gunicorn (2 workers) + 2 worker clusters, on $DATABASE_URL
@@ -39,7 +45,7 @@ serve: venv ## The production shape locally: gunicorn (2 workers) + 2 worker clu
 	export SECRET_KEY=$${SECRET_KEY:-$$(cat .secret_key)}; \
 	$(PY) manage.py migrate --noinput -v 0 && \
 	$(PY) manage.py collectstatic --noinput -v 0 && \
-	{ $(PY) manage.py sync_schedules 2>/dev/null || true; } && \
+	$(PY) manage.py sync_schedules && \
 	trap 'kill 0' INT TERM EXIT; \
 	$(PY) manage.py qcluster & $(PY) manage.py qcluster & \
 	echo "Backorder Desk (production shape) on http://127.0.0.1:$(PORT)/  health: /healthz"; \
