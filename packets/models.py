@@ -272,7 +272,12 @@ class Packet(models.Model):
     policy = models.ForeignKey(StorePolicy, on_delete=models.PROTECT, related_name="packets")
     created_at = models.DateTimeField(default=timezone.now)
     content = models.JSONField(encoder=DjangoJSONEncoder)
-    content_sha256 = models.CharField(max_length=64)
+    content_sha256 = models.CharField(max_length=64, help_text="SHA-256 of the whole content, as an auditor checks it.")
+    facts_sha256 = models.CharField(
+        max_length=64,
+        blank=True,
+        help_text="SHA-256 of the facts without day-by-day counters: a new version is made when it changes.",
+    )
     changes = models.JSONField(default=list, blank=True, help_text="What changed since the previous version.")
     recommendation = models.CharField(max_length=24)
     recommendation_reason = models.TextField(blank=True)

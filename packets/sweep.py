@@ -224,7 +224,8 @@ def _packet(case_id: int, version: int, d: Desired, sha: str, changes: list, sna
         policy=snap.policy,
         created_at=snap.now,
         content=d.content,
-        content_sha256=sha,
+        content_sha256=Packet.hash_content(d.content),
+        facts_sha256=sha,
         changes=changes,
         recommendation=d.recommended_action,
         recommendation_reason=d.recommendation_reason,
@@ -248,7 +249,7 @@ def _resolved_cases(keys: list[str]) -> dict[str, dict]:
         .annotate(
             packet_id=_sub(latest, "id"),
             packet_version=_sub(latest, "version"),
-            packet_sha=_sub(latest, "content_sha256"),
+            packet_sha=_sub(latest, "facts_sha256"),
         )
         .order_by("dedupe_key", "-resolved_at", "-id")
         .values(*CASE_FIELDS, "packet_id", "packet_version", "packet_sha")
@@ -281,7 +282,7 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
         case_ids[key] = row["id"]
         sha = _with_opened_at(d, row["opened_at"])
         latest = snap.latest_packets.get(row["id"])
-        if latest is None or latest["content_sha256"] != sha:
+        if latest is None or latest["facts_sha256"] != sha:
             packets.append((row["id"], (latest["version"] if latest else 0) + 1, d, sha, latest and latest["id"]))
         old_rank = row["risk_rank"]
         if _apply(row, d):

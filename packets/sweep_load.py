@@ -342,4 +342,4 @@ def _load_cases(snap: Snapshot) -> None:
         row["dedupe_key"]: row | {"status_was": row["status"]} for row in open_cases.values(*CASE_FIELDS)
     }
     latest = Packet.objects.filter(case__in=open_cases, version=latest_packet_version())
-    snap.latest_packets = {row["case_id"]: row for row in latest.values("id", "case_id", "version", "content_sha256")}
+    snap.latest_packets = {row["case_id"]: row for row in latest.values("id", "case_id", "version", "facts_sha256")}

@@ -87,7 +87,7 @@ def test_the_diff_names_section_field_before_and_after():
 
 
 def test_a_packet_is_never_edited(db):
-    packet = factories.PacketFactory(content=content(), content_sha256=content_hash(content()))
+    packet = factories.PacketFactory(content=content(), facts_sha256=content_hash(content()))
     packet.recommendation = "refund"
     with pytest.raises(PermissionError):
         packet.save()

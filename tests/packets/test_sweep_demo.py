@@ -111,7 +111,9 @@ def test_every_case_has_a_packet_with_every_section_of_the_contract(demo):
                 "needs_owner",
                 "notes",
             }
-        assert packet.content_sha256 and packet.changes == []
+        # what an auditor recomputes from the stored content is what was recorded
+        assert packet.content_sha256 == Packet.hash_content(packet.content) and packet.changes == []
+        assert packet.facts_sha256 and packet.facts_sha256 != packet.content_sha256
         kind = packet.case.kind
         if kind == "backorder":
             assert content["order"] and content["product"] and content["tracking"] is None
