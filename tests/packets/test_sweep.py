@@ -235,6 +235,7 @@ def test_inbound_messages_without_an_order_are_scored_but_not_linked(policy):
     assert InboundMessage.objects.filter(sentiment__isnull=True).count() == 0
 
 
+@pytest.mark.postgres  # the sweep's "only if unchanged" guard on case rows is PostgreSQL's UPDATE ... FROM
 def test_a_person_who_moves_a_case_during_a_run_wins_and_the_next_run_reconciles(store, owner, monkeypatch):
     run_sweep()
     case = order_case(store)
