@@ -12,7 +12,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
+from django.db import DataError, transaction
 from django.db.models import Q
 from django.utils import timezone
 
@@ -22,6 +22,8 @@ from .models import ImportJob, TaskDebounce, WebhookDelivery
 
 logger = logging.getLogger("backorders.intake")
 
+# Errors a malformed payload raises inside an adapter; the inner savepoint is rolled back first.
+SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, DataError)
 PROCESSABLE = {WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.PROCESSING, WebhookDelivery.Status.FAILED}
 
 
@@ -44,6 +46,13 @@ def process_delivery(delivery_id: int) -> str:
             except MappingError as exc:
                 delivery.status, delivery.error = WebhookDelivery.Status.FAILED, str(exc)[:2000]
                 logger.warning("Delivery %s could not be mapped: %s", delivery_id, exc)
+                changed = False
+            except SHAPE_ERRORS as exc:
+                # a payload from outside whose shape the adapter did not expect (an object where
+                # a list goes, a number too large for its column): failed with the reason, for replay
+                reason = f"payload does not have the documented shape ({type(exc).__name__}: {exc})"
+                delivery.status, delivery.error = WebhookDelivery.Status.FAILED, reason[:2000]
+                logger.warning("Delivery %s could not be mapped: %s", delivery_id, reason, exc_info=True)
                 changed = False
             else:
                 delivery.status, delivery.error = outcome.status, outcome.note[:2000]

@@ -13,7 +13,16 @@ from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from .intake import carriers, shopify, woocommerce
-from .intake.common import BadPayload, loads, q_options, request_headers, store_rejected, store_verified
+from .intake.common import (
+    BadPayload,
+    content_type_problem,
+    loads,
+    oversized,
+    q_options,
+    request_headers,
+    store_rejected,
+    store_verified,
+)
 from .intake.csv_import import importers, report_csv
 from .models import ImportJob, WebhookDelivery
 from .roles import is_staff_member
@@ -32,6 +41,10 @@ def _receive(source: str, request: HttpRequest, *, verified: bool, setting: str,
         )
         store_rejected(source, request, reason=reason)
         return HttpResponse(f"Rejected: {reason}.", status=401, content_type="text/plain")
+    problem = content_type_problem(request)
+    if problem:
+        store_rejected(source, request, reason=problem, signature_valid=True)
+        return HttpResponse(f"Rejected: {problem}.", status=415, content_type="text/plain")
     try:
         payload = loads(request.body)
     except BadPayload as exc:
@@ -47,6 +60,8 @@ def _receive(source: str, request: HttpRequest, *, verified: bool, setting: str,
 @login_not_required
 @require_POST
 def shopify_webhook(request: HttpRequest) -> HttpResponse:
+    if too_large := oversized(Source.SHOPIFY, request):
+        return too_large
     return _receive(
         Source.SHOPIFY,
         request,
@@ -60,6 +75,8 @@ def shopify_webhook(request: HttpRequest) -> HttpResponse:
 @login_not_required
 @require_POST
 def woocommerce_webhook(request: HttpRequest) -> HttpResponse:
+    if too_large := oversized(Source.WOOCOMMERCE, request):
+        return too_large
     if woocommerce.is_ping(request):
         # sent unsigned when the webhook is saved in WooCommerce; anything but 200 disables it
         WebhookDelivery.objects.create(
@@ -87,6 +104,8 @@ def woocommerce_webhook(request: HttpRequest) -> HttpResponse:
 def carrier_webhook(request: HttpRequest, provider: str) -> HttpResponse:
     if provider not in carriers.PROVIDERS:
         raise Http404("No such tracking provider")
+    if too_large := oversized(provider, request):
+        return too_large
     verify, _ = carriers.PROVIDERS[provider]
     return _receive(
         provider,

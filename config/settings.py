@@ -281,6 +281,9 @@ AFTERSHIP_WEBHOOK_SECRET = env_str("AFTERSHIP_WEBHOOK_SECRET")
 EASYPOST_WEBHOOK_SECRET = env_str("EASYPOST_WEBHOOK_SECRET")
 SHIPPO_WEBHOOK_SECRET = env_str("SHIPPO_WEBHOOK_SECRET")  # the ?token= on the URL registered with Shippo
 INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep")  # empty: no follow-up
+# Largest webhook body taken (bytes); larger ones get 413 and are kept as rejected without the body.
+# At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
+WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
 
 # Acting on the store: the admin APIs an approved cancel, refund, hold or tag is sent to.

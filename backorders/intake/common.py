@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -157,6 +157,52 @@ def store_rejected(
         "Rejected %s delivery %s from %s: %s", source, delivery.pk, request.META.get("REMOTE_ADDR", "?"), reason
     )
     return delivery
+
+
+def store_oversized(source: str, request: HttpRequest, *, size: int) -> WebhookDelivery:
+    """Keep the attempt of a body above ``WEBHOOK_MAX_BYTES``: headers and size, never the body."""
+    reason = f"body of {size} bytes is larger than the {settings.WEBHOOK_MAX_BYTES}-byte limit; the body was not kept"
+    delivery = WebhookDelivery.objects.create(
+        source=source,
+        body_sha256="",
+        headers=request_headers(request),
+        body=b"",
+        status=WebhookDelivery.Status.REJECTED,
+        error=reason,
+        processed_at=timezone.now(),
+    )
+    logger.warning(
+        "Rejected %s delivery %s from %s: %s", source, delivery.pk, request.META.get("REMOTE_ADDR", "?"), reason
+    )
+    return delivery
+
+
+def declared_size(request: HttpRequest) -> int:
+    """The body's size as the sender declared it; the WSGI server reads no more than that."""
+    try:
+        return max(0, int(request.META.get("CONTENT_LENGTH") or 0))
+    except ValueError:
+        return 0
+
+
+def oversized(source: str, request: HttpRequest) -> HttpResponse | None:
+    """413 (kept as rejected, without the body) when the body is larger than ``WEBHOOK_MAX_BYTES``.
+
+    Checked before anything reads the body, so a huge body is never loaded into memory.
+    """
+    size = declared_size(request)
+    if size <= settings.WEBHOOK_MAX_BYTES:
+        return None
+    delivery = store_oversized(source, request, size=size)
+    return HttpResponse(f"Rejected: {delivery.error}.", status=413, content_type="text/plain")
+
+
+def content_type_problem(request: HttpRequest) -> str:
+    """Why the body is not declared as JSON (every source sends ``application/json``); empty when it is."""
+    declared = request.content_type or ""
+    if declared.lower() == "application/json":
+        return ""
+    return f"Content-Type must be application/json, got {declared or 'none'!r}"
 
 
 def store_verified(

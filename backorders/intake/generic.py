@@ -35,8 +35,10 @@ from ..models import Channel, Order, Product, Shipment, TrackingStatus, WebhookD
 from .common import (
     BadPayload,
     MappingError,
+    content_type_problem,
     ext_id,
     loads,
+    oversized,
     store_rejected,
     store_verified,
     text,
@@ -88,10 +90,16 @@ def verify(request: HttpRequest) -> str:
 @login_not_required
 @require_POST
 def webhook(request: HttpRequest) -> HttpResponse:
+    if too_large := oversized(SOURCE, request):
+        return too_large
     problem = verify(request)
     if problem:
         store_rejected(SOURCE, request, reason=problem)
         return HttpResponse(f"Rejected: {problem}.", status=401, content_type="text/plain")
+    problem = content_type_problem(request)
+    if problem:
+        store_rejected(SOURCE, request, reason=problem, signature_valid=True)
+        return HttpResponse(f"Rejected: {problem}.", status=415, content_type="text/plain")
     try:
         payload = loads(request.body)
     except BadPayload as exc:

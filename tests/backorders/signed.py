@@ -1,0 +1,122 @@
+"""Sign and post a body the way each source does, so abuse and fuzz tests speak every dialect.
+
+``SOURCES`` names the six webhook endpoints; ``sample_body(source)`` is the source's published
+sample (read in place from ``../shared/samples/webhooks/``); ``send(client, source, body)`` posts
+it with a valid signature unless told otherwise. ``configure(settings)`` sets every secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import unicodedata
+import uuid
+from datetime import UTC, datetime
+
+from tests.backorders.intake_samples import (
+    AFTERSHIP_SECRET,
+    EASYPOST_SECRET,
+    INTAKE_SETTINGS,
+    SHIPPO_TOKEN,
+    SHOPIFY_SECRET,
+    WOO_SECRET,
+    b64_hmac,
+    compact,
+    sample,
+)
+
+GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+SOURCES = ["shopify", "woocommerce", "aftership", "easypost", "shippo", "generic"]
+# sources whose delivery id rides in a header, apart from the body: an id can be forged on the same body
+HEADER_IDS = ["shopify", "woocommerce", "generic"]
+
+GENERIC_ORDER = {
+    "id": "SO-1042",
+    "number": "#M1042",
+    "placed_at": "2026-03-01T10:00:00Z",
+    "updated_at": "2026-03-01T10:05:00Z",
+    "status": "open",
+    "payment_state": "paid",
+    "total": "45.50",
+    "customer": {"email": "ada@example.com", "name": "Ada Lovelace"},
+    "lines": [{"id": "L1", "sku": "MUG-BLUE", "title": "Blue Mug", "quantity": 2, "unit_price": "20.00"}],
+}
+
+
+def configure(settings) -> None:
+    for name, value in INTAKE_SETTINGS.items():
+        setattr(settings, name, value)
+    settings.GENERIC_WEBHOOK_SECRET = GENERIC_SECRET
+
+
+def sample_payload(source: str) -> dict:
+    """The published sample of the source's main event, as a dict to mutate."""
+    if source == "shopify":
+        return sample("shopify-orders-create.json")
+    if source == "woocommerce":
+        return sample("woocommerce-order-created.json")
+    if source == "aftership":
+        tracking = sample("aftership-tracking-get-fedex-delivered.json")["data"]["tracking"]
+        return {"event": "tracking_update", "event_id": "", "msg": tracking, "ts": 1532487000}
+    if source == "easypost":
+        return sample("easypost-event-tracker-updated.json")
+    if source == "shippo":
+        return sample("shippo-track-usps-delivered.json")
+    if source == "generic":
+        return {"type": "order", "timestamp": "2026-03-01T10:05:00Z", "data": json.loads(json.dumps(GENERIC_ORDER))}
+    raise ValueError(source)
+
+
+def sample_body(source: str) -> bytes:
+    return compact(sample_payload(source))
+
+
+def send(
+    client,
+    source: str,
+    body: bytes,
+    *,
+    signed: bool = True,
+    bad_signature: bool = False,
+    delivery_id: str | None = None,
+    content_type: str = "application/json",
+):
+    """POST ``body`` to the source's endpoint with its headers and (unless told not to) a good signature."""
+    delivery_id = delivery_id or uuid.uuid4().hex
+    headers: dict[str, str] = {}
+    url = f"/webhooks/carriers/{source}/" if source in {"aftership", "easypost", "shippo"} else f"/webhooks/{source}/"
+    signed_body = body + b" " if bad_signature else body  # a signature of other bytes
+    if source == "shopify":
+        headers = {"X-Shopify-Topic": "orders/create", "X-Shopify-Webhook-Id": delivery_id}
+        if signed:
+            headers["X-Shopify-Hmac-Sha256"] = b64_hmac(SHOPIFY_SECRET, signed_body)
+    elif source == "woocommerce":
+        headers = {
+            "X-WC-Webhook-Topic": "order.created",
+            "X-WC-Webhook-Resource": "order",
+            "X-WC-Webhook-Event": "created",
+            "X-WC-Webhook-ID": "12",
+            "X-WC-Webhook-Delivery-ID": delivery_id,
+        }
+        if signed:
+            headers["X-WC-Webhook-Signature"] = b64_hmac(WOO_SECRET, signed_body)
+    elif source == "aftership":
+        if signed:
+            headers["aftership-hmac-sha256"] = b64_hmac(AFTERSHIP_SECRET, signed_body)
+    elif source == "easypost":
+        if signed:
+            key = unicodedata.normalize("NFKD", EASYPOST_SECRET).encode()
+            headers["X-Hmac-Signature"] = "hmac-sha256-hex=" + hmac.new(key, signed_body, hashlib.sha256).hexdigest()
+    elif source == "shippo":
+        if signed:
+            url += "?token=" + (SHIPPO_TOKEN + "x" if bad_signature else SHIPPO_TOKEN)
+    elif source == "generic":
+        from standardwebhooks import Webhook
+
+        now = datetime.now(UTC)
+        headers = {"webhook-id": delivery_id, "webhook-timestamp": str(int(now.timestamp()))}
+        if signed:
+            text = signed_body.decode("utf-8")
+            headers["webhook-signature"] = Webhook(GENERIC_SECRET).sign(msg_id=delivery_id, timestamp=now, data=text)
+    return client.post(url, data=body, content_type=content_type, headers=headers)
