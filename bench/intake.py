@@ -76,7 +76,7 @@ def copy_orders(orders: list[dict]) -> float:
 
 def webhook_ack(ctx: Context) -> list[Result]:
     """Sequential signed deliveries over one keep-alive connection, each beside a login-page GET."""
-    count = ctx.n(2000, 40)
+    count = ctx.n(2000, 20)
     now = timezone.now()
     deliveries = [signed_delivery(i, ctx.products, now=now) for i in range(count + 5)]
     ours: list[float] = []
@@ -201,7 +201,7 @@ def csv_import(ctx: Context) -> list[Result]:
     """
     from backorders.intake.csv_import import Report, importers, read_rows
 
-    rows_wanted = ctx.n(100_000, 400)
+    rows_wanted = ctx.n(100_000, 100)
     content, orders = orders_csv(rows_wanted, ctx.products, now=timezone.now())
     for o in orders:
         o["total"] = Decimal("89.35")

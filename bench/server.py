@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -33,12 +34,14 @@ class Child:
 
     def stop(self) -> None:
         if self.proc.poll() is None:
-            os.killpg(self.proc.pid, signal.SIGTERM)
+            self.proc.terminate()  # the leader stops its own workers
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
-                os.killpg(self.proc.pid, signal.SIGKILL)
+                self.proc.kill()
                 self.proc.wait()
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(self.proc.pid, signal.SIGKILL)  # anything of the group still running
         self.log_file.close()
 
     def __enter__(self):
@@ -57,7 +60,11 @@ class WebServer(Child):
         env["WEB_CONCURRENCY"], env["WEB_THREADS"] = str(workers), str(threads)
         super().__init__([str(BIN / "gunicorn"), "-c", "config/gunicorn.conf.py", "config.wsgi"], env, log)
         self.url = f"http://127.0.0.1:{self.port}"
-        self._wait_ready()
+        try:
+            self._wait_ready()
+        except BaseException:
+            self.stop()
+            raise
 
     def _wait_ready(self, timeout: float = 60) -> None:
         deadline = time.monotonic() + timeout
@@ -70,7 +77,6 @@ class WebServer(Child):
             except (requests.ConnectionError, requests.Timeout):
                 pass
             time.sleep(0.2)
-        self.stop()
         raise RuntimeError(f"gunicorn did not answer within {timeout:.0f}s; see {self.log_file.name}")
 
 
