@@ -90,7 +90,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--allocation-limit",
         type=float,
         default=45.0,
-        help="statement timeout for receive_stock, in seconds; a cancelled run reports a lower bound (default 45)",
+        help="seconds receive_stock may run per scenario; a stopped run reports a lower bound (default 45)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     return parser.parse_args(argv)
