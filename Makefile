@@ -62,7 +62,9 @@ format: venv ## Apply ruff's fixes and formatting
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-bench: venv ## Benchmarks, side by side with their baselines
-	@if [ -f bench/run.py ]; then $(PY) bench/run.py; else echo "no benchmarks yet"; fi
+BENCH_DATABASE_URL ?= postgres://postgres@127.0.0.1:5432/backorder_desk_bench
+
+bench: venv ## Benchmarks beside their baselines on a seeded store ($DATABASE_URL, else backorder_desk_bench); BENCH_ARGS="--quick"
+	DATABASE_URL=$${DATABASE_URL:-$(BENCH_DATABASE_URL)} $(PY) bench/run.py $(BENCH_ARGS)
 
 .PHONY: help venv run serve test lint format bench

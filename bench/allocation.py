@@ -1,0 +1,198 @@
+"""Receiving stock: units given to waiting lines, oldest order first.
+
+Each scenario builds two identical products with their waiting lines (one backordered line per
+open order, written with COPY), gives one to ``backorders.allocation.receive_stock`` and the
+other to one set-based SQL statement that makes the same allocation (a running sum over the
+waiting lines in order), then checks both gave the same units. Everything happens in a
+transaction rolled back afterwards, so the store is left as seeded; the commit is not timed.
+Each scenario runs in a forked process, stopped at ``--allocation-limit`` seconds.
+"""
+
+from __future__ import annotations
+
+import inspect
+import multiprocessing
+import time
+from datetime import timedelta
+
+from django.db import connection, connections, transaction
+from django.utils import timezone
+
+from backorders.models import Order, OrderLine, Product
+
+from .core import Context, Result
+
+SET_BASED = """
+WITH product AS (
+    SELECT id, on_hand + %(units)s - allocated AS free FROM backorders_product WHERE id = %(pid)s FOR UPDATE
+), waiting AS (
+    SELECT l.id, l.quantity - l.allocated AS need,
+           sum(l.quantity - l.allocated) OVER (ORDER BY o.placed_at, l.id) AS upto
+    FROM backorders_orderline l JOIN backorders_order o ON o.id = l.order_id
+    WHERE l.product_id = %(pid)s AND o.status = 'open' AND l.state IN ('backordered', 'pending', 'partial')
+      AND l.allocated < l.quantity
+), given AS (
+    UPDATE backorders_orderline l
+    SET allocated = l.allocated + LEAST(w.need, p.free - (w.upto - w.need)),
+        state = CASE WHEN w.upto <= p.free THEN 'allocated' ELSE 'partial' END
+    FROM waiting w, product p
+    WHERE l.id = w.id AND w.upto - w.need < p.free
+    RETURNING LEAST(w.need, p.free - (w.upto - w.need)) AS took
+)
+UPDATE backorders_product
+SET on_hand = on_hand + %(units)s, updated_at = now(),
+    allocated = allocated + (SELECT COALESCE(sum(took), 0) FROM given)
+WHERE id = %(pid)s
+"""
+
+SCENARIOS = [
+    # name, units received, waiting lines, target
+    ("allocation_1k_over_5k_s", 1_000, 5_000, "< 1"),
+    ("allocation_10k_over_100k_s", 10_000, 100_000, None),
+]
+
+
+def waiting_product(tag: str, lines: int) -> int:
+    """A product with no stock and ``lines`` open orders waiting on one unit each."""
+    from packets.scale import copy_rows
+
+    now = timezone.now()
+    product = Product.objects.create(sku=f"BENCH-ALLOC-{tag}-{now:%H%M%S%f}", title="Allocation bench item")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM backorders_order")
+        first = cursor.fetchone()[0] + 1
+    copy_rows(
+        Order,
+        ["id", "channel", "external_id", "number", "placed_at", "status"],
+        (
+            (
+                first + i,
+                "manual",
+                f"alloc-{product.pk}-{i}",
+                f"#A{product.pk}-{i}",
+                now - timedelta(minutes=lines - i),
+                "open",
+            )
+            for i in range(lines)
+        ),
+    )
+    copy_rows(
+        OrderLine,
+        ["order_id", "product_id", "sku", "quantity", "state", "backordered_at"],
+        ((first + i, product.pk, product.sku, 1, "backordered", now) for i in range(lines)),
+    )
+    return product.pk
+
+
+def _given(product_id: int) -> tuple[int, int]:
+    product = Product.objects.get(pk=product_id)
+    lines = OrderLine.objects.filter(product_id=product_id, allocated__gt=0).count()
+    return product.allocated, lines
+
+
+def _scenario(pipe, units: int, lines: int, kwargs: dict) -> None:
+    """In a forked child: build both products, time the baseline then ``receive_stock``, roll back."""
+    from backorders.allocation import receive_stock
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pipe.send(("pid", cursor.fetchone()[0]))
+        with transaction.atomic():
+            ours_id, base_id = waiting_product("A", lines), waiting_product("B", lines)
+            with connection.cursor() as cursor:
+                cursor.execute("ANALYZE backorders_orderline, backorders_order")
+                started = time.perf_counter()
+                cursor.execute(SET_BASED, {"units": units, "pid": base_id})
+                pipe.send(("baseline", time.perf_counter() - started))
+            pipe.send(("start", None))
+            started = time.perf_counter()
+            receive_stock(ours_id, units, **kwargs)
+            ours = time.perf_counter() - started
+            if _given(ours_id) != _given(base_id) or _given(ours_id)[0] != units:
+                raise RuntimeError(f"receive_stock gave {_given(ours_id)}, the SQL statement {_given(base_id)}")
+            pipe.send(("done", ours))
+            transaction.set_rollback(True)
+    except Exception as exc:
+        pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        pipe.close()
+
+
+def _run_bounded(units: int, lines: int, kwargs: dict, limit: float) -> tuple[float, float, str]:
+    """(ours, baseline, note) with ``receive_stock`` stopped after ``limit`` seconds.
+
+    The scenario runs in a forked process so a run past the limit can be stopped whatever it is
+    doing: the child is killed and its database session terminated (its transaction rolls back).
+    """
+    connections.close_all()  # the child must not share this process's database socket
+    mp = multiprocessing.get_context("fork")
+    receiver, sender = mp.Pipe(duplex=False)
+    child = mp.Process(target=_scenario, args=(sender, units, lines, kwargs), daemon=True)
+    child.start()
+    sender.close()
+    backend, base, deadline, started = None, None, None, None
+    try:
+        while True:
+            wait = 900.0 if deadline is None else max(0.0, deadline - time.monotonic())
+            if not receiver.poll(wait):
+                if deadline is None:
+                    raise RuntimeError("setting up the allocation scenario took more than 15 minutes")
+                break  # past the limit
+            try:
+                kind, value = receiver.recv()
+            except EOFError:
+                raise RuntimeError(f"the allocation scenario's process ended with {child.exitcode}") from None
+            if kind == "pid":
+                backend = value
+            elif kind == "baseline":
+                base = value
+            elif kind == "start":
+                started, deadline = time.monotonic(), time.monotonic() + limit
+            elif kind == "done":
+                child.join()
+                return value, base, ""
+            else:
+                raise RuntimeError(value)
+        elapsed = time.monotonic() - started
+        child.kill()
+        child.join()
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+            for _ in range(60):  # let the server drop the session before the next phase
+                cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend])
+                if cursor.fetchone() is None:
+                    break
+                time.sleep(0.5)
+        return elapsed, base, f"; stopped at the {limit:.0f}s limit: at least this long"
+    finally:
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+def allocation(ctx: Context) -> list[Result]:
+    from backorders.allocation import receive_stock
+
+    kwargs = {"reference": "bench"}
+    path = "receive_stock"
+    if "approve" in inspect.signature(receive_stock).parameters:
+        kwargs["approve"] = True  # apply the plan at once, as the owner does from the review page
+        path = "receive_stock(approve=True)"
+    results = []
+    for name, units, lines, target in SCENARIOS:
+        if ctx.quick:
+            units, lines = units // 50, lines // 50
+        ours, base, stopped = _run_bounded(units, lines, kwargs, ctx.allocation_limit)
+        results.append(
+            Result(
+                name,
+                ours,
+                "s",
+                base,
+                target=target,
+                note=f"{path}: {units:,} units over {lines:,} waiting lines; rolled back after{stopped}",
+                baseline_label="one set-based SQL statement (running sum over the waiting lines)",
+            )
+        )
+    return results

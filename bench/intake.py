@@ -1,0 +1,253 @@
+"""Intake: webhook acknowledgement over real HTTP, the worker's processing rate, and CSV imports.
+
+Baselines: the same server answering its login page (no database work) for the webhook; a raw
+psycopg ``COPY`` of the same order and line rows for processing and imports (in a transaction
+that is rolled back, so the store is left as it was).
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import datetime
+from decimal import Decimal
+
+import requests
+from django.db import connection, transaction
+from django.utils import timezone
+
+from backorders.models import Order, OrderLine, WebhookDelivery
+from backorders.tasks import process_delivery
+
+from .core import Context, Result, percentile
+from .server import WebServer
+from .shopify import orders_csv, signed_delivery
+
+
+class _Rollback(Exception):
+    pass
+
+
+def copy_orders(orders: list[dict]) -> float:
+    """Seconds to COPY the orders and their lines into the store's tables; rolled back after."""
+    from packets.scale import copy_rows
+
+    elapsed = 0.0
+    try:
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT COALESCE(max(id), 0) FROM backorders_order")
+                first_order = cursor.fetchone()[0] + 1
+                cursor.execute("SELECT COALESCE(max(id), 0) FROM backorders_orderline")
+                first_line = cursor.fetchone()[0] + 1
+            started = time.perf_counter()
+            order_rows, line_rows = [], []
+            line_id = first_line
+            for i, o in enumerate(orders):
+                order_id = first_order + i
+                status = "fulfilled" if o["fulfilled"] else "open"
+                order_rows.append(
+                    ("copy", f"copy-{o['name']}", o["name"], o["placed_at"], o["total"], o["total"], status)
+                )
+                for product, quantity, shipped in o["lines"]:
+                    state = "shipped" if shipped else "pending"
+                    units = quantity if shipped else 0
+                    line_rows.append((line_id, order_id, product, quantity, units, units, Decimal("40.00"), state))
+                    line_id += 1
+            copy_rows(
+                Order,
+                ["id", "channel", "external_id", "number", "placed_at", "subtotal", "total", "status"],
+                ((first_order + i, *row) for i, row in enumerate(order_rows)),
+            )
+            copy_rows(
+                OrderLine,
+                ["id", "order_id", "product_id", "quantity", "allocated", "shipped", "unit_price", "state"],
+                line_rows,
+            )
+            elapsed = time.perf_counter() - started
+            raise _Rollback
+    except _Rollback:
+        pass
+    return elapsed
+
+
+# --------------------------------------------------------------------------- webhooks
+
+
+def webhook_ack(ctx: Context) -> list[Result]:
+    """Sequential signed deliveries over one keep-alive connection, each beside a login-page GET."""
+    count = ctx.n(2000, 20)
+    now = timezone.now()
+    deliveries = [signed_delivery(i, ctx.products, now=now) for i in range(count + 5)]
+    ours: list[float] = []
+    base: list[float] = []
+    with WebServer(ctx.child_env, ctx.log_dir / "gunicorn.log") as server, requests.Session() as session:
+        hook, login = server.url + "/webhooks/shopify/", server.url + "/accounts/login/"
+        for body, headers in deliveries[count:]:  # warm both paths in every worker
+            session.post(hook, data=body, headers=headers).raise_for_status()
+            session.get(login).raise_for_status()
+        for body, headers in deliveries[:count]:
+            started = time.perf_counter()
+            answer = session.post(hook, data=body, headers=headers)
+            ours.append(time.perf_counter() - started)
+            if answer.status_code != 200 or answer.json().get("duplicate"):
+                raise RuntimeError(f"webhook answered {answer.status_code}: {answer.text[:200]}")
+            started = time.perf_counter()
+            session.get(login).raise_for_status()
+            base.append(time.perf_counter() - started)
+    label = "GET /accounts/login/ on the same server (no database work)"
+    note = f"{count} sequential signed orders/create deliveries, gunicorn 2 workers x 2 threads, keep-alive"
+    return [
+        Result(
+            "webhook_ack_p50_ms",
+            percentile(ours, 50) * 1000,
+            "ms",
+            percentile(base, 50) * 1000,
+            note=note,
+            baseline_label=label,
+        ),
+        Result(
+            "webhook_ack_p99_ms",
+            percentile(ours, 99) * 1000,
+            "ms",
+            percentile(base, 99) * 1000,
+            target="<= 50",
+            note=note,
+            baseline_label=label,
+        ),
+    ]
+
+
+def _delivered_orders(deliveries: list[WebhookDelivery]) -> list[dict]:
+    orders = []
+    for d in deliveries:
+        p = json.loads(bytes(d.body))
+        orders.append(
+            {
+                "name": p["name"],
+                "placed_at": datetime.fromisoformat(p["created_at"].replace("Z", "+00:00")),
+                "total": Decimal(p["total_price"]),
+                "fulfilled": False,
+                "lines": [
+                    (int(li["variant_id"]) - 40_000_000_000_000, li["quantity"], False) for li in p["line_items"]
+                ],
+            }
+        )
+    return orders
+
+
+def intake_rate(ctx: Context) -> list[Result]:
+    """``process_delivery`` over every delivery the webhook phase stored, one after another."""
+    pending = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED, source="shopify").order_by("pk")
+    )
+    if not pending:
+        return [Result("intake_per_s", None, "/s", note="no stored deliveries (the webhook phase did not run)")]
+    started = time.perf_counter()
+    parsed = _delivered_orders(pending)
+    parse_seconds = time.perf_counter() - started
+    copy_seconds = copy_orders(parsed) + parse_seconds
+    started = time.perf_counter()
+    processed = []
+    for delivery in pending:
+        process_delivery(delivery.pk)
+        processed.append(delivery.pk)
+        if ctx.intake_budget and time.perf_counter() - started > ctx.intake_budget:
+            break
+    elapsed = time.perf_counter() - started
+    done = WebhookDelivery.objects.filter(pk__in=processed, status=WebhookDelivery.Status.PROCESSED).count()
+    if done != len(processed):
+        raise RuntimeError(f"only {done} of {len(processed)} deliveries processed")
+    _clear_queue()
+    note = f"{len(processed)} deliveries (2 lines each), one worker, sequential"
+    if len(processed) < len(pending):
+        note += f"; stopped at the {ctx.intake_budget:.0f}s budget, {len(pending) - len(processed)} left unprocessed"
+    return [
+        Result(
+            "intake_per_s",
+            len(processed) / elapsed,
+            "/s",
+            len(pending) / copy_seconds,
+            note=note,
+            baseline_label="json.loads + COPY of the same order and line rows",
+        )
+    ]
+
+
+def _clear_queue() -> None:
+    """The web server enqueued every delivery for a worker that never ran: drop those tasks."""
+    from django_q.models import OrmQ
+
+    from backorders.models import TaskDebounce
+
+    OrmQ.objects.all().delete()
+    TaskDebounce.objects.update(pending_since=None)
+
+
+# --------------------------------------------------------------------------- CSV
+
+
+class _OverBudget(Exception):
+    def __init__(self, done: int):
+        super().__init__(done)
+        self.done = done
+
+
+def csv_import(ctx: Context) -> list[Result]:
+    """The orders importer over a 100,000-row export; linearly extrapolated past ``ctx.csv_budget`` seconds.
+
+    The importer writes each order in its own transaction, so stopping it at the budget (from its
+    progress callback, every 100 rows) leaves every order whole; the rate so far gives the estimate.
+    """
+    from backorders.intake.csv_import import Report, importers, read_rows
+
+    rows_wanted = ctx.n(100_000, 100)
+    content, orders = orders_csv(rows_wanted, ctx.products, now=timezone.now())
+    for o in orders:
+        o["total"] = Decimal("89.35")
+    copy_seconds = copy_orders(orders)
+    importer = importers()["orders"]
+    report = Report()
+    first: list[tuple[float, int]] = []  # the first progress call: reading and grouping are behind it
+
+    def progress(done: int) -> None:
+        now = time.perf_counter()
+        if not first:
+            first.append((now, done))
+        if ctx.csv_budget and now - first[0][0] > ctx.csv_budget and done < len(rows):
+            raise _OverBudget(done)
+
+    started = time.perf_counter()
+    _, rows = read_rows(content)
+    try:
+        importer.run(rows, report, progress)
+        done = len(rows)
+    except _OverBudget as stop:
+        done = stop.done
+    elapsed = time.perf_counter() - started
+    errors = report.error_count
+    if errors or report.counts.get("created", 0) * 2 < done - 1:
+        raise RuntimeError(f"the import reported {errors} errors: {report.entries[:3]}")
+    _clear_queue()
+    note = f"{rows_wanted:,} rows, {len(orders):,} orders (Shopify orders export) through the orders importer"
+    value = elapsed
+    if done < len(rows):
+        # reading and grouping the file happen once; orders are written one by one after that
+        fixed = first[0][0] - started
+        rate = (done - first[0][1]) / (elapsed - fixed)
+        value = fixed + (len(rows) - first[0][1]) / rate
+        note += (
+            f"; stopped at the {ctx.csv_budget:.0f}s budget after {done:,} rows: reading and grouping the file "
+            f"took {fixed:.1f}s, then {rate:.0f} rows/s, the rest extrapolated at that rate"
+        )
+    return [
+        Result(
+            "csv_import_100k_s",
+            value,
+            "s",
+            copy_seconds,
+            target="<= 10",
+            note=note,
+            baseline_label="COPY of the same order and line rows",
+        )
+    ]
