@@ -33,6 +33,7 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from .allocation_core import (
+    BULK_BATCH,
     WAITING_STATES,
     AllocationError,
     AllocationOutcome,
@@ -117,7 +118,9 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
                 line.backordered_at = line.backordered_at or now
             if give:
                 taken[product_id].append(trail_entry(line, line.order.number, give))
-    OrderLine.objects.bulk_update(fresh, ["allocated", "state", "backordered_at", "allocated_at"])
+    OrderLine.objects.bulk_update(
+        fresh, ["allocated", "state", "backordered_at", "allocated_at"], batch_size=BULK_BATCH
+    )
     trail = []
     for product_id, entries in taken.items():
         units = sum(entry["units"] for entry in entries)
@@ -314,7 +317,7 @@ def release_order(order_id: int) -> list[StockAllocation]:
         if held:
             released[line.product_id].append(trail_entry(line, order.number, -held))
         line.allocated, line.state, line.cancelled_at = line.shipped, OrderLine.State.CANCELLED, now
-    OrderLine.objects.bulk_update(lines, ["allocated", "state", "cancelled_at"])
+    OrderLine.objects.bulk_update(lines, ["allocated", "state", "cancelled_at"], batch_size=BULK_BATCH)
     if order.status == Order.Status.OPEN:
         Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELLED, cancelled_at=now, updated_at=now)
     records = []

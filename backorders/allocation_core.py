@@ -14,6 +14,10 @@ from django.utils import timezone
 from .allocation_plan import WaitingLine, hold_applies, plan_allocation, priority_of
 from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
 
+# bulk_update writes one CASE WHEN per row and column: large batches grow quadratically in the
+# database, so lines are written in batches of this many (a few queries per 10,000 lines).
+BULK_BATCH = 1000
+
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PENDING, OrderLine.State.PARTIAL)
 
 
@@ -108,7 +112,7 @@ def write_grants(product: Product, grants: list[tuple[dict, int]], now) -> list[
     total = sum(units for _, units in grants)
     if not changed:
         return []
-    OrderLine.objects.bulk_update(changed, ["allocated", "state", "allocated_at"])
+    OrderLine.objects.bulk_update(changed, ["allocated", "state", "allocated_at"], batch_size=BULK_BATCH)
     # The CHECK constraint refuses allocated > on_hand whatever the arithmetic above believed.
     Product.objects.filter(pk=product.pk).update(allocated=F("allocated") + total, updated_at=now)
     product.allocated += total

@@ -220,7 +220,10 @@ class Order(models.Model):
                 condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False), name="order_cancelled_has_time"
             ),
         ]
-        indexes = [models.Index(fields=["status", "placed_at"], name="order_status_placed")]
+        indexes = [
+            models.Index(fields=["status", "placed_at"], name="order_status_placed"),
+            models.Index(fields=["number"], name="order_number"),  # search, and CSV imports matching by number
+        ]
 
     def __str__(self) -> str:
         return self.number

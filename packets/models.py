@@ -219,6 +219,15 @@ class Case(models.Model):
                 name="case_queue_order",
             ),
             models.Index(fields=["kind", "category", "status"], name="case_kind_category"),
+            # the queue itself: open cases only, already in the queue's order
+            models.Index(
+                models.F("risk_rank").desc(),
+                models.F("promise_at_risk").desc(),
+                "customer_silent_since",
+                "id",
+                condition=~Q(status="resolved"),
+                name="case_open_queue_order",
+            ),
         ]
 
     def __str__(self) -> str:

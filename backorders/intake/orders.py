@@ -148,13 +148,16 @@ def _upsert_customer(facts: CustomerFacts) -> Customer | None:
     email = facts.email.strip()
     if not email:
         return None
-    customer = Customer.objects.annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
+    # the same condition as the partial unique index on lower(email), so that index serves the lookup
+    customer = (
+        Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
+    )
     if customer is None:
         try:
             with transaction.atomic():
                 customer = Customer.objects.create(email=email[:254])
         except IntegrityError:
-            customer = Customer.objects.annotate(email_ci=Lower("email")).get(email_ci=email.lower())
+            customer = Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).get(email_ci=email.lower())
     if facts.name:
         customer.name = facts.name[:255]
     if facts.phone:
