@@ -24,7 +24,7 @@ PYTHON = sys.executable
 GUNICORN = str(Path(sys.executable).with_name("gunicorn"))
 
 
-def test_database_url() -> str:
+def current_database_url() -> str:
     """The URL of the database this test runs on (the test database, not the configured one)."""
     s = connection.settings_dict
     auth = s["USER"] + (f":{s['PASSWORD']}" if s.get("PASSWORD") else "")
@@ -35,7 +35,7 @@ def production_env(**extra: str) -> dict[str, str]:
     env = {key: value for key, value in os.environ.items() if key not in {"DJANGO_SETTINGS_MODULE", "REDIS_URL"}}
     env.update(
         DJANGO_SETTINGS_MODULE="config.settings",
-        DATABASE_URL=test_database_url(),
+        DATABASE_URL=current_database_url(),
         DEBUG="false",
         SECURE_SSL_REDIRECT="false",
         SECURE_COOKIES="false",
