@@ -38,7 +38,7 @@ def probe_table():
 def test_it_runs_each_scheduled_run_once_with_two_clusters(broker, probe_table, tmp_path):
     extra = {}
     if broker == "redis":
-        extra["REDIS_URL"] = "redis://127.0.0.1:6379/7"
+        extra["REDIS_URL"] = "redis://127.0.0.1:6379/8"
         redis.Redis.from_url(extra["REDIS_URL"]).flushdb()
     due = timezone.now() - timedelta(seconds=5)
     for n in range(SCHEDULES):
