@@ -433,7 +433,8 @@ class StorePolicyQuerySet(models.QuerySet):
     def current(self) -> StorePolicy:
         policy = self.order_by("-version").first()
         if policy is None:
-            policy = StorePolicy.objects.create(version=1, note="Defaults")
+            # two processes may both find none: get_or_create turns the loser's IntegrityError into a read
+            policy, _ = StorePolicy.objects.get_or_create(version=1, defaults={"note": "Defaults"})
         return policy
 
 

@@ -210,8 +210,10 @@ Q_CLUSTER = {
     "timeout": env_int("Q_TIMEOUT", 120, minimum=5),
     "retry": env_int("Q_RETRY", 180, minimum=10),
     "max_attempts": env_int("Q_MAX_ATTEMPTS", 5, minimum=1),
-    "queue_limit": 50,
-    "bulk": 10,
+    # a cluster takes tasks ahead of its workers; the ORM broker hands a taken task out again after
+    # `retry` seconds, so keep the read-ahead short enough to start well within that window
+    "queue_limit": env_int("Q_WORKERS", 2, minimum=1) * 2,
+    "bulk": env_int("Q_WORKERS", 2, minimum=1),
     "save_limit": 500,
     "ack_failures": True,
     "catch_up": False,
