@@ -80,3 +80,18 @@ def test_it_uses_redis_as_the_broker_only_when_redis_url_is_set():
     )
     assert run({}).stdout.strip() == "['orm']"
     assert run({"REDIS_URL": "redis://127.0.0.1:6379/0"}).stdout.strip() == "['redis']"
+
+
+def test_it_lets_maintenance_commands_run_without_the_key_but_never_passes_the_deploy_check():
+    base = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DEBUG", "DJANGO_SETTINGS_MODULE"}}
+    env = {**base, "DEBUG": "false", "ALLOWED_HOSTS": "desk.example.com"}
+    run = lambda *args: subprocess.run(  # noqa: E731
+        [sys.executable, "manage.py", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert run("makemigrations", "--check", "--dry-run").returncode == 0
+    deploy = run("check", "--deploy", "--fail-level", "WARNING")
+    assert deploy.returncode != 0 and "security.W009" in deploy.stderr
+    served = subprocess.run(  # what gunicorn loads
+        [sys.executable, "-c", "import config.wsgi"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
+    )
+    assert served.returncode != 0 and "SECRET_KEY is not set" in served.stderr
