@@ -31,7 +31,7 @@ def approved_cancel(owner, **case_fields) -> StoreAction:
     return action
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_cancels_on_shopify_exactly_once_when_the_owner_clicks_approve_twice(shop, owner):  # noqa: F811
     case = backorder_case()
     decision = decision_for(case, Decision.Action.CANCEL, owner)
@@ -66,7 +66,7 @@ def test_it_cancels_on_shopify_exactly_once_when_the_owner_clicks_approve_twice(
     ]
 
 
-@pytest.mark.django_db(transaction=True, serialized_rollback=True)
+@pytest.mark.django_db(transaction=True)
 def test_it_lets_one_of_two_workers_run_an_action(shop, owner):  # noqa: F811
     action = approved_cancel(owner)
     outcomes = []
