@@ -24,6 +24,25 @@ class IllegalTransition(Exception):
     """A status change that the status machine does not allow."""
 
 
+class StatusMachine:
+    """A ``TRANSITIONS`` table and the one move it allows; each model writes its own audit row."""
+
+    TRANSITIONS: dict[str, set[str]] = {}
+    NOUN = "A record"
+
+    def _move(self, new: str, fields: dict, *, save: bool = True) -> str:
+        """Check the move, set ``status`` and ``fields``, save them; returns the old status."""
+        old = self.status
+        if new not in self.TRANSITIONS[old]:
+            raise IllegalTransition(f"{self.NOUN} cannot go from {old} to {new}.")
+        self.status = new
+        for name, value in fields.items():
+            setattr(self, name, value)
+        if save:
+            self.save(update_fields=["status", *fields])
+        return old
+
+
 # --------------------------------------------------------------------------- audit
 
 
@@ -407,7 +426,7 @@ class Outcome(models.Model):
 # --------------------------------------------------------------------------- messages
 
 
-class Message(models.Model):
+class Message(StatusMachine, models.Model):
     class Channel(models.TextChoices):
         EMAIL = "email", "Email"
         SMS = "sms", "SMS"
@@ -427,6 +446,7 @@ class Message(models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    NOUN = "A message"
     TRANSITIONS: dict[str, set[str]] = {
         Status.DRAFT: {Status.APPROVED, Status.CANCELLED},
         Status.APPROVED: {Status.QUEUED, Status.CANCELLED},
@@ -494,15 +514,8 @@ class Message(models.Model):
         return f"{self.get_channel_display()} to {self.to} ({self.status})"
 
     def set_status(self, new: str, *, actor=None, reason: str = "", save: bool = True, **fields) -> None:
-        old = self.status
-        if new not in self.TRANSITIONS[old]:
-            raise IllegalTransition(f"A message cannot go from {old} to {new}.")
         with transaction.atomic():
-            self.status = new
-            for name, value in fields.items():
-                setattr(self, name, value)
-            if save:
-                self.save(update_fields=["status", *fields])
+            old = self._move(new, fields, save=save)
             AuditEvent.record(
                 f"message.{new}", actor=actor, case=self.case, obj=self, summary=reason or f"{old} → {new}", old=old
             )
@@ -556,7 +569,7 @@ class WorkerHeartbeat(models.Model):
 # --------------------------------------------------------------------------- exports
 
 
-class ExportJob(models.Model):
+class ExportJob(StatusMachine, models.Model):
     """An audit bundle: the packets of the chosen cases rendered by the worker into one file.
 
     The case list is fixed when the job is asked for, so progress has a known end; the worker
@@ -573,6 +586,7 @@ class ExportJob(models.Model):
         PDF = "pdf", "One combined PDF"
         ZIP = "zip", "A zip of PDFs, one per case"
 
+    NOUN = "An export"
     TRANSITIONS: dict[str, set[str]] = {
         Status.QUEUED: {Status.RUNNING, Status.FAILED},
         Status.RUNNING: {Status.DONE, Status.FAILED},
@@ -612,14 +626,8 @@ class ExportJob(models.Model):
         return self.status in {self.Status.DONE, self.Status.FAILED}
 
     def set_status(self, new: str, *, actor=None, reason: str = "", **fields) -> None:
-        old = self.status
-        if new not in self.TRANSITIONS[old]:
-            raise IllegalTransition(f"An export cannot go from {old} to {new}.")
         with transaction.atomic():
-            self.status = new
-            for name, value in fields.items():
-                setattr(self, name, value)
-            self.save(update_fields=["status", *fields])
+            old = self._move(new, fields)
             AuditEvent.record(
                 f"export.{new}", actor=actor, obj=self, summary=reason or f"{old} → {new}", old=old, cases=self.total
             )
@@ -633,7 +641,7 @@ class StoreActionQuerySet(models.QuerySet):
         return self.select_related("decision", "approved_by").order_by("created_at", "id")
 
 
-class StoreAction(models.Model):
+class StoreAction(StatusMachine, models.Model):
     """One call to the store's admin API that an approved decision asked for.
 
     The row is the outbox: it is written in the approving transaction and run by the worker after
@@ -665,6 +673,7 @@ class StoreAction(models.Model):
         FAILED = "failed", "Failed"
         NEEDS_CHECK = "needs_check", "Outcome unknown: the store is read back before any new call"
 
+    NOUN = "A store action"
     TRANSITIONS: dict[str, set[str]] = {
         Status.PENDING: {Status.RUNNING, Status.FAILED},
         Status.RUNNING: {Status.SUCCEEDED, Status.FAILED, Status.NEEDS_CHECK, Status.PENDING},
@@ -722,14 +731,8 @@ class StoreAction(models.Model):
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
 
     def set_status(self, new: str, *, actor=None, reason: str = "", **fields) -> None:
-        old = self.status
-        if new not in self.TRANSITIONS[old]:
-            raise IllegalTransition(f"A store action cannot go from {old} to {new}.")
         with transaction.atomic():
-            self.status = new
-            for name, value in fields.items():
-                setattr(self, name, value)
-            self.save(update_fields=["status", *fields])
+            old = self._move(new, fields)
             AuditEvent.record(
                 f"store_action.{new}",
                 actor=actor,
