@@ -192,7 +192,8 @@ STORAGES = {
         )
     },
 }
-MEDIA_ROOT = BASE_DIR / "media"
+# Exported packet bundles are written here; the web and worker processes must be able to write to it.
+MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
 # Mail (the SMTP server that customer email goes through)
 EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
