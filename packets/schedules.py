@@ -5,7 +5,22 @@ Never created in ``AppConfig.ready()``: the command is run at deploy (and by ``m
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+
+def next_monday_morning(now: datetime) -> datetime:
+    """Monday 08:00 in the store's time zone, strictly after ``now`` (aware)."""
+    from django.conf import settings
+
+    local = now.astimezone(ZoneInfo(settings.STORE_TIME_ZONE))
+    days = (7 - local.weekday()) % 7
+    candidate = datetime.combine(local.date() + timedelta(days=days), time(8), tzinfo=local.tzinfo)
+    if candidate <= local:
+        candidate += timedelta(days=7)
+    return candidate
 
 
 @dataclass(frozen=True)
@@ -13,6 +28,8 @@ class Declared:
     name: str
     func: str
     minutes: int
+    # when a new schedule first runs; None: at the next cluster tick
+    first_run: Callable[[datetime], datetime] | None = None
 
 
 SCHEDULES: list[Declared] = [
@@ -31,13 +48,19 @@ SCHEDULES: list[Declared] = [
     Declared(name="intake.process_received", func="backorders.tasks.process_received", minutes=2),
     # proof for /healthz that some worker cluster is running
     Declared(name="ops.heartbeat", func="packets.health.heartbeat", minutes=1),
-    # the weekly review, drafted for the staff channel every Monday morning's first run
-    Declared(name="review.weekly", func="packets.review.weekly_review_alert", minutes=60 * 24 * 7),
+    # the weekly review, drafted for the staff channel every Monday at 08:00 store time
+    Declared(
+        name="review.weekly",
+        func="packets.review.weekly_review_alert",
+        minutes=60 * 24 * 7,
+        first_run=next_monday_morning,
+    ),
 ]
 
 
 def sync_schedules() -> list[tuple[str, str]]:
     """Create or update each declared Schedule by name; returns (name, created|updated|unchanged)."""
+    from django.utils import timezone
     from django_q.models import Schedule
 
     report = []
@@ -45,7 +68,8 @@ def sync_schedules() -> list[tuple[str, str]]:
         wanted = {"func": declared.func, "schedule_type": Schedule.MINUTES, "minutes": declared.minutes, "repeats": -1}
         schedule = Schedule.objects.filter(name=declared.name).first()
         if schedule is None:
-            Schedule.objects.create(name=declared.name, **wanted)
+            first = {"next_run": declared.first_run(timezone.now())} if declared.first_run else {}
+            Schedule.objects.create(name=declared.name, **wanted, **first)
             report.append((declared.name, "created"))
         elif any(getattr(schedule, field) != value for field, value in wanted.items()):
             for field, value in wanted.items():

@@ -214,3 +214,20 @@ def test_it_lists_drafts_in_a_fixed_number_of_queries(owner_client, django_asser
     # session, user, user's groups, count for the pager, the page of drafts with their cases
     with django_assert_num_queries(5):
         assert owner_client.get("/cases/drafts/").status_code == 200
+
+
+def test_an_empty_queue_says_so_and_counts_zero(owner_client):
+    body = owner_client.get("/cases/").content.decode()
+
+    assert "No open cases. When stock runs short" in body
+    assert re.search(r"data-total>0</span>", body)
+    make("only one", status="closed")
+    filtered = owner_client.get("/cases/?q=nothing-matches").content.decode()
+    assert "No open case matches these filters." in filtered
+
+
+def test_the_connections_page_is_in_the_owners_menu_only(client, owner, support):
+    client.force_login(owner)
+    assert 'href="/connections/"' in client.get("/cases/").content.decode()
+    client.force_login(support)
+    assert 'href="/connections/"' not in client.get("/cases/").content.decode()

@@ -227,6 +227,29 @@ def test_sync_schedules_creates_the_sweep_schedule_once_and_repairs_it():
     assert (schedule.func, schedule.minutes, schedule.schedule_type) == ("packets.tasks.run_sweep", 5, "I")
 
 
+def test_the_weekly_review_first_runs_on_monday_morning_in_the_store_time_zone(settings):
+    settings.STORE_TIME_ZONE = "America/New_York"
+    sync_schedules()
+    # Wednesday 15:00 UTC -> Monday 08:00 EST, 13:00 UTC; the other schedules run at the next tick
+    assert Schedule.objects.get(name="review.weekly").next_run == datetime(2026, 11, 23, 13, 0, tzinfo=UTC)
+    assert Schedule.objects.get(name="packets.sweep").next_run <= NOW + timedelta(seconds=1)
+
+
+@pytest.mark.parametrize(
+    ("now", "expected"),
+    [
+        (datetime(2026, 11, 23, 12, 59, tzinfo=UTC), datetime(2026, 11, 23, 13, 0, tzinfo=UTC)),  # Mon 07:59 local
+        (datetime(2026, 11, 23, 13, 0, tzinfo=UTC), datetime(2026, 11, 30, 13, 0, tzinfo=UTC)),  # Mon 08:00 local
+        (datetime(2026, 11, 1, 4, 0, tzinfo=UTC), datetime(2026, 11, 2, 13, 0, tzinfo=UTC)),  # Sun 00:00, DST ends
+    ],
+)
+def test_next_monday_morning(settings, now, expected):
+    from packets.schedules import next_monday_morning
+
+    settings.STORE_TIME_ZONE = "America/New_York"
+    assert next_monday_morning(now) == expected
+
+
 def test_inbound_messages_without_an_order_are_scored_but_not_linked(policy):
     message = factories.InboundMessageFactory(body="My lawyer will be in touch.")
     run_sweep()
