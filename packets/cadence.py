@@ -7,7 +7,9 @@ messages the facts call for exist, once each (``Message.idempotency_key``):
   only the latest step that is due is drafted, so a sweep that was down for a week writes one
   message, not a backlog;
 * the FTC Mail Order Rule delay notice, once the promised ship date (``Order.promised_ship_by``)
-  or, without one, 30 days since the order has passed;
+  or, without one, 30 days since the order has passed; and a renewed notice (``delay_notice:2``,
+  ``:3``...) before the revised date it gave runs out while no estimate makes it, or 30 days after
+  a notice that could give no date: each offers to cancel again;
 * a revised-range message when the range from ``suppliers.eta.customer_range`` no longer overlaps
   the range the customer was last told (or switches between known and unknown);
 * "being prepared" when a line that waited is allocated, and "thanks for your patience" with
@@ -46,6 +48,8 @@ from .notify.links import customer_link
 FTC_DEFAULT_DAYS = 30  # no shipping time stated: the rule's 30 days
 CONFLICT_LOOKBACK = timedelta(days=30)
 SHIPPED_LOOKBACK = timedelta(days=14)  # thank-you notes only for recent shipments
+# A renewed delay notice goes out this many days before the date we last gave runs out.
+RENEWAL_LEAD = timedelta(days=2)
 AT_RISK = frozenset({Case.Risk.REFUND_RISK, Case.Risk.CHARGEBACK_WATCH, Case.Risk.OWNER_ONLY})
 PENDING = (Message.Status.DRAFT, Message.Status.APPROVED, Message.Status.QUEUED, Message.Status.FAILED)
 # What the customer was told, or will be once a person approves it (a draft counts, so a revision
@@ -215,6 +219,9 @@ def _due_steps(line, rows, steps, now, today, etas):
         promise_broken = now >= order.placed_at + timedelta(days=FTC_DEFAULT_DAYS)
     if promise_broken and drafting.DELAY_NOTICE not in have:
         due.append((drafting.DELAY_NOTICE, {**base, "offer_cancel": True}))
+    elif promise_broken and _renewal_due(rows, eta, now, today):
+        notices = sum(1 for row in rows if row["step"] == drafting.DELAY_NOTICE)
+        due.append((f"{drafting.DELAY_NOTICE}:{notices + 1}", {**base, "offer_cancel": True, "renewed": True}))
 
     if not due:
         told = [row for row in rows if row["status"] in TOLD and row["eta_told"]]
@@ -222,6 +229,28 @@ def _due_steps(line, rows, steps, now, today, etas):
             revisions = sum(1 for row in rows if row["step"] == drafting.ETA_REVISED)
             due.append((f"{drafting.ETA_REVISED}:{revisions + 1}", base))
     return due
+
+
+def _renewal_due(rows, eta, now: datetime, today) -> bool:
+    """A renewed delay notice is due when the date last given since the first notice is about to pass
+    with the line still waiting and no estimate that makes it, or, when no date could be given,
+    FTC_DEFAULT_DAYS after the last notice (the updates in between do not count): the customer again
+    chooses to wait or to cancel."""
+    last_notice = last_told = None
+    for row in rows:
+        if row["status"] not in TOLD:
+            continue
+        if row["step"] == drafting.DELAY_NOTICE:
+            last_notice = row
+        if last_notice is not None and row["eta_told"]:
+            last_told = row
+    if last_told is None:
+        return False
+    told = drafting.parse_eta_key(last_told["eta_told"])
+    if told is None:
+        return now >= last_notice["created_at"] + timedelta(days=FTC_DEFAULT_DAYS)
+    told_end = told[1]
+    return today >= told_end - RENEWAL_LEAD and (eta is None or eta.end > told_end)
 
 
 def _range_changed(told: str, eta) -> bool:

@@ -30,6 +30,7 @@ NOT_WAITING_STEPS = frozenset({RESTOCKED, SHIPPED})
 
 SUBJECTS = {
     DELAY_NOTICE: "Order {number}: a delay, and your options",
+    f"{DELAY_NOTICE}:renewed": "Order {number}: a further delay, and your options",
     ETA_REVISED: "Order {number}: a new estimate",
     RESTOCKED: "Order {number} is being prepared",
     SHIPPED: "Order {number} is on its way",
@@ -79,6 +80,7 @@ def render(
     eta: EtaRange | None = None,
     next_update: date | None = None,
     offer_cancel: bool = False,
+    renewed: bool = False,
     shipment: Shipment | None = None,
 ) -> Draft:
     """The text for ``step`` about ``line``, with the guideline issues it has (normally none)."""
@@ -97,6 +99,7 @@ def render(
         "eta_end": customer_date(eta.end, today) if eta else "",
         "next_update": customer_date(next_update, today) if next_update else "",
         "offer_cancel": offer_cancel,
+        "renewed": renewed,
         "link": link,
         "carrier": shipment.carrier if shipment else "",
         "tracking_number": shipment.tracking_number if shipment else "",
@@ -104,7 +107,8 @@ def render(
     }
     template = select_template([f"packets/messages/{step}.txt", "packets/messages/backorder_update.txt"])
     body = _tidy(template.render(context), sms=channel == "sms")
-    subject = SUBJECTS.get(step, DEFAULT_SUBJECT).format(number=order.number)
+    subject_key = f"{step}:renewed" if renewed else step
+    subject = SUBJECTS.get(subject_key, SUBJECTS.get(step, DEFAULT_SUBJECT)).format(number=order.number)
     issues = guidelines.check(body, channel, policy, cancel_link_required=needs_cancel_link(step))
     return Draft(
         subject=subject,

@@ -69,7 +69,8 @@ def test_it_drafts_exactly_the_expected_messages_from_day_0_to_day_40(policy):
 
     cadence = [("confirmation", 0), ("update_48h", 2), ("update_day7", 7), ("update_day14", 14)]
     assert first_seen == {
-        **expected(promised, [*cadence, ("delay_notice", 10)]),
+        # no date could be given on day 10: 30 days on, the customer is asked again (renewed notice)
+        **expected(promised, [*cadence, ("delay_notice", 10), ("delay_notice:2", 40)]),
         **expected(restocked, [*cadence, ("restocked", 20), ("shipped", 22)]),
         **expected(cancelled, cadence),
         **expected(no_promise, [*cadence, ("delay_notice", 30)]),
@@ -88,7 +89,7 @@ def test_it_drafts_exactly_the_expected_messages_from_day_0_to_day_40(policy):
     shipped = Message.objects.get(order_line=restocked, step="shipped")
     assert "1Z999AA10123456784" in shipped.body and "Thank you for your patience" in shipped.body
     assert AuditEvent.objects.filter(action="message.cancelled").count() == 4 + 5
-    notice = Message.objects.get(order_line=promised, step="delay_notice")
+    notice = Message.objects.get(idempotency_key=f"cadence:{promised.pk}:delay_notice")
     assert "could not ship" in notice.body and "within the time we promised" in notice.body
     assert "has not confirmed a date yet" in notice.body  # no range known: said plainly
     assert "full, prompt refund at no cost" in notice.body and "http://127.0.0.1:8000/o/" in notice.body
@@ -181,6 +182,38 @@ def test_it_sends_a_revised_range_once_when_the_told_range_no_longer_holds(polic
     assert revised.eta_told == f"{eta.start.isoformat()}..{eta.end.isoformat()}"
 
 
+def test_a_renewed_delay_notice_goes_out_before_the_revised_date_runs_out(policy):
+    """The first notice gave a range; two days before its end, with the estimate past it, the customer
+    gets a renewed notice with the new range and the cancel link, once."""
+    with time_machine.travel(T0, tick=False) as clock:
+        line = waiting_line(promised=date(2026, 3, 4))
+        source = factories.SupplierSourceFactory(product=line.product, lead_time_days=6)
+        po = factories.PurchaseOrderFactory(supplier=source.supplier, quoted_at=date(2026, 3, 16))
+        factories.PurchaseOrderLineFactory(purchase_order=po, product=line.product)
+        clock.move_to(T0 + timedelta(days=2, hours=1))
+        draft_due_messages()
+        notice = Message.objects.get(order_line=line, step="delay_notice")
+        told_end = date.fromisoformat(notice.eta_told.split("..")[1])
+        Message.objects.filter(order_line=line).update(status="sent", approved_at=T0, sent_at=timezone.now())
+
+        # three days before the date: not yet
+        clock.move_to(datetime.combine(told_end - timedelta(days=3), T0.timetz()))
+        draft_due_messages()
+        assert Message.objects.filter(order_line=line, step="delay_notice").count() == 1
+
+        # two days before it, with the supplier's new quote well past it: a renewed notice, once
+        clock.move_to(datetime.combine(told_end - timedelta(days=2), T0.timetz()))
+        PurchaseOrder.objects.filter(pk=po.pk).update(quoted_at=told_end + timedelta(days=20))
+        draft_due_messages()
+        draft_due_messages()
+    renewed = Message.objects.get(idempotency_key=f"cadence:{line.pk}:delay_notice:2")
+    assert renewed.step == "delay_notice" and renewed.subject.endswith("a further delay, and your options")
+    assert "still cannot ship" in renewed.body and "by the date we last gave you" in renewed.body
+    assert "full, prompt refund at no cost" in renewed.body and renewed.guideline_issues == []
+    assert date.fromisoformat(renewed.eta_told.split("..")[0]) > told_end
+    assert not Message.objects.filter(order_line=line, step="eta_revised").exists(), "the notice says it"
+
+
 def test_it_approves_steps_with_a_standing_approval_when_evidence_agrees(
     owner, policy, django_capture_on_commit_callbacks
 ):
@@ -263,3 +296,25 @@ def test_it_drafts_every_step_within_the_guidelines(policy, channel, known, step
     assert "Hand-thrown Stoneware Pour-Over Coffee Set (Sea Green)" in draft.body
     if step not in ("restocked", "shipped"):
         assert ("December 15 and December 22" in draft.body) == known
+
+
+@pytest.mark.parametrize(
+    ("told", "eta_end", "today", "due"),
+    [
+        ("2026-03-16..2026-03-19", date(2026, 3, 19), date(2026, 3, 18), False),  # the estimate still makes it
+        ("2026-03-16..2026-03-19", date(2026, 3, 20), date(2026, 3, 16), False),  # slipped, but not yet time
+        ("2026-03-16..2026-03-19", date(2026, 3, 20), date(2026, 3, 17), True),  # slipped, two days before
+        ("2026-03-16..2026-03-19", None, date(2026, 3, 17), True),  # no estimate any more
+    ],
+)
+def test_when_a_renewed_notice_is_due(told, eta_end, today, due):
+    from packets.cadence import _renewal_due
+    from suppliers.eta import EtaRange
+
+    rows = [
+        {"step": "update_48h", "status": "sent", "eta_told": "unknown", "created_at": T0},
+        {"step": "delay_notice", "status": "sent", "eta_told": told, "created_at": T0 + timedelta(days=2)},
+        {"step": "delay_notice", "status": "cancelled", "eta_told": "unknown", "created_at": T0 + timedelta(days=3)},
+    ]
+    eta = EtaRange(date(2026, 3, 14), eta_end, 0.9, "quote") if eta_end else None
+    assert _renewal_due(rows, eta, T0 + timedelta(days=5), today) is due
