@@ -313,6 +313,8 @@ STORE_ACTION_RETRY_BASE_SECONDS = env_int("STORE_ACTION_RETRY_BASE_SECONDS", 30,
 OUTBOUND_CONNECT_TIMEOUT = env_int("OUTBOUND_CONNECT_TIMEOUT", 5, minimum=1)
 OUTBOUND_READ_TIMEOUT = env_int("OUTBOUND_READ_TIMEOUT", 15, minimum=1)
 OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 8, minimum=1)
+# Deliveries one change hands to the queue at once; a larger burst goes out a batch a minute.
+OUTBOUND_ENQUEUE_AT_ONCE = env_int("OUTBOUND_ENQUEUE_AT_ONCE", 500, minimum=1)
 GENERIC_WEBHOOK_SECRET = env_str("GENERIC_WEBHOOK_SECRET")  # whsec_...; empty rejects every delivery
 if GENERIC_WEBHOOK_SECRET and not GENERIC_WEBHOOK_SECRET.startswith("whsec_"):
     raise ImproperlyConfigured("GENERIC_WEBHOOK_SECRET must be a Standard Webhooks secret starting with whsec_")
