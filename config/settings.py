@@ -292,6 +292,9 @@ INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep"
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
+# Called as fn(product, lines) inside the transaction that gave waiting lines their units
+# (backorders.hooks): the stock.allocated event, and releasing our own store holds.
+AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]
 
 # Acting on the store: the admin APIs an approved cancel, refund, hold or tag is sent to.
 # Nothing runs until a decision is approved; a platform without its settings fails the action
