@@ -100,23 +100,16 @@ def connections() -> list[Connection]:
         )
     )
     success, failure = _message_history(Message.Channel.EMAIL)
-    provider = getattr(settings, "EMAIL_PROVIDER", "smtp")
-    email_details = [("Provider", provider), ("Backend", settings.EMAIL_BACKEND.rsplit(".", 2)[-2])]
-    if provider == "smtp":
-        email_details += [
-            ("Server", f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"),
-            ("Password", mask(settings.EMAIL_HOST_PASSWORD)),
-        ]
     found.append(
         Connection(
             "email",
             "Email",
-            bool(settings.EMAIL_HOST) or provider != "smtp",
-            email_details,
+            _email_configured(),
+            _email_details(),
             success,
             failure.last_error if failure else "",
             failure.created_at if failure else None,
-            testable=provider == "smtp",
+            testable=_email_over_smtp(),
         )
     )
     success, failure = _message_history(Message.Channel.SMS)
@@ -161,6 +154,32 @@ def connections() -> list[Connection]:
     )
     found.append(_inbound_secrets())
     return found
+
+
+def _email_over_smtp() -> bool:
+    return settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+
+
+def _email_configured() -> bool:
+    # a provider's required keys are checked at start-up (config.settings)
+    return bool(settings.EMAIL_HOST) if _email_over_smtp() else True
+
+
+def _email_details() -> list[tuple[str, str]]:
+    provider = settings.EMAIL_PROVIDER
+    details = [("Provider", provider), ("Backend", settings.EMAIL_BACKEND.rsplit(".", 2)[-2])]
+    if _email_over_smtp():
+        details += [
+            ("Server", f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"),
+            ("Password", mask(settings.EMAIL_HOST_PASSWORD)),
+        ]
+    else:
+        keys = settings.EMAIL_PROVIDERS.get(provider, ("", {}))[1]
+        details += [(name, mask(settings.ANYMAIL.get(name, ""))) for name in keys if not name.endswith("_API_URL")]
+    if provider != "smtp":
+        secret = "set" if settings.ANYMAIL.get("WEBHOOK_SECRET") else "not set: reports are refused"
+        details.append(("Delivery reports", f"/anymail/{provider}/tracking/ (ANYMAIL_WEBHOOK_SECRET {secret})"))
+    return details
 
 
 INBOUND = [

@@ -446,6 +446,17 @@ class Message(StatusMachine, models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Delivery(models.TextChoices):
+        """What the email provider later reported (its delivery webhooks); empty until it does."""
+
+        UNKNOWN = "", "Not reported"
+        DELIVERED = "delivered", "Delivered"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Marked as spam"
+
+    # A report only ever moves a message up this scale: a late "delivered" never hides a bounce.
+    DELIVERY_RANK = {Delivery.UNKNOWN: 0, Delivery.DELIVERED: 1, Delivery.BOUNCED: 2, Delivery.COMPLAINED: 3}
+
     NOUN = "A message"
     TRANSITIONS: dict[str, set[str]] = {
         Status.DRAFT: {Status.APPROVED, Status.CANCELLED},
@@ -485,7 +496,12 @@ class Message(StatusMachine, models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    provider_id = models.CharField(max_length=255, blank=True)
+    provider_id = models.CharField(
+        max_length=255, blank=True, help_text="The provider's id for it (the email provider's message id)."
+    )
+    delivery = models.CharField(max_length=16, choices=Delivery.choices, blank=True, default=Delivery.UNKNOWN)
+    delivery_detail = models.CharField(max_length=500, blank=True, help_text="The provider's words on it.")
+    delivery_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -508,6 +524,7 @@ class Message(StatusMachine, models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="message_status_next_attempt"),
             models.Index(fields=["case", "status"], name="message_case_status"),
+            models.Index(fields=["provider_id"], name="message_provider_id", condition=~Q(provider_id="")),
         ]
 
     def __str__(self) -> str:
