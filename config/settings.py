@@ -366,6 +366,14 @@ STORE_API_READ_TIMEOUT = env_int("STORE_API_READ_TIMEOUT", 30, minimum=1)
 STORE_ACTION_MAX_ATTEMPTS = env_int("STORE_ACTION_MAX_ATTEMPTS", 8, minimum=1)
 STORE_ACTION_RETRY_BASE_SECONDS = env_int("STORE_ACTION_RETRY_BASE_SECONDS", 30, minimum=1)  # doubles per attempt
 
+# Zendesk: an escalated case opens one ticket (POST /api/v2/tickets with an Idempotency-Key).
+# Zendesk keeps an idempotency key for two hours: retries (backoff doubling from the base, at most
+# 15 minutes apart) end well inside that window.
+ZENDESK_URL = env_str("ZENDESK_URL").rstrip("/")  # https://<subdomain>.zendesk.com
+ZENDESK_OAUTH_TOKEN = env_str("ZENDESK_OAUTH_TOKEN")  # an OAuth access token (API tokens end 2027-04-30)
+ZENDESK_MAX_ATTEMPTS = env_int("ZENDESK_MAX_ATTEMPTS", 8, minimum=1, maximum=12)
+ZENDESK_RETRY_BASE_SECONDS = env_int("ZENDESK_RETRY_BASE_SECONDS", 30, minimum=1, maximum=600)
+
 # Outbound events (signed per Standard Webhooks) and the generic inbound endpoint.
 OUTBOUND_CONNECT_TIMEOUT = env_int("OUTBOUND_CONNECT_TIMEOUT", 5, minimum=1)
 OUTBOUND_READ_TIMEOUT = env_int("OUTBOUND_READ_TIMEOUT", 15, minimum=1)

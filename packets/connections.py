@@ -21,7 +21,7 @@ from django.db.models import Max
 
 from backorders.models import WebhookDelivery
 
-from .models import AuditEvent, Message, OutboundSubscription, StoreAction
+from .models import AuditEvent, Message, OutboundSubscription, StoreAction, ZendeskTicket
 from .store_actions import shopify, woocommerce
 from .store_actions.results import StoreCallError
 
@@ -142,13 +142,18 @@ def connections() -> list[Connection]:
             testable=True,
         )
     )
-    zendesk_url, zendesk_token = getattr(settings, "ZENDESK_URL", ""), getattr(settings, "ZENDESK_OAUTH_TOKEN", "")
+    tickets = ZendeskTicket.objects.all()
+    success = tickets.filter(status=ZendeskTicket.Status.CREATED).aggregate(at=Max("finished_at"))["at"]
+    failure = tickets.exclude(error="").order_by("-finished_at", "-id").only("error", "finished_at").first()
     found.append(
         Connection(
             "zendesk",
             "Zendesk",
-            bool(zendesk_url and zendesk_token),
-            [("Account", zendesk_url or "not set"), ("OAuth token", mask(zendesk_token))],
+            bool(settings.ZENDESK_URL and settings.ZENDESK_OAUTH_TOKEN),
+            [("Account", settings.ZENDESK_URL or "not set"), ("OAuth token", mask(settings.ZENDESK_OAUTH_TOKEN))],
+            success,
+            failure.error if failure else "",
+            failure.finished_at if failure else None,
             testable=True,
         )
     )
@@ -293,7 +298,7 @@ def _test_slack() -> str:
 
 
 def _test_zendesk() -> str:
-    url, token = getattr(settings, "ZENDESK_URL", ""), getattr(settings, "ZENDESK_OAUTH_TOKEN", "")
+    url, token = settings.ZENDESK_URL, settings.ZENDESK_OAUTH_TOKEN
     if not (url and token):
         raise TestFailed("Set ZENDESK_URL and ZENDESK_OAUTH_TOKEN")
     response = requests.get(

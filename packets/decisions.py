@@ -20,6 +20,7 @@ from django.utils import timezone
 from backorders.models import Product, StorePolicy
 from backorders.roles import OWNER, SUPPORT, is_owner, is_staff_member
 
+from . import zendesk
 from .messaging import approve_message
 from .models import AuditEvent, Case, Decision, IllegalTransition, Message, Outcome, Packet
 from .outbound import case_changes, case_payload, case_updated, decision_payload, emit_many
@@ -177,6 +178,8 @@ def approve_decision(decision_id: int, owner) -> Decision:
         # Acting on the store (cancel, refund, hold, tag) and telling subscribed automations: rows
         # written in this transaction, calls made by the worker after it commits.
         on_decision_approved(decision)
+        if decision.action == Decision.Action.ESCALATE:
+            zendesk.on_escalated(decision, case, owner)  # one ticket per case, opened after commit
         emit_many(
             [
                 ("decision.approved", decision_payload(decision), case),
