@@ -12,9 +12,11 @@ import json
 import threading
 import uuid
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
+
+from tests.loopback import serve_json_api
 
 SERVER_TOKEN = "pm-server-token-test"
 WEBHOOK_AUTH = ("postmark-hooks", "s3cret-basic-auth")
@@ -61,27 +63,12 @@ class FakePostmark:
 
 
 def serve_postmark(fake: FakePostmark) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(request):
+        body = json.loads(request.body or b"{}")
+        status, data = fake.answer(request.path, request.headers.get("x-postmark-server-token", ""), body)
+        return status, data, {}, False
 
-        def do_POST(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            body = json.loads(self.rfile.read(length) or b"{}")
-            status, answer = fake.answer(self.path, self.headers.get("X-Postmark-Server-Token", ""), body)
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, format, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_json_api(answer)
 
 
 @pytest.fixture
@@ -135,7 +122,7 @@ def bounce(message_id: str, email: str) -> dict:
         "Metadata": {},
         "ServerID": 23,
         "Description": "The server was unable to deliver your message (ex: unknown user, mailbox not found).",
-        "Details": "smtp;550 5.1.1 The email account that you tried to reach does not exist.",
+        "Details": f"smtp;550 5.1.1 <{email}>: The email account that you tried to reach does not exist.",
         "Email": email,
         "From": "orders@example.com",
         "BouncedAt": "2026-11-18T15:02:03Z",

@@ -13,9 +13,11 @@ from __future__ import annotations
 import json
 import threading
 from collections import deque
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
+
+from tests.loopback import serve_json_api
 
 TOKEN = "zd-oauth-access-token-test"
 
@@ -90,36 +92,7 @@ class FakeZendesk:
 
 
 def serve_zendesk(fake: FakeZendesk) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
-
-        def _handle(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            status, body, extra, hang = fake.answer(self.command, self.path.split("?", 1)[0], headers, raw)
-            if hang:
-                fake.release.wait(timeout=5)
-                self.close_connection = True
-                return
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json; charset=utf-8")
-            for name, value in extra.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = _handle
-
-        def log_message(self, format, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_json_api(lambda r: fake.answer(r.method, r.path, r.headers, r.body), fake.release)
 
 
 @pytest.fixture
