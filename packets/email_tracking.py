@@ -2,7 +2,8 @@
 
 The providers post to django-anymail's tracking webhooks (``/anymail/<provider>/tracking/``),
 which check the post (HTTP basic auth ``ANYMAIL_WEBHOOK_SECRET``, plus the provider's signature
-where it signs: Mailgun, MailerSend, SparkPost...), turn it into normalised events and send
+where it signs: Mailgun, MailerSend...; a post that does not verify gets 401, one for a provider
+whose keys are not set here 400, both with the reason), turn it into normalised events and send
 anymail's ``tracking`` signal; ``packets.signals`` hands each event to ``record``.
 
 ``record`` finds the message by the provider's id and moves its ``delivery`` up the scale
@@ -15,8 +16,9 @@ a provider retries anything else, and the id will not appear later.
 from __future__ import annotations
 
 import logging
+import re
 
-from anymail.exceptions import AnymailWebhookValidationFailure
+from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, EventType
 from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
 from anymail.webhooks.brevo import BrevoTrackingWebhookView
@@ -55,6 +57,7 @@ DELIVERY_OF = {
     EventType.COMPLAINED: Message.Delivery.COMPLAINED,
 }
 FOR_THE_OWNER = {Message.Delivery.BOUNCED, Message.Delivery.COMPLAINED}
+ADDRESS = re.compile(r"[^\s<>\"'(),;:]+@[^\s<>\"'(),;:]+")
 
 
 @csrf_exempt
@@ -70,11 +73,13 @@ def tracking_webhook(request: HttpRequest, provider: str) -> HttpResponse:
         return view_class.as_view()(request)
     except AnymailWebhookValidationFailure as exc:
         return _refused(provider, str(exc))
+    except AnymailConfigurationError as exc:  # the provider's keys are not set here, or a wrong hook
+        return _refused(provider, str(exc), status=400)
 
 
-def _refused(provider: str, reason: str) -> HttpResponse:
+def _refused(provider: str, reason: str, status: int = 401) -> HttpResponse:
     logger.warning("Email tracking webhook from %s refused: %s", provider, reason)
-    return HttpResponse(reason, status=401, content_type="text/plain")
+    return HttpResponse(reason, status=status, content_type="text/plain")
 
 
 def record(event: AnymailTrackingEvent, esp_name: str) -> Message | None:
@@ -110,7 +115,7 @@ def record(event: AnymailTrackingEvent, esp_name: str) -> Message | None:
             f"message.{delivery}",
             case=message.case,
             obj=message,
-            summary=f"{esp_name}: {label} ({message.to}){': ' + detail if detail else ''}"[:500],
+            summary=f"{esp_name}: {label}{': ' + _no_addresses(detail) if detail else ''}"[:500],
             provider=esp_name,
             provider_event=event.event_type,
             reject_reason=event.reject_reason or "",
@@ -134,11 +139,16 @@ def _detail(event: AnymailTrackingEvent) -> str:
     return " — ".join(part.strip() for part in parts if part and part.strip())
 
 
+def _no_addresses(text: str) -> str:
+    """Audit rows are never rewritten, so they never keep an address (an erasure could not reach it)."""
+    return ADDRESS.sub("[address]", text)
+
+
 def _flag_for_owner(message: Message, label: str, detail: str) -> None:
     case = Case.objects.select_for_update(of=("self",)).get(pk=message.case_id)
     if not case.is_open:
         return  # kept on the message and in the audit trail; nothing waits on a resolved case
     status_was = case.status
-    why = f"Email {label}: {message.subject or message.to}" + (f" ({detail})" if detail else "")
+    why = f"Email {label}: {message.subject or 'a message'}" + (f" ({_no_addresses(detail)})" if detail else "")
     case.set_status(Case.Status.AWAITING_OWNER, reason=why[:480])
     case_updated(case, "message", status_was=status_was)

@@ -2,7 +2,8 @@
 
 ``emit(event_type, payload, case=None)`` writes one ``OutboundDelivery`` row per subscription that
 wants the event, inside the caller's transaction, and enqueues them after commit: an event is
-sent only when the change it reports was committed. ``deliver(delivery_id)`` posts the body with
+sent only when the change it reports was committed; ``emit_many`` does the same for many events
+in two queries (one when nobody subscribes). ``deliver(delivery_id)`` posts the body with
 ``webhook-id`` (the same on every attempt, for the receiver's deduplication), ``webhook-timestamp``
 and ``webhook-signature`` (``standardwebhooks``). A 2xx is delivered; 410 Gone turns the
 subscription off; anything else, or no answer, is retried with backoff through
@@ -124,8 +125,7 @@ def case_payload(case, changes: Iterable[str] | None = None) -> dict:
     sweep's). ``changes`` (``case.updated`` only) says what moved: ``status``, ``packet``,
     ``decision``, ``message``."""
     get = case.get if isinstance(case, Mapping) else lambda name: getattr(case, name, None)
-    payload = {"id": get("id") if isinstance(case, Mapping) else case.pk}
-    payload.update({name: get(name) for name in CASE_FIELDS})
+    payload = {name: get(name) for name in ("id", *CASE_FIELDS)}
     payload["opened_at"] = _iso(get("opened_at"))
     payload["updated_at"] = _iso(get("updated_at"))
     if changes is not None:

@@ -91,11 +91,14 @@ def test_delivered_then_bounced_then_complained_each_recorded_and_the_owner_told
 
     assert post_event(client, bounce(message.provider_id, message.to)).status_code == 200
     message.refresh_from_db()
-    assert message.delivery == "bounced" and "does not exist" in message.delivery_detail
+    assert message.delivery == "bounced" and "<ada@example.com>: The email account" in message.delivery_detail
     case.refresh_from_db()
     assert case.status == Case.Status.AWAITING_OWNER
     event = AuditEvent.objects.get(action="message.bounced")
-    assert event.case == case and event.summary.startswith("Postmark: bounced (ada@example.com)")
+    assert event.case == case and event.summary.startswith("Postmark: bounced: The server was unable to deliver")
+    assert "ada@example.com" not in event.summary, "audit rows are never erased: no address in them"
+    assert "<[address]>: The email account" in event.summary
+    assert not AuditEvent.objects.filter(summary__contains="ada@example.com").exists()
     [update] = OutboundDelivery.objects.filter(event_type="case.updated")
     assert update.payload["data"]["changes"] == ["message", "status"]
 
@@ -153,8 +156,10 @@ def test_an_unknown_message_id_is_accepted_and_logged(client, postmark, caplog):
     assert not AuditEvent.objects.filter(action__startswith="message.").exists()
 
 
-def test_an_unknown_provider_is_not_found(client, postmark):  # noqa: F811
+def test_an_unknown_provider_is_not_found_and_one_not_set_up_is_refused(client, postmark):  # noqa: F811
     assert client.post("/anymail/pigeon/tracking/", data="{}", content_type="application/json").status_code == 404
+    response = client.post("/anymail/mailgun/tracking/", data="{}", content_type="application/json")
+    assert response.status_code == 400 and "MAILGUN" in response.content.decode()
 
 
 # --------------------------------------------------------------------------- choosing the provider
