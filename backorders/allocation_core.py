@@ -12,6 +12,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from .allocation_plan import WaitingLine, hold_applies, plan_allocation, priority_of
+from .hooks import after_allocation
 from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
 
 # bulk_update writes one CASE WHEN per row and column: large batches grow quadratically in the
@@ -116,6 +117,7 @@ def write_grants(product: Product, grants: list[tuple[dict, int]], now) -> list[
     # The CHECK constraint refuses allocated > on_hand whatever the arithmetic above believed.
     Product.objects.filter(pk=product.pk).update(allocated=F("allocated") + total, updated_at=now)
     product.allocated += total
+    after_allocation(product, changed)  # stock.allocated, our store holds released (settings.AFTER_ALLOCATION)
     return changed
 
 

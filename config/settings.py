@@ -118,6 +118,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "template_partials",
     "django_q",
+    "anymail",
     "backorders",
     "suppliers",
     "packets",
@@ -195,16 +196,69 @@ STORAGES = {
 # Exported packet bundles are written here; the web and worker processes must be able to write to it.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
 
-# Mail (the SMTP server that customer email goes through)
-EMAIL_BACKEND = env_str("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
-EMAIL_HOST = env_str("EMAIL_HOST", "127.0.0.1")
-EMAIL_PORT = env_int("EMAIL_PORT", 1025, minimum=1, maximum=65535)
-EMAIL_HOST_USER = env_str("EMAIL_HOST_USER")
-EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD")
-EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=False)
+# Mail: Django's SMTP backend (default), or a provider's HTTP API through django-anymail. Each
+# provider reads its keys from the environment; a missing key stops the process at start-up.
+# (setting, required): the provider's ANYMAIL settings, read from variables of the same name.
+EMAIL_PROVIDERS: dict[str, tuple[str, dict[str, bool]]] = {
+    "smtp": ("django.core.mail.backends.smtp.EmailBackend", {}),
+    "sendgrid": ("django.core.mail.backends.smtp.EmailBackend", {"SENDGRID_API_KEY": True}),  # SMTP relay
+    "postmark": (
+        "anymail.backends.postmark.EmailBackend",
+        {"POSTMARK_SERVER_TOKEN": True, "POSTMARK_MESSAGE_STREAM": False, "POSTMARK_API_URL": False},
+    ),
+    "mailgun": (
+        "anymail.backends.mailgun.EmailBackend",
+        {
+            "MAILGUN_API_KEY": True,
+            "MAILGUN_SENDER_DOMAIN": False,
+            "MAILGUN_API_URL": False,
+            "MAILGUN_WEBHOOK_SIGNING_KEY": False,
+        },
+    ),
+    # boto3 reads AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_REGION itself
+    "amazon_ses": ("anymail.backends.amazon_ses.EmailBackend", {"AMAZON_SES_CONFIGURATION_SET_NAME": False}),
+    "brevo": ("anymail.backends.brevo.EmailBackend", {"BREVO_API_KEY": True, "BREVO_API_URL": False}),
+    "mailjet": (
+        "anymail.backends.mailjet.EmailBackend",
+        {"MAILJET_API_KEY": True, "MAILJET_SECRET_KEY": True, "MAILJET_API_URL": False},
+    ),
+    "sparkpost": ("anymail.backends.sparkpost.EmailBackend", {"SPARKPOST_API_KEY": True, "SPARKPOST_API_URL": False}),
+    "mailersend": (
+        "anymail.backends.mailersend.EmailBackend",
+        {"MAILERSEND_API_TOKEN": True, "MAILERSEND_SIGNING_SECRET": False, "MAILERSEND_API_URL": False},
+    ),
+}
+EMAIL_PROVIDER = env_str("EMAIL_PROVIDER", "smtp").strip().lower()
+if EMAIL_PROVIDER not in EMAIL_PROVIDERS:
+    raise ImproperlyConfigured(f"EMAIL_PROVIDER must be one of {', '.join(EMAIL_PROVIDERS)}, got {EMAIL_PROVIDER!r}")
+_email_backend, _email_keys = EMAIL_PROVIDERS[EMAIL_PROVIDER]
+for _name, _required in _email_keys.items():
+    if _required and not env_str(_name):
+        raise ImproperlyConfigured(f"EMAIL_PROVIDER={EMAIL_PROVIDER} needs {_name}")
+EMAIL_BACKEND = env_str("EMAIL_BACKEND", _email_backend)
+_relay = EMAIL_PROVIDER == "sendgrid"  # SendGrid through its SMTP relay: user "apikey", the key as password
+EMAIL_HOST = env_str("EMAIL_HOST", "smtp.sendgrid.net" if _relay else "127.0.0.1")
+EMAIL_PORT = env_int("EMAIL_PORT", 587 if _relay else 1025, minimum=1, maximum=65535)
+EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "apikey" if _relay else "")
+EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", env_str("SENDGRID_API_KEY") if _relay else "")
+EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=_relay)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 15, minimum=1)
 DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Backorder Desk <orders@localhost>")
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
+# The providers' delivery webhooks (/anymail/<provider>/tracking/) take HTTP basic auth
+# "user:password" (comma-separated during a rotation); unset, they refuse every post.
+ANYMAIL_WEBHOOK_SECRET = env_list("ANYMAIL_WEBHOOK_SECRET")
+for _secret in ANYMAIL_WEBHOOK_SECRET:
+    if ":" not in _secret:
+        raise ImproperlyConfigured("ANYMAIL_WEBHOOK_SECRET must be user:password (comma-separated for several)")
+ANYMAIL = {
+    "WEBHOOK_SECRET": ANYMAIL_WEBHOOK_SECRET,
+    "REQUESTS_TIMEOUT": (
+        env_int("NOTIFY_CONNECT_TIMEOUT", 5, minimum=1),
+        env_int("NOTIFY_READ_TIMEOUT", 15, minimum=1),
+    ),
+    **{name: env_str(name) for name in _email_keys if env_str(name) and name != "SENDGRID_API_KEY"},
+}
 
 # Background work: django-q2. Redis is the broker when REDIS_URL is set, the ORM otherwise.
 # retry (seconds before an unacknowledged task is delivered again) stays above timeout so one
@@ -293,6 +347,9 @@ INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep"
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
+# Called as fn(product, lines) inside the transaction that gave waiting lines their units
+# (backorders.hooks): the stock.allocated event, and releasing our own store holds.
+AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]
 
 # Acting on the store: the admin APIs an approved cancel, refund, hold or tag is sent to.
 # Nothing runs until a decision is approved; a platform without its settings fails the action
@@ -310,10 +367,20 @@ STORE_API_READ_TIMEOUT = env_int("STORE_API_READ_TIMEOUT", 30, minimum=1)
 STORE_ACTION_MAX_ATTEMPTS = env_int("STORE_ACTION_MAX_ATTEMPTS", 8, minimum=1)
 STORE_ACTION_RETRY_BASE_SECONDS = env_int("STORE_ACTION_RETRY_BASE_SECONDS", 30, minimum=1)  # doubles per attempt
 
+# Zendesk: an escalated case opens one ticket (POST /api/v2/tickets with an Idempotency-Key).
+# Zendesk keeps an idempotency key for two hours: retries (backoff doubling from the base, at most
+# 15 minutes apart) end well inside that window.
+ZENDESK_URL = env_str("ZENDESK_URL").rstrip("/")  # https://<subdomain>.zendesk.com
+ZENDESK_OAUTH_TOKEN = env_str("ZENDESK_OAUTH_TOKEN")  # an OAuth access token (API tokens end 2027-04-30)
+ZENDESK_MAX_ATTEMPTS = env_int("ZENDESK_MAX_ATTEMPTS", 8, minimum=1, maximum=12)
+ZENDESK_RETRY_BASE_SECONDS = env_int("ZENDESK_RETRY_BASE_SECONDS", 30, minimum=1, maximum=600)
+
 # Outbound events (signed per Standard Webhooks) and the generic inbound endpoint.
 OUTBOUND_CONNECT_TIMEOUT = env_int("OUTBOUND_CONNECT_TIMEOUT", 5, minimum=1)
 OUTBOUND_READ_TIMEOUT = env_int("OUTBOUND_READ_TIMEOUT", 15, minimum=1)
 OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 8, minimum=1)
+# Deliveries one change hands to the queue at once; a larger burst goes out a batch a minute.
+OUTBOUND_ENQUEUE_AT_ONCE = env_int("OUTBOUND_ENQUEUE_AT_ONCE", 500, minimum=1)
 GENERIC_WEBHOOK_SECRET = env_str("GENERIC_WEBHOOK_SECRET")  # whsec_...; empty rejects every delivery
 if GENERIC_WEBHOOK_SECRET and not GENERIC_WEBHOOK_SECRET.startswith("whsec_"):
     raise ImproperlyConfigured("GENERIC_WEBHOOK_SECRET must be a Standard Webhooks secret starting with whsec_")

@@ -6,4 +6,4 @@ class PacketsConfig(AppConfig):
     verbose_name = "Cases and decisions"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401  (audit of logins; no database work here)
+        from . import signals  # noqa: F401  (audit of logins, email delivery reports; no database work here)

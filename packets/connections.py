@@ -21,7 +21,7 @@ from django.db.models import Max
 
 from backorders.models import WebhookDelivery
 
-from .models import AuditEvent, Message, OutboundSubscription, StoreAction
+from .models import AuditEvent, Message, OutboundSubscription, StoreAction, ZendeskTicket
 from .store_actions import shopify, woocommerce
 from .store_actions.results import StoreCallError
 
@@ -100,23 +100,16 @@ def connections() -> list[Connection]:
         )
     )
     success, failure = _message_history(Message.Channel.EMAIL)
-    provider = getattr(settings, "EMAIL_PROVIDER", "smtp")
-    email_details = [("Provider", provider), ("Backend", settings.EMAIL_BACKEND.rsplit(".", 2)[-2])]
-    if provider == "smtp":
-        email_details += [
-            ("Server", f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"),
-            ("Password", mask(settings.EMAIL_HOST_PASSWORD)),
-        ]
     found.append(
         Connection(
             "email",
             "Email",
-            bool(settings.EMAIL_HOST) or provider != "smtp",
-            email_details,
+            _email_configured(),
+            _email_details(),
             success,
             failure.last_error if failure else "",
             failure.created_at if failure else None,
-            testable=provider == "smtp",
+            testable=_email_over_smtp(),
         )
     )
     success, failure = _message_history(Message.Channel.SMS)
@@ -149,18 +142,49 @@ def connections() -> list[Connection]:
             testable=True,
         )
     )
-    zendesk_url, zendesk_token = getattr(settings, "ZENDESK_URL", ""), getattr(settings, "ZENDESK_OAUTH_TOKEN", "")
+    tickets = ZendeskTicket.objects.all()
+    success = tickets.filter(status=ZendeskTicket.Status.CREATED).aggregate(at=Max("finished_at"))["at"]
+    failure = tickets.exclude(error="").order_by("-finished_at", "-id").only("error", "finished_at").first()
     found.append(
         Connection(
             "zendesk",
             "Zendesk",
-            bool(zendesk_url and zendesk_token),
-            [("Account", zendesk_url or "not set"), ("OAuth token", mask(zendesk_token))],
+            bool(settings.ZENDESK_URL and settings.ZENDESK_OAUTH_TOKEN),
+            [("Account", settings.ZENDESK_URL or "not set"), ("OAuth token", mask(settings.ZENDESK_OAUTH_TOKEN))],
+            success,
+            failure.error if failure else "",
+            failure.finished_at if failure else None,
             testable=True,
         )
     )
     found.append(_inbound_secrets())
     return found
+
+
+def _email_over_smtp() -> bool:
+    return settings.EMAIL_BACKEND == "django.core.mail.backends.smtp.EmailBackend"
+
+
+def _email_configured() -> bool:
+    # a provider's required keys are checked at start-up (config.settings)
+    return bool(settings.EMAIL_HOST) if _email_over_smtp() else True
+
+
+def _email_details() -> list[tuple[str, str]]:
+    provider = settings.EMAIL_PROVIDER
+    details = [("Provider", provider), ("Backend", settings.EMAIL_BACKEND.rsplit(".", 2)[-2])]
+    if _email_over_smtp():
+        details += [
+            ("Server", f"{settings.EMAIL_HOST}:{settings.EMAIL_PORT}"),
+            ("Password", mask(settings.EMAIL_HOST_PASSWORD)),
+        ]
+    else:
+        keys = settings.EMAIL_PROVIDERS.get(provider, ("", {}))[1]
+        details += [(name, mask(settings.ANYMAIL.get(name, ""))) for name in keys if not name.endswith("_API_URL")]
+    if provider != "smtp":
+        secret = "set" if settings.ANYMAIL.get("WEBHOOK_SECRET") else "not set: reports are refused"
+        details.append(("Delivery reports", f"/anymail/{provider}/tracking/ (ANYMAIL_WEBHOOK_SECRET {secret})"))
+    return details
 
 
 INBOUND = [
@@ -274,7 +298,7 @@ def _test_slack() -> str:
 
 
 def _test_zendesk() -> str:
-    url, token = getattr(settings, "ZENDESK_URL", ""), getattr(settings, "ZENDESK_OAUTH_TOKEN", "")
+    url, token = settings.ZENDESK_URL, settings.ZENDESK_OAUTH_TOKEN
     if not (url and token):
         raise TestFailed("Set ZENDESK_URL and ZENDESK_OAUTH_TOKEN")
     response = requests.get(

@@ -5,7 +5,10 @@ Erasure anonymises what identifies the person and keeps the structure the audit 
 * the customer row: name, email and phone blanked, SMS opt-in off, ``erased_at`` set;
 * their orders: the shipping name and address blanked (city, region, postal code; the country
   stays, for tax and reporting);
-* messages to them: recipient and body replaced; subjects and statuses stay, so the trail reads;
+* messages to them: recipient, body and the provider's delivery report replaced; subjects and
+  statuses stay, so the trail reads;
+* the Zendesk tickets of their cases: the kept copy of the ticket's comment replaced (the ticket
+  in Zendesk is the store's own helpdesk record, erased there);
 * inbound messages from them: body and sender address replaced;
 * the raw webhook deliveries of their orders: the kept body replaced by a marker (its SHA-256 of
   the original stays, so a duplicate copy is still recognised) and the headers emptied.
@@ -24,7 +27,7 @@ from django.utils import timezone
 
 from backorders.models import Customer, Order, WebhookDelivery
 
-from .models import AuditEvent, Case, InboundMessage, Message, Packet
+from .models import AuditEvent, Case, InboundMessage, Message, Packet, ZendeskTicket
 
 ERASED = "[erased]"
 ERASED_BODY = b'{"erased": true}'
@@ -130,8 +133,9 @@ def erase_customer(email: str, *, actor=None, reason: str = "erasure requested b
         counts = {
             "orders": orders.update(shipping_name="", shipping_city="", shipping_region="", shipping_postal_code=""),
             "messages": Message.objects.filter(Q(customer=customer) | Q(order_id__in=order_ids)).update(
-                to=ERASED, body=ERASED
+                to=ERASED, body=ERASED, delivery_detail=ERASED
             ),
+            "zendesk_tickets": _erase_tickets(order_ids),
             "inbound_messages": InboundMessage.objects.filter(Q(customer=customer) | Q(order_id__in=order_ids)).update(
                 from_address=ERASED, body=ERASED
             ),
@@ -152,3 +156,13 @@ def erase_customer(email: str, *, actor=None, reason: str = "erasure requested b
             counts=counts,
             packets_kept=kept_packets,
         )
+
+
+def _erase_tickets(order_ids: list[int]) -> int:
+    """The kept copy of each ticket's comment (it names the customer); a ticket not yet opened is
+    then sent with the erased comment."""
+    tickets = list(ZendeskTicket.objects.select_for_update().filter(case__order_id__in=order_ids))
+    for ticket in tickets:
+        ticket.request.setdefault("ticket", {})["comment"] = {"body": ERASED, "public": False}
+        ticket.save(update_fields=["request"])
+    return len(tickets)

@@ -20,9 +20,10 @@ from django.utils import timezone
 from backorders.models import Product, StorePolicy
 from backorders.roles import OWNER, SUPPORT, is_owner, is_staff_member
 
+from . import zendesk
 from .messaging import approve_message
 from .models import AuditEvent, Case, Decision, IllegalTransition, Message, Outcome, Packet
-from .outbound import decision_payload, emit
+from .outbound import case_changes, case_payload, case_updated, decision_payload, emit_many
 from .store_actions import on_decision_approved
 
 # Where an approved decision leaves the case.
@@ -134,7 +135,9 @@ def decide(
             packet_version=packet.version,
         )
         if owner_needed and not is_owner(user):
+            status_was = case.status
             case.set_status(Case.Status.AWAITING_OWNER, actor=user, reason=f"{user} proposed: {action}")
+            case_updated(case, "decision", status_was=status_was)
         else:
             approve_decision(decision.pk, user)
             decision.refresh_from_db()
@@ -170,11 +173,19 @@ def approve_decision(decision_id: int, owner) -> Decision:
             decision_action=decision.action,
             decided_by=decision.decided_by_id,
         )
+        status_was = case.status
         _apply(decision, case, owner)
         # Acting on the store (cancel, refund, hold, tag) and telling subscribed automations: rows
         # written in this transaction, calls made by the worker after it commits.
         on_decision_approved(decision)
-        emit("decision.approved", decision_payload(decision), case=case)
+        if decision.action == Decision.Action.ESCALATE:
+            zendesk.on_escalated(decision, case, owner)  # one ticket per case, opened after commit
+        emit_many(
+            [
+                ("decision.approved", decision_payload(decision), case),
+                ("case.updated", case_payload(case, case_changes(case, status_was, "decision")), case),
+            ]
+        )
     return decision
 
 
@@ -220,8 +231,10 @@ def reject_decision(decision_id: int, owner, note: str = "") -> Decision:
             decision_action=decision.action,
         )
         still_proposed = case.decisions.filter(status=Decision.Status.PROPOSED).exists()
+        status_was = case.status
         if case.status == Case.Status.AWAITING_OWNER and not still_proposed:
             case.set_status(Case.Status.OPEN, actor=owner, reason="Proposal rejected")
+        case_updated(case, "decision", status_was=status_was)
     return decision
 
 

@@ -446,6 +446,17 @@ class Message(StatusMachine, models.Model):
         FAILED = "failed", "Failed"
         CANCELLED = "cancelled", "Cancelled"
 
+    class Delivery(models.TextChoices):
+        """What the email provider later reported (its delivery webhooks); empty until it does."""
+
+        UNKNOWN = "", "Not reported"
+        DELIVERED = "delivered", "Delivered"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Marked as spam"
+
+    # A report only ever moves a message up this scale: a late "delivered" never hides a bounce.
+    DELIVERY_RANK = {Delivery.UNKNOWN: 0, Delivery.DELIVERED: 1, Delivery.BOUNCED: 2, Delivery.COMPLAINED: 3}
+
     NOUN = "A message"
     TRANSITIONS: dict[str, set[str]] = {
         Status.DRAFT: {Status.APPROVED, Status.CANCELLED},
@@ -485,7 +496,12 @@ class Message(StatusMachine, models.Model):
     queued_at = models.DateTimeField(null=True, blank=True)
     sending_started_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
-    provider_id = models.CharField(max_length=255, blank=True)
+    provider_id = models.CharField(
+        max_length=255, blank=True, help_text="The provider's id for it (the email provider's message id)."
+    )
+    delivery = models.CharField(max_length=16, choices=Delivery.choices, blank=True, default=Delivery.UNKNOWN)
+    delivery_detail = models.CharField(max_length=500, blank=True, help_text="The provider's words on it.")
+    delivery_at = models.DateTimeField(null=True, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
     next_attempt_at = models.DateTimeField(null=True, blank=True)
     last_error = models.TextField(blank=True)
@@ -508,6 +524,7 @@ class Message(StatusMachine, models.Model):
         indexes = [
             models.Index(fields=["status", "next_attempt_at"], name="message_status_next_attempt"),
             models.Index(fields=["case", "status"], name="message_case_status"),
+            models.Index(fields=["provider_id"], name="message_provider_id", condition=~Q(provider_id="")),
         ]
 
     def __str__(self) -> str:
@@ -743,6 +760,71 @@ class StoreAction(StatusMachine, models.Model):
                 kind=self.kind,
                 platform=self.platform,
                 error=self.error[:1000],
+            )
+
+
+# --------------------------------------------------------------------------- the helpdesk
+
+
+class ZendeskTicket(StatusMachine, models.Model):
+    """The one Zendesk ticket an escalated case opens, and how opening it went.
+
+    Written in the transaction that approved the escalation, sent by the worker after commit
+    (``packets.zendesk.open_ticket``). ``request`` is the body, built once and sent unchanged
+    with the same ``Idempotency-Key`` on every retry, so Zendesk answers a retry of a request it
+    already took with the ticket it made.
+    """
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "Waiting to be sent"
+        SENDING = "sending", "Sending"
+        CREATED = "created", "Open in Zendesk"
+        FAILED = "failed", "Failed"
+
+    NOUN = "A Zendesk ticket"
+    TRANSITIONS: dict[str, set[str]] = {
+        Status.PENDING: {Status.SENDING},
+        Status.SENDING: {Status.CREATED, Status.PENDING, Status.FAILED},
+        Status.FAILED: {Status.PENDING},
+        Status.CREATED: set(),
+    }
+
+    case = models.OneToOneField(Case, on_delete=models.CASCADE, related_name="zendesk_ticket")
+    decision = models.ForeignKey(
+        Decision, null=True, blank=True, on_delete=models.SET_NULL, related_name="+", help_text="The escalation."
+    )
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    idempotency_key = models.CharField(max_length=100, unique=True)
+    request = models.JSONField(encoder=DjangoJSONEncoder, help_text="The body sent, the same on every attempt.")
+    response = models.JSONField(default=dict, blank=True, encoder=DjangoJSONEncoder)
+    ticket_id = models.BigIntegerField(null=True, blank=True)
+    url = models.URLField(max_length=500, blank=True, help_text="The ticket in Zendesk's agent interface.")
+    error = models.TextField(blank=True, help_text="Zendesk's own words when it refused, or why no answer came.")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    sending_started_at = models.DateTimeField(null=True, blank=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(status="created") | Q(ticket_id__isnull=False), name="zendesk_ticket_created_has_id"
+            ),
+        ]
+        indexes = [models.Index(fields=["status", "next_attempt_at"], name="zendesk_ticket_status_next")]
+
+    def __str__(self) -> str:
+        return f"Zendesk ticket {self.ticket_id or '(not yet)'} for case {self.case_id} ({self.status})"
+
+    def set_status(self, new: str, *, actor=None, reason: str = "", **fields) -> None:
+        with transaction.atomic():
+            old = self._move(new, fields)
+            AuditEvent.record(
+                f"zendesk.{new}", actor=actor, case=self.case, obj=self, summary=reason or f"{old} → {new}", old=old
             )
 
 

@@ -2,7 +2,8 @@
 
 ``emit(event_type, payload, case=None)`` writes one ``OutboundDelivery`` row per subscription that
 wants the event, inside the caller's transaction, and enqueues them after commit: an event is
-sent only when the change it reports was committed. ``deliver(delivery_id)`` posts the body with
+sent only when the change it reports was committed; ``emit_many`` does the same for many events
+in two queries (one when nobody subscribes). ``deliver(delivery_id)`` posts the body with
 ``webhook-id`` (the same on every attempt, for the receiver's deduplication), ``webhook-timestamp``
 and ``webhook-signature`` (``standardwebhooks``). A 2xx is delivered; 410 Gone turns the
 subscription off; anything else, or no answer, is retried with backoff through
@@ -15,7 +16,9 @@ from __future__ import annotations
 import json
 import logging
 import uuid
+from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import requests
 from django.conf import settings
@@ -48,24 +51,51 @@ Status = OutboundDelivery.Status
 def emit(event_type: str, payload: dict, *, case=None) -> list[OutboundDelivery]:
     """Queue ``event_type`` for every active subscription that wants it. Call inside the transaction
     that made the change; deliveries are enqueued after it commits."""
-    if event_type not in EVENT_TYPES:
-        raise ValueError(f"{event_type!r} is not an event type; known: {', '.join(EVENT_TYPES)}")
-    subscriptions = [s for s in OutboundSubscription.objects.filter(active=True) if s.wants(event_type)]
+    return emit_many([(event_type, payload, case)])
+
+
+def emit_many(events: Iterable[tuple[str, dict, Any]]) -> list[OutboundDelivery]:
+    """Queue many events (``(event_type, payload, case or case id or None)``) in two queries.
+
+    One query reads the subscriptions, one ``bulk_create`` writes every delivery; with no
+    subscription it costs that one query, and with no event none. Call inside the transaction
+    that made the changes. After it commits, up to ``OUTBOUND_ENQUEUE_AT_ONCE`` deliveries are
+    handed to the queue at once; a larger burst (a first sweep opening thousands of cases) is
+    marked due and goes out through ``retry_due_deliveries``, a batch each minute.
+    """
+    events = list(events)
+    if not events:
+        return []
+    for event_type, _, _ in events:
+        if event_type not in EVENT_TYPES:
+            raise ValueError(f"{event_type!r} is not an event type; known: {', '.join(EVENT_TYPES)}")
+    subscriptions = list(OutboundSubscription.objects.filter(active=True))
     if not subscriptions:
         return []
-    event_id = f"msg_{uuid.uuid4().hex}"
     now = timezone.now()
-    body = json.loads(
-        json.dumps({"type": event_type, "timestamp": now.isoformat(), "data": payload}, cls=DjangoJSONEncoder)
-    )
-    deliveries = OutboundDelivery.objects.bulk_create(
-        [
-            OutboundDelivery(subscription=s, event_id=event_id, event_type=event_type, payload=body, case=case)
-            for s in subscriptions
+    stamp = now.isoformat()
+    rows = []
+    for event_type, payload, case in events:
+        wanting = [s for s in subscriptions if s.wants(event_type)]
+        if not wanting:
+            continue
+        event_id = f"msg_{uuid.uuid4().hex}"
+        body = json.loads(json.dumps({"type": event_type, "timestamp": stamp, "data": payload}, cls=DjangoJSONEncoder))
+        case_id = getattr(case, "pk", case)
+        rows += [
+            OutboundDelivery(subscription=s, event_id=event_id, event_type=event_type, payload=body, case_id=case_id)
+            for s in wanting
         ]
-    )
-    ids = [d.pk for d in deliveries]
-    transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    if not rows:
+        return []
+    burst = len(rows) > settings.OUTBOUND_ENQUEUE_AT_ONCE
+    if burst:
+        for row in rows:
+            row.next_attempt_at = now
+    deliveries = OutboundDelivery.objects.bulk_create(rows)
+    if not burst:
+        ids = [d.pk for d in deliveries]
+        transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
     return deliveries
 
 
@@ -76,23 +106,41 @@ def _iso(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def case_payload(case) -> dict:
-    """The ``case.opened`` / ``case.updated`` body."""
-    return {
-        "id": case.pk,
-        "kind": case.kind,
-        "category": case.category,
-        "status": case.status,
-        "risk_level": case.risk_level,
-        "title": case.title,
-        "order_id": case.order_id,
-        "product_id": case.product_id,
-        "shipment_id": case.shipment_id,
-        "supplier_id": case.supplier_id,
-        "promise_at_risk": case.promise_at_risk,
-        "opened_at": _iso(case.opened_at),
-        "updated_at": _iso(case.updated_at),
-    }
+CASE_FIELDS = (
+    "kind",
+    "category",
+    "status",
+    "risk_level",
+    "title",
+    "order_id",
+    "product_id",
+    "shipment_id",
+    "supplier_id",
+    "promise_at_risk",
+)
+
+
+def case_payload(case, changes: Iterable[str] | None = None) -> dict:
+    """The ``case.opened`` / ``case.updated`` body, from a ``Case`` or a row of its fields (the
+    sweep's). ``changes`` (``case.updated`` only) says what moved: ``status``, ``packet``,
+    ``decision``, ``message``."""
+    get = case.get if isinstance(case, Mapping) else lambda name: getattr(case, name, None)
+    payload = {name: get(name) for name in ("id", *CASE_FIELDS)}
+    payload["opened_at"] = _iso(get("opened_at"))
+    payload["updated_at"] = _iso(get("updated_at"))
+    if changes is not None:
+        payload["changes"] = sorted(set(changes))
+    return payload
+
+
+def case_changes(case, status_was: str | None, *changes: str) -> list[str]:
+    """``changes``, with ``status`` when the case's status is no longer ``status_was``."""
+    return [*changes, *(["status"] if status_was is not None and case.status != status_was else [])]
+
+
+def case_updated(case, *changes: str, status_was: str | None = None) -> list[OutboundDelivery]:
+    """``case.updated`` for one case a person (or a provider's report) changed; inside that transaction."""
+    return emit("case.updated", case_payload(case, case_changes(case, status_was, *changes)), case=case)
 
 
 def decision_payload(decision) -> dict:

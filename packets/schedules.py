@@ -42,6 +42,8 @@ SCHEDULES: list[Declared] = [
     Declared(name="notify.reconcile", func="packets.notify.reconcile.reconcile_stuck", minutes=5),
     # store actions (cancel, refund, hold, tag) due for a retry or lost by a dead worker
     Declared(name="store_actions.retry", func="packets.store_actions.runner.retry_due_actions", minutes=1),
+    # Zendesk tickets of escalated cases, due for a retry or lost by a dead worker
+    Declared(name="zendesk.retry", func="packets.zendesk.retry_due_tickets", minutes=1),
     # outbound events for subscribed automations, due for a retry
     Declared(name="outbound.retry", func="packets.outbound.retry_due_deliveries", minutes=1),
     # deliveries whose enqueue was lost (stored, never processed)

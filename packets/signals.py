@@ -1,9 +1,17 @@
-"""Audit rows for authentication events. Business rules never live in signals."""
+"""Audit rows for authentication events, and email providers' delivery reports handed to
+``email_tracking``. Business rules never live in signals."""
 
+from anymail.signals import tracking
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from . import email_tracking
 from .models import AuditEvent
+
+
+@receiver(tracking, dispatch_uid="packets.email_tracking")
+def email_delivery_report(sender, event, esp_name, **kwargs):
+    email_tracking.record(event, esp_name)
 
 
 @receiver(user_logged_in)

@@ -33,6 +33,7 @@ from .packet import content_hash, diff
 from .rules.facts import RISK_RANK
 from .sweep_cases import build_desired
 from .sweep_desired import Desired
+from .sweep_events import emit_sweep_events
 from .sweep_load import CASE_FIELDS, Snapshot, load
 from .sweep_write import insert_rows, update_rows
 
@@ -358,6 +359,7 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
     )
     result.packets = len(packets)
     AuditEvent.objects.bulk_create(audits)
+    emit_sweep_events(snap, created, rows_to_update, skipped, packets)
     result.open_cases = len(case_ids)
     return case_ids
 

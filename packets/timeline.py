@@ -127,6 +127,10 @@ def collect(content: dict, *, decisions=(), messages=(), inbound=()) -> tuple[li
         )
         tone = {"draft": "muted", "failed": "bad", "sent": "ok"}.get(message.status, "")
         add(moment, "messages", f"{verb}: {message.subject or message.get_channel_display()}", tone)
+        if message.delivery:  # what the email provider reported afterwards
+            tone = "ok" if message.delivery == "delivered" else "bad"
+            label = message.get_delivery_display()
+            add(message.delivery_at, "messages", f"{label}: {message.subject or message.to}", tone)
     for reply in inbound:
         add(reply.received_at, "messages", f"Customer wrote: {reply.subject or reply.body[:40]}", "warn")
 

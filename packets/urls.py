@@ -1,6 +1,14 @@
 from django.urls import path
 
-from . import review_views, views, views_connections, views_customer, views_export, views_store_actions
+from . import (
+    email_tracking,
+    review_views,
+    views,
+    views_connections,
+    views_customer,
+    views_export,
+    views_store_actions,
+)
 
 app_name = "packets"
 
@@ -40,4 +48,6 @@ urlpatterns = [
     path("store-actions/<int:action_id>/retry/", views_store_actions.store_action_retry, name="store-action-retry"),
     path("connections/", views_connections.connection_list, name="connections"),
     path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
+    # email providers' delivery reports, at django-anymail's tracking webhook URLs
+    path("anymail/<slug:provider>/tracking/", email_tracking.tracking_webhook, name="email-tracking"),
 ]

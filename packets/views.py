@@ -47,7 +47,8 @@ def _require_staff(request: HttpRequest) -> None:
 def _get_case_for_user(request: HttpRequest, case_id: int) -> Case:
     _require_staff(request)
     return get_object_or_404(
-        Case.objects.select_related("order__customer", "product", "shipment", "supplier", "assignee"), pk=case_id
+        Case.objects.select_related("order__customer", "product", "shipment", "supplier", "assignee", "zendesk_ticket"),
+        pk=case_id,
     )
 
 

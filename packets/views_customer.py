@@ -21,6 +21,7 @@ from suppliers.eta import customer_ranges
 from .models import AuditEvent, Case, InboundMessage
 from .notify.drafting import customer_date
 from .notify.links import LinkExpired, LinkInvalid, read_token
+from .outbound import case_payload, case_updated, emit
 
 CANCEL_INTENT = "cancel"
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PARTIAL, OrderLine.State.PENDING)
@@ -157,7 +158,9 @@ def request_cancel(order: Order, *, ip: str = "") -> InboundMessage:
         if case.risk_rank < Case.RISK_RANK[Case.Risk.REFUND_RISK]:
             case.set_risk(Case.Risk.REFUND_RISK)
             case.save(update_fields=["risk_level", "risk_rank", "updated_at"])
+        status_was = case.status
         case.set_status(Case.Status.AWAITING_OWNER, reason="The customer asked to cancel from the order page")
+        case_updated(case, "message", status_was=status_was)
         AuditEvent.record(
             "customer.cancel_request",
             case=case,
@@ -184,6 +187,7 @@ def _case_for(order: Order) -> Case:
                 order=order,
                 customer_silent_since=timezone.now(),
             )
+            emit("case.opened", case_payload(case), case=case)
     except IntegrityError:
         case = Case.objects.open().get(dedupe_key=key)
     return case

@@ -234,3 +234,62 @@ def loopback_http():
         yield server
     finally:
         server.stop()
+
+
+# --------------------------------------------------------------------------- provider stand-ins
+
+
+@dataclass
+class ApiRequest:
+    method: str
+    path: str  # without the query string
+    headers: dict[str, str]  # lower-cased names
+    body: bytes
+
+    def basic_auth(self) -> tuple[str, str] | None:
+        return RecordedRequest.basic_auth(self)
+
+
+def serve_json_api(answer, release: threading.Event | None = None) -> ThreadingHTTPServer:
+    """A threaded HTTP server on 127.0.0.1 for a provider's stand-in (WooCommerce, Postmark, Zendesk).
+
+    ``answer(ApiRequest)`` returns ``(status, body, headers, hang)``: the body goes out as JSON;
+    ``hang`` means the stand-in took the request and no answer comes (until ``release`` is set,
+    then the connection is dropped), as when a call times out after the provider acted on it.
+    """
+
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def _handle(self):
+            length = int(self.headers.get("Content-Length") or 0)
+            request = ApiRequest(
+                method=self.command,
+                path=self.path.split("?", 1)[0],
+                headers={k.lower(): v for k, v in self.headers.items()},
+                body=self.rfile.read(length) if length else b"",
+            )
+            status, body, headers, hang = answer(request)
+            if hang:
+                if release is not None:
+                    release.wait(timeout=5)
+                self.close_connection = True
+                return
+            data = json.dumps(body).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json; charset=utf-8")
+            for name, value in headers.items():
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        do_GET = do_POST = do_PUT = do_DELETE = _handle
+
+        def log_message(self, format, *args):
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server

@@ -96,6 +96,8 @@ MATRIX: dict[str, Row] = {
     "packets:store-action-retry": Row("POST", LOGIN, 403, 302, "action_id"),
     "packets:connections": Row("GET", LOGIN, 403, 200),
     "packets:connection-test": Row("POST", LOGIN, 403, 302, "name"),
+    # email providers' delivery reports: basic auth, refused while no secret is set
+    "packets:email-tracking": Row("POST", 401, 401, 401, "provider"),
 }
 
 
@@ -143,7 +145,7 @@ def world(owner, support):
     job = ImportJob.objects.create(kind="orders", filename="orders.csv", content=b"Name\n", created_by=support)
     bundle = ExportJob.objects.create(created_by=owner, case_ids=[case.pk], total=1)
     return {
-        "provider": "aftership",
+        "provider": {"backorders": "aftership", "packets": "postmark"},
         "job_id": {"backorders": job.pk, "packets": bundle.pk},
         "allocation_id": allocation.pk,
         "supplier_id": purchase_order.supplier_id,

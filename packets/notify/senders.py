@@ -1,5 +1,6 @@
-"""Providers: email through Django's SMTP backend, SMS through Twilio's Messages API, staff
-alerts to a Slack incoming webhook.
+"""Providers: email through Django's mail backend (SMTP, or a provider's API through
+django-anymail, ``EMAIL_PROVIDER``), SMS through Twilio's Messages API, staff alerts to a Slack
+incoming webhook.
 
 Each sender returns the provider's id for the message, or raises ``TransientSendError`` (try again
 later: timeouts, connection errors, 5xx, 429 with its Retry-After) or ``PermanentSendError``
@@ -7,6 +8,10 @@ later: timeouts, connection errors, 5xx, 429 with its Retry-After) or ``Permanen
 message's idempotency key: as the email's ``Message-ID`` (and ``X-Idempotency-Key``), and as an
 ``Idempotency-Key`` header to Twilio and Slack. Twilio and Slack do not deduplicate on it today;
 the duplicate guard is ours (the claim in ``tasks.send_message`` and ``find_sent_sms``).
+
+The id returned for an email is the provider's own message id when an API sent it (anymail's
+``anymail_status.message_id``: what the provider's delivery webhooks name), else our
+``Message-ID`` header (what an SMTP relay's events carry as ``smtp-id``).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from datetime import UTC, datetime, timedelta
 from email.utils import parsedate_to_datetime
 
 import requests
+from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsRefused
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
@@ -76,11 +82,29 @@ def send_email(message: Message) -> str:
         if 400 <= exc.smtp_code < 500:
             raise TransientSendError(text) from exc
         raise PermanentSendError(text) from exc
+    except AnymailError as exc:  # before OSError: anymail's API errors are requests' (OSError) too
+        raise _provider_error(exc) from exc
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
         raise TransientSendError(f"Could not reach the mail server: {exc!r}") from exc
     if not sent:
         raise TransientSendError("The mail backend accepted nothing")
-    return mid
+    status = getattr(email, "anymail_status", None)
+    return (status.message_id if status is not None and status.message_id else "") or mid
+
+
+def _provider_error(exc: AnymailError) -> SendError:
+    """An email provider's refusal, in its own words: retried when waiting may help."""
+    provider = settings.EMAIL_PROVIDER
+    status = exc.status_code
+    response = getattr(exc, "response", None)
+    detail = (response.text[:300].strip() if response is not None else "") or str(exc).splitlines()[0]
+    if isinstance(exc, AnymailRecipientsRefused):
+        return PermanentSendError(f"{provider} refused the address: {detail}")
+    if isinstance(exc, AnymailAPIError) and (status is None or status == 429 or status >= 500):
+        after = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
+        what = f"answered {status}" if status else "could not be reached"
+        return TransientSendError(f"{provider} {what}: {detail}", retry_after=after)
+    return PermanentSendError(f"{provider} refused the message ({status or exc.__class__.__name__}): {detail}")
 
 
 # --------------------------------------------------------------------------- HTTP providers

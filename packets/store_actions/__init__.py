@@ -6,7 +6,9 @@ Nothing runs on a store until a decision is approved. The verbs here are the ent
   ``StoreAction`` row per store call the decision needs and enqueues them after commit. Cancel and
   refund need an owner's approval; hold and tag may run on a staff approval or a standing one.
 * ``preview(decision_or_action, case)``: the plain-language lines shown before approval.
-* ``release_holds(order_id)``: our own fulfilment holds on an order whose units are now allocated.
+* ``release_holds(order_id)``: our own fulfilment holds on an order whose units are now allocated;
+  ``release_holds_for(order_ids)`` finds, in one query, which of many orders have one (allocation
+  calls it through ``settings.AFTER_ALLOCATION``).
 * ``retry_action(action_id, user, without_gateway=False)``: the owner runs a failed action again.
 """
 
@@ -24,7 +26,7 @@ from ..models import AuditEvent, Decision, StoreAction
 from .preview import STANDING_KEYS, Planned, describe, plan_for, preview, short_lines
 from .runner import enqueue
 
-__all__ = ["on_decision_approved", "preview", "release_holds", "retry_action"]
+__all__ = ["on_decision_approved", "preview", "release_holds", "release_holds_for", "retry_action"]
 
 Kind = StoreAction.Kind
 Status = StoreAction.Status
@@ -97,19 +99,29 @@ def _create(decision: Decision, case, planned: Planned, approver) -> StoreAction
     return action
 
 
+def _unreleased_holds():
+    return StoreAction.objects.filter(kind=Kind.HOLD, status=Status.SUCCEEDED).exclude(
+        decision__store_actions__kind=Kind.RELEASE_HOLD
+    )
+
+
+def release_holds_for(order_ids) -> list[StoreAction]:
+    """``release_holds`` for those of ``order_ids`` that hold a placed hold of ours: one query to
+    find them, whatever the number of orders (allocation may serve thousands at once)."""
+    held = _unreleased_holds().filter(order_id__in=list(order_ids)).values_list("order_id", flat=True).distinct()
+    return [action for order_id in sorted(held) for action in release_holds(order_id)]
+
+
 def release_holds(order_id: int) -> list[StoreAction]:
     """Release our own fulfilment holds on an order once none of its held lines misses units.
 
-    Call it after allocation gave the order its units (the sweep does). Each hold made by a
-    decision gets one release action, approved by whoever approved the hold.
+    Allocation calls it (through ``release_holds_for``) when it gave the order units. Each hold made
+    by a decision gets one release action, approved by whoever approved the hold; the call to the
+    store runs after the transaction commits.
     """
     created = []
     with transaction.atomic():
-        holds = (
-            StoreAction.objects.select_related("case", "order", "decision", "approved_by")
-            .filter(order_id=order_id, kind=Kind.HOLD, status=Status.SUCCEEDED)
-            .exclude(decision__store_actions__kind=Kind.RELEASE_HOLD)
-        )
+        holds = _unreleased_holds().select_related("case", "order", "decision", "approved_by").filter(order_id=order_id)
         for hold in holds:
             if short_lines(hold.order, hold.case):
                 continue

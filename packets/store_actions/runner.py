@@ -164,6 +164,10 @@ def _record(action: StoreAction, result: CallResult, *, read_back: bool = False)
             note = f" ({result.note})" if result.note else ""
             locked.set_status(Status.SUCCEEDED, reason=f"{label}: done{note}"[:500], **fields)
             emit("store_action.succeeded", action_payload(locked), case=locked.case)
+            if locked.kind == StoreAction.Kind.HOLD:
+                from . import release_holds
+
+                release_holds(locked.order_id)  # the units arrived while the hold was on its way
         elif outcome == results.FAILED:
             locked.set_status(Status.FAILED, reason=f"{label} failed: {fields['error']}"[:500], **fields)
             emit("store_action.failed", action_payload(locked), case=locked.case)

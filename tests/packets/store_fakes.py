@@ -7,13 +7,12 @@ its transaction does for store actions (lock, mark approved, call ``on_decision_
 
 from __future__ import annotations
 
-import base64
 import json
 import re
 import threading
 from collections import deque
 from decimal import Decimal
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import ThreadingHTTPServer
 
 import pytest
 from django.db import transaction
@@ -23,6 +22,7 @@ from packets.models import Decision
 from packets.store_actions import on_decision_approved
 from scripts.fake_shopify import FakeShopStore, serve
 from tests import factories
+from tests.loopback import serve_json_api
 
 SHOPIFY_TOKEN = "shpat_test_token"
 
@@ -200,41 +200,11 @@ class FakeWooStore:
 
 
 def serve_woo(store: FakeWooStore) -> ThreadingHTTPServer:
-    class Handler(BaseHTTPRequestHandler):
-        protocol_version = "HTTP/1.1"
+    def answer(request):
+        body = json.loads(request.body) if request.body else None
+        return store.answer(request.method, request.path, body, request.basic_auth())
 
-        def _handle(self):
-            length = int(self.headers.get("Content-Length") or 0)
-            raw = self.rfile.read(length) if length else b""
-            auth = None
-            header = self.headers.get("Authorization", "")
-            if header.startswith("Basic "):
-                user, _, password = base64.b64decode(header[6:]).decode().partition(":")
-                auth = (user, password)
-            body = json.loads(raw) if raw else None
-            status, answer, headers, hang = store.answer(self.command, self.path.split("?", 1)[0], body, auth)
-            if hang:
-                store.release.wait(timeout=5)
-                self.close_connection = True
-                return
-            data = json.dumps(answer).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            for name, value in headers.items():
-                self.send_header(name, value)
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        do_GET = do_POST = do_PUT = _handle
-
-        def log_message(self, format, *args):
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    server.daemon_threads = True
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    return server
+    return serve_json_api(answer, store.release)
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backorders.models import WebhookDelivery
-from packets.models import AuditEvent, Packet
+from packets.models import AuditEvent, Packet, ZendeskTicket
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -27,7 +27,20 @@ def jane():
     factories.PacketFactory(
         case=case, content={"facts": {"customer": {"name": "Jane Doe", "email": "jane@example.com"}}}
     )
-    factories.MessageFactory(case=case, order=order, customer=customer, to="jane@example.com", body="Hi Jane, ...")
+    factories.MessageFactory(
+        case=case,
+        order=order,
+        customer=customer,
+        to="jane@example.com",
+        body="Hi Jane, ...",
+        delivery="bounced",
+        delivery_detail="smtp;550 5.1.1 <jane@example.com>: Recipient address rejected",
+    )
+    ZendeskTicket.objects.create(
+        case=case,
+        idempotency_key="backorder-desk-case-jane",
+        request={"ticket": {"subject": "Escalated", "comment": {"body": "Customer: Jane Doe <jane@example.com>"}}},
+    )
     factories.InboundMessageFactory(
         case=case, order=order, customer=customer, from_address="jane@example.com", body="Where is it? Jane"
     )
@@ -67,14 +80,22 @@ def test_it_anonymises_the_customer_and_records_the_erasure(jane, capsys):
     order = jane.orders.get()
     assert (order.shipping_name, order.shipping_city, order.shipping_postal_code) == ("", "", "")
     message = order.messages.get()
-    assert (message.to, message.body) == ("[erased]", "[erased]")
+    assert (message.to, message.body, message.delivery_detail) == ("[erased]", "[erased]", "[erased]")
+    ticket = ZendeskTicket.objects.get()
+    assert "jane" not in json.dumps(ticket.request).lower() and ticket.request["ticket"]["subject"] == "Escalated"
     inbound = order.inbound_messages.get()
     assert (inbound.from_address, inbound.body) == ("[erased]", "[erased]")
     delivery = WebhookDelivery.objects.get(resource_id=f"order:{order.external_id}")
     assert b"jane" not in bytes(delivery.body) and delivery.headers == {}
     event = AuditEvent.objects.get(action="customer.erased")
     assert event.object_id == str(jane.pk)
-    assert event.data["counts"] == {"orders": 1, "messages": 1, "inbound_messages": 1, "webhook_deliveries": 1}
+    assert event.data["counts"] == {
+        "orders": 1,
+        "messages": 1,
+        "zendesk_tickets": 1,
+        "inbound_messages": 1,
+        "webhook_deliveries": 1,
+    }
     assert event.data["packets_kept"] == list(Packet.objects.values_list("pk", flat=True))
     assert "1 packet(s) keep their snapshot" in capsys.readouterr().out
 

@@ -180,7 +180,7 @@ def test_it_publishes_a_schema_that_every_event_body_matches(owner):
     action = factories.StoreActionFactory(case=case, decision=decision, order=case.order, status="succeeded")
     bodies = {
         "case.opened": case_payload(case),
-        "case.updated": case_payload(case),
+        "case.updated": case_payload(case, ["decision", "status"]),
         "decision.approved": decision_payload(decision),
         "message.sent": message_payload(message),
         "message.failed": message_payload(message) | {"status": "failed"},
