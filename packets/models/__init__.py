@@ -1,0 +1,41 @@
+"""The decision side: cases, their packets, the owner's decisions and what reached customers.
+
+Status changes go through ``set_status()`` methods that check an allowed-transitions table and
+write an AuditEvent in the same transaction; an illegal move raises, it is never a silent no-op.
+"""
+
+from .audit import AuditEvent, AuditEventQuerySet
+from .base import IllegalTransition, StatusMachine
+from .cases import Case, CaseQuerySet, Decision, Outcome, Packet
+from .integrations import (
+    OutboundDelivery,
+    OutboundSubscription,
+    StoreAction,
+    StoreActionQuerySet,
+    ZendeskTicket,
+    new_webhook_secret,
+)
+from .messages import InboundMessage, Message
+from .operations import ExportJob, WorkerHeartbeat
+
+__all__ = [
+    "AuditEvent",
+    "AuditEventQuerySet",
+    "Case",
+    "CaseQuerySet",
+    "Decision",
+    "ExportJob",
+    "IllegalTransition",
+    "InboundMessage",
+    "Message",
+    "OutboundDelivery",
+    "OutboundSubscription",
+    "Outcome",
+    "Packet",
+    "StatusMachine",
+    "StoreAction",
+    "StoreActionQuerySet",
+    "WorkerHeartbeat",
+    "ZendeskTicket",
+    "new_webhook_secret",
+]
