@@ -228,15 +228,23 @@ def order_state(gid: str) -> dict | None:
     return (body.get("data") or {}).get("order")
 
 
-def read_back(action) -> CallResult:
-    """Whether the store already shows what the action asks for (after a call with no answer)."""
-    plan = action.plan
+def _read_order(plan: dict, *, must_exist: bool) -> tuple[dict | None, CallResult | None]:
+    """The order as Shopify has it now, or the failure to report instead."""
     try:
         order = order_state(plan["order_gid"])
     except StoreCallError as exc:
-        return failure_from(exc, _call(ORDER_STATE, {"id": plan["order_gid"]}), mutation=False)
-    if order is None:
-        return CallResult(FAILED, error=f"Shopify has no order {plan['order_gid']}")
+        return None, failure_from(exc, _call(ORDER_STATE, {"id": plan["order_gid"]}), mutation=False)
+    if order is None and must_exist:
+        return None, CallResult(FAILED, error=f"Shopify has no order {plan['order_gid']}")
+    return order, None
+
+
+def read_back(action) -> CallResult:
+    """Whether the store already shows what the action asks for (after a call with no answer)."""
+    plan = action.plan
+    order, failure = _read_order(plan, must_exist=True)
+    if failure:
+        return failure
     kind = action.kind
     done, ref = False, ""
     if kind == "cancel":
@@ -398,12 +406,9 @@ def _refund_transactions(order: dict, plan: dict) -> list[dict]:
 
 def hold(action) -> CallResult:
     plan = action.plan
-    try:
-        order = order_state(plan["order_gid"])
-    except StoreCallError as exc:
-        return failure_from(exc, _call(ORDER_STATE, {"id": plan["order_gid"]}), mutation=False)
-    if order is None:
-        return CallResult(FAILED, error=f"Shopify has no order {plan['order_gid']}")
+    order, failure = _read_order(plan, must_exist=True)
+    if failure:
+        return failure
     existing = _find_hold(order, plan["handle"])
     if existing:
         return CallResult(SUCCEEDED, response=existing, external_ref=existing["hold_id"], note="hold already in place")
@@ -440,10 +445,9 @@ def hold(action) -> CallResult:
 def release_hold(action) -> CallResult:
     """Release only our own hold (by id): without ``holdIds`` Shopify releases every app's holds."""
     plan = action.plan
-    try:
-        order = order_state(plan["order_gid"])
-    except StoreCallError as exc:
-        return failure_from(exc, _call(ORDER_STATE, {"id": plan["order_gid"]}), mutation=False)
+    order, failure = _read_order(plan, must_exist=False)
+    if failure:
+        return failure
     ours = _find_hold(order or {}, plan["handle"])
     if ours is None:
         return CallResult(SUCCEEDED, response={"order": order}, note="our hold is no longer on the order")
