@@ -205,13 +205,6 @@ def _due_steps(line, rows, steps, now, today, etas):
     base = {"eta": eta, "next_update": next_update}
     due: list[tuple[str, dict]] = []
 
-    latest = None
-    for step in steps:
-        if line.backordered_at + timedelta(hours=step["after_hours"]) <= now:
-            latest = step
-    if latest is not None and latest["key"] not in have:
-        due.append((latest["key"], {**base, "offer_cancel": bool(latest.get("offer_cancel"))}))
-
     order = line.order
     if order.promised_ship_by is not None:
         promise_broken = today >= order.promised_ship_by
@@ -222,6 +215,18 @@ def _due_steps(line, rows, steps, now, today, etas):
     elif promise_broken and _renewal_due(rows, eta, now, today):
         notices = sum(1 for row in rows if row["step"] == drafting.DELAY_NOTICE)
         due.append((f"{drafting.DELAY_NOTICE}:{notices + 1}", {**base, "offer_cancel": True, "renewed": True}))
+
+    # The latest cadence step that is due, unless the customer heard from us since it fell due (a
+    # delay notice drafted in this same pass says everything the update would, and more).
+    latest = None
+    for step in steps:
+        if line.backordered_at + timedelta(hours=step["after_hours"]) <= now:
+            latest = step
+    if latest is not None and latest["key"] not in have and not due:
+        step_due_at = line.backordered_at + timedelta(hours=latest["after_hours"])
+        told_since = any(row["status"] in TOLD and row["created_at"] >= step_due_at for row in rows)
+        if not told_since:
+            due.insert(0, (latest["key"], {**base, "offer_cancel": bool(latest.get("offer_cancel"))}))
 
     if not due:
         told = [row for row in rows if row["status"] in TOLD and row["eta_told"]]

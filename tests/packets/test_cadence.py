@@ -182,6 +182,20 @@ def test_it_sends_a_revised_range_once_when_the_told_range_no_longer_holds(polic
     assert revised.eta_told == f"{eta.start.isoformat()}..{eta.end.isoformat()}"
 
 
+def test_a_delay_notice_stands_in_for_the_update_due_at_the_same_time(policy):
+    """A line first seen with its promise long gone gets the delay notice alone, not two emails."""
+    with time_machine.travel(T0 + timedelta(days=15), tick=False) as clock:
+        line = waiting_line(promised=(T0 + timedelta(days=3)).date())
+        draft_due_messages()
+        clock.move_to(T0 + timedelta(days=16))
+        draft_due_messages()
+        assert keys_for(line) == [f"cadence:{line.pk}:delay_notice"]
+        clock.move_to(T0 + timedelta(days=21, hours=1))  # the next cadence step falls due after the notice
+        policy.revise(cadence=[*policy.cadence, {"key": "update_day21", "after_hours": 21 * 24}])
+        draft_due_messages()
+    assert keys_for(line) == [f"cadence:{line.pk}:delay_notice", f"cadence:{line.pk}:update_day21"]
+
+
 def test_a_renewed_delay_notice_goes_out_before_the_revised_date_runs_out(policy):
     """The first notice gave a range; two days before its end, with the estimate past it, the customer
     gets a renewed notice with the new range and the cancel link, once."""
