@@ -331,7 +331,9 @@ TWILIO_FROM = env_str("TWILIO_FROM")
 SLACK_WEBHOOK_URL = env_str("SLACK_WEBHOOK_URL")
 NOTIFY_CONNECT_TIMEOUT = env_int("NOTIFY_CONNECT_TIMEOUT", 5, minimum=1)  # seconds, HTTP providers
 NOTIFY_READ_TIMEOUT = env_int("NOTIFY_READ_TIMEOUT", 15, minimum=1)
-NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 6, minimum=1)  # per message, then failed
+# Per message, then failed. With the backoff below, ten attempts span about four hours (60 s doubling
+# to the one-hour cap): a provider down for an hour or two loses nothing.
+NOTIFY_MAX_ATTEMPTS = env_int("NOTIFY_MAX_ATTEMPTS", 10, minimum=1)
 NOTIFY_RETRY_BASE_SECONDS = env_int("NOTIFY_RETRY_BASE_SECONDS", 60, minimum=1)  # doubles per attempt
 NOTIFY_RETRY_MAX_SECONDS = env_int("NOTIFY_RETRY_MAX_SECONDS", 3600, minimum=1)
 

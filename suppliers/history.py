@@ -18,10 +18,11 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 
-from django.db import transaction
+from django.db import DataError, transaction
 from django.utils.text import slugify
 
 from backorders.calendar import BusinessCalendar
+from backorders.intake.csv_import import MAX_UNITS, YEARS, ImportFileError, database_refusal
 from backorders.models import Product
 
 from .models import PurchaseOrder, PurchaseOrderLine, Supplier
@@ -30,6 +31,7 @@ COLUMNS = ["supplier", "sku", "ordered_at", "quoted_at", "received_at"]
 ORDER_HOUR = time(9, 0)  # a date without a time: ordered in the morning, received in the afternoon
 RECEIPT_HOUR = time(15, 0)
 DEFAULT_QUANTITY = 20
+REFERENCE_MAX = PurchaseOrder._meta.get_field("reference").max_length
 
 
 class RowError(ValueError):
@@ -59,6 +61,8 @@ def _moment(value: str, column: str, at: time, calendar: BusinessCalendar) -> da
         moment = datetime.fromisoformat(value)
     except ValueError:
         raise RowError(f"{column} is not an ISO date (YYYY-MM-DD): {value!r}") from None
+    if moment.year not in YEARS:
+        raise RowError(f"{column} is not a plausible date (year {moment.year}): {value!r}")
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=calendar.tz)
     return moment
@@ -66,9 +70,25 @@ def _moment(value: str, column: str, at: time, calendar: BusinessCalendar) -> da
 
 def _day(value: str, column: str) -> date:
     try:
-        return date.fromisoformat(value.strip()[:10])
+        day = date.fromisoformat(value.strip()[:10])
     except ValueError:
         raise RowError(f"{column} is not an ISO date (YYYY-MM-DD): {value!r}") from None
+    if day.year not in YEARS:
+        raise RowError(f"{column} is not a plausible date (year {day.year}): {value!r}")
+    return day
+
+
+def _quantity(value: str) -> int:
+    value = value.strip()
+    if not value:
+        return DEFAULT_QUANTITY
+    try:
+        quantity = int(value)
+    except ValueError:
+        raise RowError(f"quantity is not a whole number: {value!r}") from None
+    if not 0 < quantity <= MAX_UNITS:
+        raise RowError(f"quantity must be between 1 and {MAX_UNITS}: {value!r}")
+    return quantity
 
 
 def _supplier(name: str, create_missing: bool) -> Supplier:
@@ -106,6 +126,9 @@ def _import_row(row: dict, *, create_missing: bool, calendar: BusinessCalendar) 
     if not reference:
         key = f"{supplier_name.lower()}|{sku}|{ordered_at.isoformat()}"
         reference = "HIST-" + hashlib.sha256(key.encode()).hexdigest()[:12].upper()
+    if len(reference) > REFERENCE_MAX:
+        raise RowError(f"reference is longer than {REFERENCE_MAX} characters")
+    quantity = _quantity(row.get("quantity") or "")
     status = PurchaseOrder.Status.RECEIVED if received_at else PurchaseOrder.Status.SENT
     with transaction.atomic():
         supplier = _supplier(supplier_name, create_missing)
@@ -121,7 +144,6 @@ def _import_row(row: dict, *, create_missing: bool, calendar: BusinessCalendar) 
                 received_at=received_at,
                 notes="Imported purchase history",
             )
-            quantity = int(row.get("quantity") or DEFAULT_QUANTITY)
             PurchaseOrderLine.objects.create(
                 purchase_order=po,
                 product=product,
@@ -161,6 +183,9 @@ def import_purchase_history(file_obj, *, create_missing: bool = False) -> Import
         except (RowError, ValueError) as exc:
             report.errors.append({"line": reader.line_num, "error": str(exc), "row": dict(row)})
             continue
+        except DataError as exc:  # a value the database refuses; the row's transaction wrote nothing
+            report.errors.append({"line": reader.line_num, "error": database_refusal(exc), "row": dict(row)})
+            continue
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report
 
@@ -174,8 +199,6 @@ def run_csv_rows(rows, report, progress) -> None:
     if rows:
         absent = [c for c in COLUMNS if c not in rows[0][1]]
         if absent:
-            from backorders.intake.csv_import import ImportFileError
-
             raise ImportFileError("missing columns: " + ", ".join(absent))
     calendar = BusinessCalendar()
     for index, (number, row) in enumerate(rows, start=1):
@@ -183,6 +206,8 @@ def run_csv_rows(rows, report, progress) -> None:
             outcome = _import_row(row, create_missing=False, calendar=calendar)
         except (RowError, ValueError) as exc:
             report.error(number, "", str(exc))
+        except DataError as exc:
+            report.error(number, "", database_refusal(exc))
         else:
             report.counts[outcome] += 1
         progress(index)

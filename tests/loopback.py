@@ -1,9 +1,11 @@
 """Real servers on 127.0.0.1 for tests that talk to the outside: SMTP and HTTP.
 
 * ``loopback_smtp``: an aiosmtpd ``Controller`` on a free port; Django's SMTP backend is pointed
-  at it. ``loopback_smtp.messages`` holds what arrived (envelope and parsed email).
+  at it. ``loopback_smtp.messages`` holds what arrived (envelope and parsed email). Its handler can
+  refuse (``reply``) or take its time answering each message it kept (``delay``, seconds).
 * ``loopback_http``: a threaded ``http.server`` that records every request (method, path, query,
-  headers, body) and answers from a script of responses (``answer(...)``), then a default.
+  headers, body) and answers from a script of responses (``answer(...)``, optionally after
+  ``delay`` seconds, so a client's read timeout fires after the request arrived), then a default.
 
 Use them by importing the fixtures into a test module::
 
@@ -12,11 +14,13 @@ Use them by importing the fixtures into a test module::
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import email
 import json
 import socket
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from email.message import Message as EmailMessage
@@ -50,11 +54,14 @@ class ReceivedMail:
 
 
 class RecordingSMTPHandler:
-    """aiosmtpd handler that keeps every message; ``reply`` can make it refuse (e.g. '550 ...')."""
+    """aiosmtpd handler that keeps every message; ``reply`` can make it refuse (e.g. '550 ...'),
+    ``delay`` makes it keep the message, then wait that many seconds before answering (a client
+    that gives up meanwhile has still delivered it, as with a slow real server)."""
 
     def __init__(self):
         self.messages: list[ReceivedMail] = []
         self.reply: str | None = None
+        self.delay: float = 0.0
         self._lock = threading.Lock()
 
     async def handle_DATA(self, server, session, envelope):
@@ -69,6 +76,8 @@ class RecordingSMTPHandler:
                     message=email.message_from_bytes(envelope.content),
                 )
             )
+        if self.delay:
+            await asyncio.sleep(self.delay)
         return "250 Message accepted for delivery"
 
 
@@ -139,6 +148,7 @@ class ScriptedAnswer:
     body: bytes
     headers: dict[str, str]
     method: str | None = None
+    delay: float = 0.0
 
 
 @dataclass
@@ -158,8 +168,10 @@ class LoopbackHTTP:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def answer(self, status: int, body: bytes | str | dict = b"", headers: dict | None = None, *, method=None):
-        """Queue one answer (JSON when ``body`` is a dict)."""
+    def answer(
+        self, status: int, body: bytes | str | dict = b"", headers: dict | None = None, *, method=None, delay=0.0
+    ):
+        """Queue one answer (JSON when ``body`` is a dict), given ``delay`` seconds after the request arrived."""
         headers = dict(headers or {})
         if isinstance(body, dict):
             body = json.dumps(body).encode()
@@ -167,7 +179,7 @@ class LoopbackHTTP:
         elif isinstance(body, str):
             body = body.encode()
         with self._lock:
-            self._script.append(ScriptedAnswer(status, body, headers, method))
+            self._script.append(ScriptedAnswer(status, body, headers, method, delay))
 
     def set_default(self, status: int, body: bytes | str | dict = b"", headers: dict | None = None):
         self.answer(status, body, headers)
@@ -203,12 +215,17 @@ class LoopbackHTTP:
                         )
                     )
                 answer = recorder._next_answer(self.command)
-                self.send_response(answer.status)
-                for name, value in answer.headers.items():
-                    self.send_header(name, value)
-                self.send_header("Content-Length", str(len(answer.body)))
-                self.end_headers()
-                self.wfile.write(answer.body)
+                if answer.delay:
+                    time.sleep(answer.delay)
+                try:
+                    self.send_response(answer.status)
+                    for name, value in answer.headers.items():
+                        self.send_header(name, value)
+                    self.send_header("Content-Length", str(len(answer.body)))
+                    self.end_headers()
+                    self.wfile.write(answer.body)
+                except (BrokenPipeError, ConnectionResetError):
+                    self.close_connection = True  # the client gave up waiting
 
             do_GET = do_POST = do_PUT = do_DELETE = _handle
 

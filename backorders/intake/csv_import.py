@@ -22,6 +22,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -32,6 +33,10 @@ Progress = Callable[[int], None]
 
 # Cells a spreadsheet would run as a formula (OWASP's list): quoted in the downloadable report.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The most units a count or a quantity can be: the database keeps them as 32-bit integers.
+MAX_UNITS = 2**31 - 1
+# Times outside these years are typing slips (0001, 9999) that the database or Python cannot hold.
+YEARS = range(1900, 2200)
 
 
 class ImportFileError(Exception):
@@ -92,6 +97,11 @@ def read_rows(content: bytes) -> tuple[list[str], Rows]:
         textual = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileError(f"the file is not UTF-8 text (byte {exc.start}); export it as CSV UTF-8") from None
+    if "\x00" in textual:
+        line = textual.count("\n", 0, textual.index("\x00")) + 1
+        raise ImportFileError(
+            f"line {line} holds a NUL byte, which no text CSV has (a UTF-16 file does); export it as CSV UTF-8"
+        )
     reader = csv.reader(io.StringIO(textual, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
@@ -114,6 +124,12 @@ def read_rows(content: bytes) -> tuple[list[str], Rows]:
     return header, rows
 
 
+def database_refusal(exc: DatabaseError) -> str:
+    """The database's own words for a value it refused (too long, out of range), for the report."""
+    cause = exc.__cause__ or exc
+    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(exc).__name__
+
+
 def column(header_or_row, *names: str) -> str | None:
     """The first of ``names`` present, matched without regard to case; its exact spelling."""
     keys = list(header_or_row)
@@ -125,16 +141,25 @@ def column(header_or_row, *names: str) -> str | None:
 
 
 def parse_time(value: str) -> datetime | None:
-    """Shopify's ``2026-09-03 10:15:00 -0400``, ISO 8601, or a local time in the store's zone."""
+    """Shopify's ``2026-09-03 10:15:00 -0400``, ISO 8601, or a local time in the store's zone.
+
+    None when the value is none of these, names a day that does not exist, or falls outside ``YEARS``.
+    """
     value = value.strip()
     if not value:
         return None
+    parsed = None
     for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z"):
         try:
-            return datetime.strptime(value, fmt)
+            parsed = datetime.strptime(value, fmt)
+            break
         except ValueError:
             pass
-    parsed = parse_datetime(value.replace("Z", "+00:00"))
+    if parsed is None:
+        try:
+            parsed = parse_datetime(value.replace("Z", "+00:00"))
+        except ValueError:  # well formed, but no such day or hour (2026-02-30)
+            return None
     if parsed is None:
         for fmt in ("%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y"):
             try:
@@ -143,6 +168,8 @@ def parse_time(value: str) -> datetime | None:
             except ValueError:
                 pass
     if parsed is None:
+        return None
+    if parsed.year not in YEARS:
         return None
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=ZoneInfo(settings.STORE_TIME_ZONE))

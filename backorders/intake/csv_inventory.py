@@ -8,9 +8,11 @@ never stops the others; a SKU with a bad row is left unchanged.
 
 from __future__ import annotations
 
+from django.db import DataError
+
 from ..allocation import apply_stock_count
 from ..models import Product
-from .csv_import import ImportFileError, Progress, Report, Rows, column, register
+from .csv_import import MAX_UNITS, ImportFileError, Progress, Report, Rows, column, database_refusal, register
 
 QUANTITY_COLUMNS = ("On hand (new)", "On hand (current)", "On hand", "on_hand", "Available", "Available (not editable)")
 
@@ -49,6 +51,9 @@ def import_inventory(rows: Rows, report: Report, progress: Progress) -> None:
             bad.add(sku)
             continue
         totals[sku] = totals.get(sku, 0) + count
+        if totals[sku] > MAX_UNITS:
+            report.error(number, used, f"{sku} adds up to more than {MAX_UNITS} units; {sku} left unchanged")
+            bad.add(sku)
     products = {p.sku: p.pk for p in Product.objects.filter(sku__in=list(totals)).only("pk", "sku")}
     for done, (sku, count) in enumerate(totals.items(), start=1):
         if sku in bad:
@@ -58,7 +63,12 @@ def import_inventory(rows: Rows, report: Report, progress: Progress) -> None:
             report.error(first_row[sku], sku_col, f"unknown SKU {sku}: no product has it")
             report.counts["skipped"] += 1
             continue
-        apply_stock_count(products[sku], count, reference="inventory CSV")
+        try:
+            apply_stock_count(products[sku], count, reference="inventory CSV")
+        except DataError as exc:
+            report.error(first_row[sku], sku_col, f"{sku} could not be stored: {database_refusal(exc)}")
+            report.counts["skipped"] += 1
+            continue
         report.counts["updated"] += 1
         if done % 200 == 0:
             progress(int(len(rows) * done / len(totals)))

@@ -13,9 +13,21 @@ from __future__ import annotations
 
 from decimal import Decimal, InvalidOperation
 
+from django.db import DataError
+
 from ..models import Channel, Order
 from .common import MappingError
-from .csv_import import ImportFileError, Progress, Report, Rows, column, parse_time, register
+from .csv_import import (
+    MAX_UNITS,
+    ImportFileError,
+    Progress,
+    Report,
+    Rows,
+    column,
+    database_refusal,
+    parse_time,
+    register,
+)
 from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
 
 SHOPIFY_ORDER_COLUMNS = (
@@ -46,6 +58,8 @@ PAYMENT_STATE = {
 }
 
 PROGRESS_EVERY = 100
+MAX_AMOUNT = Decimal("9999999999.99")  # the money columns are numeric(12, 2)
+NAME_MAX = Order._meta.get_field("number").max_length
 
 
 class _RowError(Exception):
@@ -66,6 +80,10 @@ def import_orders(rows: Rows, report: Report, progress: Progress) -> None:
         name = row.get(column(row, "Name"), "")
         if not name:
             report.error(number, "Name", "empty: every row names its order")
+            report.counts["skipped"] += 1
+            continue
+        if len(name) > NAME_MAX:
+            report.error(number, "Name", f"longer than {NAME_MAX} characters; the order was not imported")
             report.counts["skipped"] += 1
             continue
         groups.setdefault(name, []).append((number, row))
@@ -109,6 +127,10 @@ def _import_order(name: str, group: list[tuple[int, dict]], report: Report) -> N
         report.error(first_row, "Name", f"order {name} was not imported: {exc}")
         report.counts["skipped"] += 1
         return
+    except DataError as exc:  # a value the database refuses; upsert_order's transaction wrote nothing
+        report.error(first_row, "Name", f"order {name} was not imported: {database_refusal(exc)}")
+        report.counts["skipped"] += 1
+        return
     report.counts["updated" if existed else "created"] += 1
     for sku in result.unknown_skus:
         number = next((n for n, row in group if _value(row, "Lineitem sku") == sku), first_row)
@@ -132,6 +154,8 @@ def _money(row: dict, name: str, *, required: bool = False) -> Decimal:
         raise _RowError(name, f"{raw!r} is not an amount") from None
     if value < 0:
         raise _RowError(name, f"{raw} is negative")
+    if value > MAX_AMOUNT:
+        raise _RowError(name, f"{raw} is more than {MAX_AMOUNT:,} (the largest amount kept)")
     return value
 
 
@@ -158,8 +182,8 @@ def _order_facts(name: str, row: dict) -> OrderFacts:
     country = _value(row, "Shipping Country")
     return OrderFacts(
         channel=Channel.CSV,
-        external_id=name[:64],
-        number=name[:64],
+        external_id=name,
+        number=name,
         placed_at=placed_at,
         updated_at=None,
         status=status,
@@ -192,6 +216,8 @@ def _line_facts(name: str, position: int, row: dict) -> LineFacts:
         ) from None
     if quantity <= 0:
         raise _RowError("Lineitem quantity", f"{quantity} is not a positive quantity")
+    if quantity > MAX_UNITS:
+        raise _RowError("Lineitem quantity", f"{quantity} is more than {MAX_UNITS} units")
     sku, title = _value(row, "Lineitem sku"), _value(row, "Lineitem name")
     if not sku and not title:
         raise _RowError("Lineitem sku", "empty, and so is Lineitem name: the line names no product")

@@ -8,12 +8,12 @@ counts as ``unknown``. Times without a zone are in the store's time zone.
 
 from __future__ import annotations
 
-from django.db import transaction
+from django.db import DataError, transaction
 from django.db.models import Q
 
 from ..models import Order, Shipment, TrackingStatus
 from . import carriers, shopify
-from .csv_import import ImportFileError, Progress, Report, Rows, column, parse_time, register
+from .csv_import import ImportFileError, Progress, Report, Rows, column, database_refusal, parse_time, register
 from .tracking import EventFacts, record_events
 
 COLUMNS = {
@@ -82,23 +82,31 @@ def _import_row(number: int, row: dict, cols: dict, report: Report) -> None:
         return
     raw = row["status"].strip()
     status = normalize_status(raw) if raw else TrackingStatus.UNKNOWN
-    with transaction.atomic():
-        shipment, created = Shipment.objects.get_or_create(
-            order=orders[0],
-            tracking_number=tracking[:128],
-            defaults={"carrier": row["carrier"][:64], "label_created_at": occurred_at},
-        )
-        if row["carrier"] and not shipment.carrier:
-            shipment.carrier = row["carrier"][:64]
-            shipment.save(update_fields=["carrier", "updated_at"])
-        new = record_events(
-            shipment, [EventFacts(status=status, raw_status=raw[:64], occurred_at=occurred_at)], source="csv"
-        )
+    try:
+        created, new = _record(orders[0], tracking, row["carrier"], raw, status, occurred_at)
+    except DataError as exc:  # a value the database refuses; the row's transaction wrote nothing
+        report.error(number, cols["tracking"], f"the scan was not kept: {database_refusal(exc)}")
+        return
     report.counts["created" if new else "skipped"] += 1
     if created:
         report.counts["shipments"] += 1
     if raw and status == TrackingStatus.UNKNOWN:
         report.flag(number, cols["status"], f"status {raw!r} is not one Backorder Desk knows: kept as unknown")
+
+
+@transaction.atomic
+def _record(order: Order, tracking: str, carrier: str, raw: str, status: str, occurred_at) -> tuple[bool, int]:
+    """The scan on the order's shipment with this tracking number (added when new), in one transaction."""
+    shipment, created = Shipment.objects.get_or_create(
+        order=order,
+        tracking_number=tracking[:128],
+        defaults={"carrier": carrier[:64], "label_created_at": occurred_at},
+    )
+    if carrier and not shipment.carrier:
+        shipment.carrier = carrier[:64]
+        shipment.save(update_fields=["carrier", "updated_at"])
+    scan = EventFacts(status=status, raw_status=raw[:64], occurred_at=occurred_at)
+    return created, record_events(shipment, [scan], source="csv")
 
 
 register(

@@ -16,6 +16,7 @@ The id returned for an email is the provider's own message id when an API sent i
 
 from __future__ import annotations
 
+import contextlib
 import re
 import smtplib
 from datetime import UTC, datetime, timedelta
@@ -34,9 +35,13 @@ class SendError(Exception):
 
 
 class TransientSendError(SendError):
-    def __init__(self, message: str, *, retry_after: float | None = None):
+    """Try again later. ``may_have_arrived``: the request went out and no answer came back (a read
+    timeout, a connection lost mid-send), so the provider may have it: the retry is flagged."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None, may_have_arrived: bool = False):
         super().__init__(message)
         self.retry_after = retry_after
+        self.may_have_arrived = may_have_arrived
 
 
 class PermanentSendError(SendError):
@@ -72,20 +77,27 @@ def send_email(message: Message) -> str:
         to=[message.to],
         headers={"Message-ID": mid, "X-Idempotency-Key": message.idempotency_key},
     )
+    connection = get_connection(fail_silently=False)
     try:
-        connection = get_connection(fail_silently=False)
+        connection.open()
+    except smtplib.SMTPResponseException as exc:
+        raise _smtp_answer(exc) from exc
+    except (TimeoutError, smtplib.SMTPException, OSError) as exc:
+        raise TransientSendError(f"Could not reach the mail server: {exc!r}") from exc
+    try:
         sent = connection.send_messages([email])
     except smtplib.SMTPRecipientsRefused as exc:
         raise PermanentSendError(f"The mail server refused the address {message.to}: {exc.recipients}") from exc
     except smtplib.SMTPResponseException as exc:
-        text = f"The mail server answered {exc.smtp_code}: {exc.smtp_error!r}"
-        if 400 <= exc.smtp_code < 500:
-            raise TransientSendError(text) from exc
-        raise PermanentSendError(text) from exc
+        raise _smtp_answer(exc) from exc
     except AnymailError as exc:  # before OSError: anymail's API errors are requests' (OSError) too
         raise _provider_error(exc) from exc
     except (TimeoutError, smtplib.SMTPException, OSError) as exc:
-        raise TransientSendError(f"Could not reach the mail server: {exc!r}") from exc
+        # connected, then no answer: the server may have taken the message before it went quiet
+        raise TransientSendError(f"The mail server stopped answering: {exc!r}", may_have_arrived=True) from exc
+    finally:
+        with contextlib.suppress(Exception):  # a connection that timed out may not close cleanly
+            connection.close()
     if not sent:
         raise TransientSendError("The mail backend accepted nothing")
     status = getattr(email, "anymail_status", None)
@@ -102,9 +114,16 @@ def _provider_error(exc: AnymailError) -> SendError:
         return PermanentSendError(f"{provider} refused the address: {detail}")
     if isinstance(exc, AnymailAPIError) and (status is None or status == 429 or status >= 500):
         after = retry_after_seconds(response.headers.get("Retry-After")) if response is not None else None
-        what = f"answered {status}" if status else "could not be reached"
-        return TransientSendError(f"{provider} {what}: {detail}", retry_after=after)
+        # a read timeout: the request went out and no answer came back, so the provider may have it
+        lost_answer = isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout)
+        what = f"answered {status}" if status else "did not answer in time" if lost_answer else "could not be reached"
+        return TransientSendError(f"{provider} {what}: {detail}", retry_after=after, may_have_arrived=lost_answer)
     return PermanentSendError(f"{provider} refused the message ({status or exc.__class__.__name__}): {detail}")
+
+
+def _smtp_answer(exc: smtplib.SMTPResponseException) -> SendError:
+    text = f"The mail server answered {exc.smtp_code}: {exc.smtp_error!r}"
+    return TransientSendError(text) if 400 <= exc.smtp_code < 500 else PermanentSendError(text)
 
 
 # --------------------------------------------------------------------------- HTTP providers
@@ -133,8 +152,10 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
 def _post(name: str, url: str, **kwargs) -> requests.Response:
     try:
         response = requests.post(url, timeout=_timeouts(), allow_redirects=False, **kwargs)
-    except requests.Timeout as exc:
-        raise TransientSendError(f"{name} did not answer in time") from exc
+    except requests.ConnectTimeout as exc:
+        raise TransientSendError(f"Could not reach {name} in time") from exc
+    except requests.Timeout as exc:  # the request went out; the answer did not come back
+        raise TransientSendError(f"{name} did not answer in time", may_have_arrived=True) from exc
     except requests.RequestException as exc:
         raise TransientSendError(f"Could not reach {name}: {exc.__class__.__name__}") from exc
     _raise_for_status(name, response)

@@ -78,7 +78,7 @@ def send_message(message_id: int) -> str:
                 return f"sent earlier as {sid}"
         provider_id = senders.send(message)
     except senders.TransientSendError as exc:
-        return _retry_later(message, str(exc), exc.retry_after)
+        return _retry_later(message, str(exc), exc.retry_after, may_have_arrived=exc.may_have_arrived)
     except senders.PermanentSendError as exc:
         _fail(message, str(exc))
         return f"failed: {exc}"
@@ -158,17 +158,25 @@ def _fail(message: Message, error: str) -> None:
         emit("message.failed", message_payload(locked), case=locked.case)
 
 
-def _retry_later(message: Message, error: str, retry_after: float | None) -> str:
+def _retry_later(message: Message, error: str, retry_after: float | None, *, may_have_arrived: bool = False) -> str:
+    """Queue the next attempt after the backoff. When the provider may already have the message (no
+    answer to a request that went out), it is flagged ``possible_duplicate``: SMS then asks Twilio
+    first, and the case shows that the customer may get it twice."""
+    if may_have_arrived:
+        Message.objects.filter(pk=message.pk).update(possible_duplicate=True)
     if message.attempts >= settings.NOTIFY_MAX_ATTEMPTS:
         _fail(message, f"Gave up after {message.attempts} attempts. Last error: {error}")
         return f"failed after {message.attempts} attempts"
     delay = max(float(backoff_seconds(message.attempts)), retry_after or 0.0)
     when = timezone.now() + timedelta(seconds=delay)
+    flag = "; the provider may have it already, flagged as a possible duplicate" if may_have_arrived else ""
     with transaction.atomic():
         locked = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message.pk)
         locked.set_status(
             Message.Status.QUEUED,
-            reason=f"Attempt {message.attempts} failed ({error}); next try after {when:%Y-%m-%d %H:%M:%S} UTC"[:500],
+            reason=(f"Attempt {message.attempts} failed ({error}){flag}; next try after {when:%Y-%m-%d %H:%M:%S} UTC")[
+                :500
+            ],
             next_attempt_at=when,
             last_error=error,
         )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 import uuid
 from collections import deque
 from http.server import ThreadingHTTPServer
@@ -30,7 +31,7 @@ class FakePostmark:
         self._lock = threading.Lock()
 
     def fail_next(self, mode: str) -> None:
-        """mode: inactive (422 ErrorCode 406), 500."""
+        """mode: inactive (422 ErrorCode 406), 500, slow (takes the message, answers after 1.5 s)."""
         self.faults.append(mode)
 
     def answer(self, path: str, token: str, body: dict) -> tuple[int, dict]:
@@ -53,13 +54,15 @@ class FakePostmark:
                 }
             message_id = str(uuid.uuid4())
             self.sent.append({**body, "MessageID": message_id})
-            return 200, {
-                "To": body["To"],
-                "SubmittedAt": "2026-11-18T10:00:00.0000000-05:00",
-                "MessageID": message_id,
-                "ErrorCode": 0,
-                "Message": "OK",
-            }
+        if fault == "slow":
+            time.sleep(1.5)
+        return 200, {
+            "To": body["To"],
+            "SubmittedAt": "2026-11-18T10:00:00.0000000-05:00",
+            "MessageID": message_id,
+            "ErrorCode": 0,
+            "Message": "OK",
+        }
 
 
 def serve_postmark(fake: FakePostmark) -> ThreadingHTTPServer:

@@ -78,6 +78,24 @@ def test_it_fails_an_inactive_recipient_in_postmarks_words_and_retries_a_500(pos
     assert "postmark answered 500" in later.last_error and postmark.sent == []
 
 
+def test_no_answer_after_postmark_took_the_message_retries_flagged_as_a_possible_duplicate(
+    postmark,  # noqa: F811
+    settings,
+):
+    settings.ANYMAIL = {**settings.ANYMAIL, "REQUESTS_TIMEOUT": (2, 0.5)}
+    postmark.fail_next("slow")
+    message = queued_email()
+
+    assert send_message(message.pk).startswith("retry at")
+
+    message.refresh_from_db()
+    assert len(postmark.sent) == 1, "Postmark has it"
+    assert message.status == "queued" and message.possible_duplicate
+    assert "postmark did not answer in time" in message.last_error
+    queued = AuditEvent.objects.filter(object_id=str(message.pk), action="message.queued").latest("pk")
+    assert "may have it already, flagged as a possible duplicate" in queued.summary
+
+
 def test_delivered_then_bounced_then_complained_each_recorded_and_the_owner_told(client, postmark):  # noqa: F811
     OutboundSubscription.objects.create(url="http://127.0.0.1:9/cases", event_types=["case.updated"])
     message = sent_through_postmark(postmark)
