@@ -26,9 +26,10 @@ from datetime import timedelta
 import requests
 from django.conf import settings
 from django.db import IntegrityError, transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
+from .leases import hand_back_due
 from .models import AuditEvent, Case, Decision, ZendeskTicket
 from .notify.senders import retry_after_seconds
 
@@ -290,22 +291,11 @@ def _retry_after(response: requests.Response | None) -> float | None:
 
 def retry_due_tickets(limit: int = 100) -> int:
     """Scheduled: hand due retries, and rows a lost worker left ``sending``, back to the queue."""
-    now = timezone.now()
-    lost_before = now - timedelta(seconds=int(settings.Q_CLUSTER["retry"]))
-    due = Q(status=Status.PENDING) & (
-        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=lost_before)
+    return hand_back_due(
+        ZendeskTicket,
+        waiting=[Status.PENDING],
+        running=Status.SENDING,
+        started_field="sending_started_at",
+        enqueue=enqueue,
+        limit=limit,
     )
-    stuck = Q(status=Status.SENDING, sending_started_at__lt=lost_before)
-    with transaction.atomic():
-        ids = list(
-            ZendeskTicket.objects.select_for_update(skip_locked=True)
-            .filter(due | stuck)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if ids:
-            # a lease, so the next run does not enqueue them again while their tasks wait
-            lease = now + timedelta(seconds=int(settings.Q_CLUSTER["retry"]))
-            ZendeskTicket.objects.filter(pk__in=ids, status=Status.PENDING).update(next_attempt_at=lease)
-            transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
-    return len(ids)

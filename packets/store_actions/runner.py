@@ -28,9 +28,10 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F
 from django.utils import timezone
 
+from ..leases import hand_back_due
 from ..models import AuditEvent, StoreAction
 from . import results, shopify, woocommerce
 from .results import CallResult
@@ -206,25 +207,12 @@ def action_payload(action: StoreAction) -> dict:
 
 def retry_due_actions(limit: int = 200) -> int:
     """Scheduled: enqueue actions whose wait has passed and actions whose task was lost. Returns how many.
-
-    A row handed back gets a lease (the queue's retry window) so the next run does not enqueue it
-    again while its task waits for a worker; the claim decides who runs it.
-    """
-    now = timezone.now()
-    lease = now + timedelta(seconds=int(settings.Q_CLUSTER["retry"]))
-    lost_before = now - timedelta(seconds=int(settings.Q_CLUSTER["retry"]))
-    due = Q(status__in=[Status.PENDING, Status.NEEDS_CHECK]) & (
-        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=lost_before)
+    An action that needs a check is read back from the store before anything is sent again."""
+    return hand_back_due(
+        StoreAction,
+        waiting=[Status.PENDING, Status.NEEDS_CHECK],
+        running=Status.RUNNING,
+        started_field="started_at",
+        enqueue=enqueue,
+        limit=limit,
     )
-    stuck = Q(status=Status.RUNNING, started_at__lt=lost_before)
-    with transaction.atomic():
-        ids = list(
-            StoreAction.objects.select_for_update(skip_locked=True)
-            .filter(due | stuck)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:limit]
-        )
-        if ids:
-            StoreAction.objects.filter(pk__in=ids).exclude(status=Status.RUNNING).update(next_attempt_at=lease)
-            transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
-    return len(ids)

@@ -1,0 +1,48 @@
+"""Handing due and lost work back to the queue, for the outbox tables that run through a task.
+
+A row is due when its wait (``next_attempt_at``) has passed, or when it never got one and is older
+than the queue's redelivery window (its enqueue was lost). A row left in its running status longer
+than that window belongs to a worker that died. The rows handed back get a lease of one window, so
+the next scheduled run does not enqueue them again while their tasks wait for a worker; the task's
+own claim decides who runs each.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import models, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+
+def hand_back_due(
+    model: type[models.Model],
+    *,
+    waiting: Iterable[str],
+    running: str,
+    started_field: str,
+    enqueue: Callable[[int], object],
+    limit: int,
+) -> int:
+    """Enqueue up to ``limit`` due or lost rows of ``model`` after commit; returns how many."""
+    now = timezone.now()
+    window = timedelta(seconds=int(settings.Q_CLUSTER["retry"]))
+    lost_before = now - window
+    due = Q(status__in=list(waiting)) & (
+        Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=lost_before)
+    )
+    stuck = Q(status=running, **{f"{started_field}__lt": lost_before})
+    with transaction.atomic():
+        ids = list(
+            model.objects.select_for_update(skip_locked=True)
+            .filter(due | stuck)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:limit]
+        )
+        if ids:
+            model.objects.filter(pk__in=ids).exclude(status=running).update(next_attempt_at=now + window)
+            transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+    return len(ids)
