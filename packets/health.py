@@ -30,6 +30,18 @@ def heartbeat() -> None:
     )
 
 
+def prune_task_results() -> int:
+    """Scheduled daily: delete successful task results older than ``TASK_RESULTS_KEEP_DAYS``.
+
+    Failed tasks are kept for a person to read. Returns how many results were deleted.
+    """
+    from django_q.models import Success
+
+    cutoff = timezone.now() - timedelta(days=settings.TASK_RESULTS_KEEP_DAYS)
+    deleted, _ = Success.objects.filter(stopped__lt=cutoff).delete()
+    return deleted
+
+
 def _database() -> dict:
     try:
         with connection.cursor() as cursor:

@@ -50,6 +50,8 @@ SCHEDULES: list[Declared] = [
     Declared(name="intake.process_received", func="backorders.tasks.process_received", minutes=2),
     # proof for /healthz that some worker cluster is running
     Declared(name="ops.heartbeat", func="packets.health.heartbeat", minutes=1),
+    # successful task results past TASK_RESULTS_KEEP_DAYS (the queue itself keeps them all)
+    Declared(name="ops.prune_task_results", func="packets.health.prune_task_results", minutes=60 * 24),
     # the weekly review, drafted for the staff channel every Monday at 08:00 store time
     Declared(
         name="review.weekly",

@@ -15,7 +15,7 @@ from django.conf import settings
 from django.utils import timezone
 from django_q.tasks import async_task
 
-from packets.health import heartbeat
+from packets.health import heartbeat, prune_task_results
 from packets.models import WorkerHeartbeat
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -94,3 +94,23 @@ def test_it_reports_the_redis_broker_when_redis_url_is_set():
     assert body["broker"]["kind"] == "redis"
     assert body["broker"]["ok"] is True
     assert status == 503  # the database is unreachable in this process, so the instance is not healthy
+
+
+def test_it_prunes_successful_task_results_past_their_days_but_keeps_failures(settings):
+    from django_q.models import Task
+
+    settings.TASK_RESULTS_KEEP_DAYS = 7
+    now = timezone.now()
+    for name, age, success in [("old", 8, True), ("recent", 6, True), ("old failure", 30, False)]:
+        started = now - timedelta(days=age)
+        Task.objects.create(
+            id=name.replace(" ", "-"),
+            name=name,
+            func="packets.health.heartbeat",
+            started=started,
+            stopped=started,
+            success=success,
+        )
+
+    assert prune_task_results() == 1
+    assert sorted(Task.objects.values_list("name", flat=True)) == ["old failure", "recent"]

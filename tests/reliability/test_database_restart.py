@@ -14,9 +14,11 @@ platforms do (and a tenth of them sent twice):
 Twice, when a third and two thirds of the deliveries have been answered, the cluster is restarted
 with ``pg_ctl restart -m immediate`` (every server process killed at once; crash recovery on start)
 while the web and worker processes are in the middle of their work. Once work has resumed and the
-queue is empty, what was left unprocessed (an enqueue lost in the crash, a task whose transaction
-died with the server) is replayed with ``replay_webhooks --failed``, the documented way; the owner
-applies the open allocation proposals. Then, checked with SQL straight from the database:
+queue is empty, what was left *received* (a task that ran while the server was away, an enqueue
+lost in the crash) is applied by ``backorders.tasks.process_received``, the task the
+``intake.process_received`` schedule runs every two minutes (run at once here rather than waited
+for), and anything failed is replayed with ``replay_webhooks --failed``, the documented way; the
+owner applies the open allocation proposals. Then, checked with SQL straight from the database:
 
 * no delivery lost: every order sent is kept once, with all of its lines; every accepted delivery is
   processed, ignored (a stale stock count) or a duplicate, none left failed or waiting;

@@ -29,10 +29,12 @@ from standardwebhooks import Webhook
 SAMPLES = Path(__file__).resolve().parents[3] / "shared" / "samples" / "webhooks"
 SHOPIFY_SECRET = "reliability-shopify-secret"
 WOO_SECRET = "reliability-woo-secret"
+AFTERSHIP_SECRET = "reliability-aftership-secret"
 GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 SECRETS = {
     "SHOPIFY_WEBHOOK_SECRETS": SHOPIFY_SECRET,
     "WOOCOMMERCE_WEBHOOK_SECRET": WOO_SECRET,
+    "AFTERSHIP_WEBHOOK_SECRET": AFTERSHIP_SECRET,
     "GENERIC_WEBHOOK_SECRET": GENERIC_SECRET,
 }
 
@@ -160,6 +162,27 @@ def woocommerce(topic: str, payload: dict, delivery_id: str) -> Delivery:
     )
 
 
+# --------------------------------------------------------------------------- AfterShip
+
+
+def aftership(tracking_number: str, checkpoints: list[tuple[str, str, str]]) -> Delivery:
+    """A tracking update: the sample's tracking with its checkpoints replaced by (tag, time, message)."""
+    tracking = copy.deepcopy(sample("aftership-tracking-get-fedex-delivered.json")["data"]["tracking"])
+    template = tracking["checkpoints"][0]
+    tracking.update(tracking_number=tracking_number, tag=checkpoints[-1][0], subtag=f"{checkpoints[-1][0]}_001")
+    tracking["checkpoints"] = [
+        {**template, "tag": tag, "subtag": f"{tag}_001", "checkpoint_time": when, "message": message}
+        for tag, when, message in checkpoints
+    ]
+    body = _compact({"event": "tracking_update", "event_id": f"as-{tracking_number}", "msg": tracking, "ts": 0})
+    return Delivery(
+        kind="aftership tracking_update",
+        path="/webhooks/carriers/aftership/",
+        body=body,
+        headers={"Content-Type": "application/json", "aftership-hmac-sha256": _b64_hmac(AFTERSHIP_SECRET, body)},
+    )
+
+
 # --------------------------------------------------------------------------- generic (Standard Webhooks)
 
 
@@ -226,3 +249,27 @@ class Sender:
     def send(self, deliveries: list[Delivery]) -> None:
         with ThreadPoolExecutor(max_workers=self.threads) as pool:
             list(pool.map(self._post, deliveries))
+
+
+class OwnerSession:
+    """The owner signed in over HTTP with a session and the CSRF token, approving drafts as on the page."""
+
+    def __init__(self, base: str, username: str, password: str):
+        self.base, self.session = base, requests.Session()
+        self.session.get(f"{base}/accounts/login/", timeout=30).raise_for_status()
+        response = self.session.post(
+            f"{base}/accounts/login/",
+            data={"username": username, "password": password, "csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code == 302, response.text[:500]
+
+    def approve(self, message_id: int) -> None:
+        response = self.session.post(
+            f"{self.base}/cases/messages/{message_id}/approve/",
+            data={"csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
+            allow_redirects=False,
+            timeout=30,
+        )
+        assert response.status_code == 302, (message_id, response.status_code, response.text[:500])
