@@ -44,7 +44,10 @@ class InList(Expression):
 
     def as_sql(self, compiler, connection):
         sql, params = compiler.compile(self.lhs)
-        cast = self.lhs.output_field.cast_db_type(connection)
+        field = self.lhs.output_field
+        # text, never varchar(n): a cast to varchar(n) would cut a longer value down until it matched
+        textual = field.get_internal_type() in ("CharField", "TextField", "EmailField", "SlugField", "URLField")
+        cast = "text" if textual else field.cast_db_type(connection)
         return f"{sql} = ANY(%s::{cast}[])", [*params, self.values]
 
     def as_sqlite(self, compiler, connection):

@@ -13,25 +13,30 @@ nothing half-written: one transaction per order, per stock count, per scan.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from django.conf import settings
+from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
 from ..models import ImportJob
 
-Rows = list[tuple[int, dict[str, str]]]
 Progress = Callable[[int], None]
 
 # Cells a spreadsheet would run as a formula (OWASP's list): quoted in the downloadable report.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# The most units a count or a quantity can be: the database keeps them as 32-bit integers.
+MAX_UNITS = 2**31 - 1
+# Times outside these years are typing slips (0001, 9999) that the database or Python cannot hold.
+YEARS = range(1900, 2200)
 
 
 class ImportFileError(Exception):
@@ -87,11 +92,44 @@ def importers() -> dict[str, Importer]:
 # --------------------------------------------------------------------------- reading
 
 
+class Row(Mapping):
+    """One record as ``{column: value}``, values stripped of surrounding blanks.
+
+    The values stay in the list the CSV reader made, beside one column index shared by every row
+    of the file: a 100,000-row export with 80 columns costs a list per row, not a dict.
+    """
+
+    __slots__ = ("_index", "_values")
+
+    def __init__(self, index: dict[str, int], values: list[str]):
+        self._index, self._values = index, values
+
+    def __getitem__(self, column: str) -> str:
+        return self._values[self._index[column]].strip()
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._index)
+
+    def __len__(self) -> int:
+        return len(self._index)
+
+    def __repr__(self) -> str:
+        return repr(dict(self))
+
+
+Rows = list[tuple[int, Row]]
+
+
 def read_rows(content: bytes) -> tuple[list[str], Rows]:
     try:
         textual = content.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
         raise ImportFileError(f"the file is not UTF-8 text (byte {exc.start}); export it as CSV UTF-8") from None
+    if "\x00" in textual:
+        line = textual.count("\n", 0, textual.index("\x00")) + 1
+        raise ImportFileError(
+            f"line {line} holds a NUL byte, which no text CSV has (a UTF-16 file does); export it as CSV UTF-8"
+        )
     reader = csv.reader(io.StringIO(textual, newline=""))
     try:
         header = [h.strip() for h in next(reader)]
@@ -101,17 +139,26 @@ def read_rows(content: bytes) -> tuple[list[str], Rows]:
         raise ImportFileError(f"the header row is not CSV: {exc}") from None
     if not any(header):
         raise ImportFileError("the first row (the header) is empty")
+    index = {name: position for position, name in enumerate(header) if name}  # a repeated name: the last one
+    width = len(header)
     rows: Rows = []
     try:
         # rows are numbered as a spreadsheet shows them: one per record, the header is row 1
         for number, values in enumerate(reader, start=2):
-            if not any(v.strip() for v in values):
+            if not any(map(str.strip, values)):
                 continue
-            padded = values + [""] * (len(header) - len(values))
-            rows.append((number, {h: v.strip() for h, v in zip(header, padded, strict=False) if h}))
+            if len(values) < width:
+                values += [""] * (width - len(values))
+            rows.append((number, Row(index, values)))
     except csv.Error as exc:
         raise ImportFileError(f"line {reader.line_num} is not CSV: {exc}") from None
     return header, rows
+
+
+def database_refusal(exc: DatabaseError) -> str:
+    """The database's own words for a value it refused (too long, out of range), for the report."""
+    cause = exc.__cause__ or exc
+    return str(cause).strip().splitlines()[0] if str(cause).strip() else type(exc).__name__
 
 
 def column(header_or_row, *names: str) -> str | None:
@@ -125,16 +172,27 @@ def column(header_or_row, *names: str) -> str | None:
 
 
 def parse_time(value: str) -> datetime | None:
-    """Shopify's ``2026-09-03 10:15:00 -0400``, ISO 8601, or a local time in the store's zone."""
+    """Shopify's ``2026-09-03 10:15:00 -0400``, ISO 8601, or a local time in the store's zone.
+
+    None when the value is none of these, names a day that does not exist, or falls outside ``YEARS``.
+    """
     value = value.strip()
     if not value:
         return None
+    parsed = None
+    if len(value) == 25 and value[19] == " " and value[20] in "+-":
+        with contextlib.suppress(ValueError):  # the export's own shape: read in a tenth of strptime's time
+            parsed = datetime.fromisoformat(value[:19] + value[20:])
     for fmt in ("%Y-%m-%d %H:%M:%S %z", "%Y-%m-%d %H:%M %z"):
+        if parsed is not None:
+            break
+        with contextlib.suppress(ValueError):
+            parsed = datetime.strptime(value, fmt)
+    if parsed is None:
         try:
-            return datetime.strptime(value, fmt)
-        except ValueError:
-            pass
-    parsed = parse_datetime(value.replace("Z", "+00:00"))
+            parsed = parse_datetime(value.replace("Z", "+00:00"))
+        except ValueError:  # well formed, but no such day or hour (2026-02-30)
+            return None
     if parsed is None:
         for fmt in ("%Y-%m-%d", "%m/%d/%Y %H:%M", "%m/%d/%Y"):
             try:
@@ -143,6 +201,8 @@ def parse_time(value: str) -> datetime | None:
             except ValueError:
                 pass
     if parsed is None:
+        return None
+    if parsed.year not in YEARS:
         return None
     if timezone.is_naive(parsed):
         parsed = parsed.replace(tzinfo=ZoneInfo(settings.STORE_TIME_ZONE))
