@@ -5,6 +5,8 @@
 - ``update_rows(model, rows, fields)``: ``UPDATE ... FROM unnest(arrays)``, one statement for any
   number of rows. ``bulk_update`` writes ``CASE WHEN id = ...`` per row and column, which grows
   quadratically in the database and costs seconds of Python per ten thousand rows.
+- ``insert_rows(model, columns, rows)``: ``INSERT ... SELECT FROM unnest(arrays)``, optionally
+  ``ON CONFLICT DO NOTHING``, without building a model instance per row.
 - ``copy_rows`` / ``copy_new``: PostgreSQL ``COPY`` of plain tuples, with ids taken from the
   table's sequence beforehand so the caller knows them.
 
@@ -59,6 +61,13 @@ def _array_type(field: models.Field) -> str:
     return field.rel_db_type(connection) if field.primary_key else field.db_type(connection)
 
 
+def _column_values(field: models.Field, values: Iterable) -> list:
+    """One column's values as the driver takes them in an array: JSON as its text, the rest as they are."""
+    if isinstance(field, models.JSONField):
+        return [json.dumps(value, cls=field.encoder) for value in values]
+    return list(values)
+
+
 def update_rows(
     model: type[models.Model], rows: Iterable[dict], fields: list[str], *, unless_changed: str | None = None
 ) -> set:
@@ -87,7 +96,7 @@ def update_rows(
     types = [_array_type(meta.pk), *(_array_type(c) for c in columns), *([_array_type(guard)] if guard else [])]
     arrays = [[row["id"] for row in rows]]
     for name, column in zip(fields, columns, strict=True):
-        arrays.append([column.get_db_prep_save(row[name], connection) for row in rows])
+        arrays.append(_column_values(column, (row[name] for row in rows)))
     if guard is not None:
         arrays.append([row[f"{unless_changed}_was"] for row in rows])
     unnest = ", ".join(f"%s::{kind}[]" for kind in types)
@@ -123,6 +132,41 @@ def _filled(model: type[models.Model], columns: Sequence[str]) -> tuple[list[str
         names.append(f.column)
         values.append(value)
     return names, values
+
+
+def insert_rows(
+    model: type[models.Model], columns: Sequence[str], rows: Sequence[Sequence], *, ignore_conflicts: bool = False
+) -> int:
+    """Insert ``rows`` (values in the order of ``columns``) in one statement; other fields take their defaults.
+
+    With ``ignore_conflicts`` a row that would break a unique constraint is left out (``ON CONFLICT
+    DO NOTHING``). Returns the rows written on PostgreSQL; elsewhere ``bulk_create``'s count.
+    """
+    if not rows:
+        return 0
+    if connection.vendor != "postgresql":
+        objects = [model(**dict(zip(columns, row, strict=True))) for row in rows]
+        return len(model.objects.bulk_create(objects, ignore_conflicts=ignore_conflicts))
+    meta = model._meta
+    qn = connection.ops.quote_name
+    fields = [meta.get_field(name) for name in columns]
+    arrays, types = [], []
+    for position, field in enumerate(fields):
+        arrays.append(_column_values(field, (row[position] for row in rows)))
+        types.append(_array_type(field))
+    extra_names, extra_values = _filled(model, columns)
+    names = [qn(field.column) for field in fields] + [qn(name) for name in extra_names]
+    aliases = [f"c{position}" for position in range(len(fields))]
+    select = [f"v.{alias}" for alias in aliases] + ["%s"] * len(extra_values)
+    unnest = ", ".join(f"%s::{kind}[]" for kind in types)
+    # Names are quoted model metadata; every value is a parameter.
+    sql = (
+        f"INSERT INTO {qn(meta.db_table)} ({', '.join(names)}) SELECT {', '.join(select)} "  # noqa: S608
+        f"FROM unnest({unnest}) AS v({', '.join(aliases)})" + (" ON CONFLICT DO NOTHING" if ignore_conflicts else "")
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*extra_values, *arrays])
+        return cursor.rowcount
 
 
 def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence]) -> int:
