@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import gc
 import io
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -92,6 +93,23 @@ def importers() -> dict[str, Importer]:
 # --------------------------------------------------------------------------- reading
 
 
+@contextlib.contextmanager
+def paused_gc():
+    """Hold Python's cyclic garbage collector while a large file is read and imported.
+
+    A 100,000-row file makes millions of small objects that all stay alive until the import
+    ends; the collector would walk them again and again (almost half of the reading time) and
+    find nothing to free. Reference counting still frees everything as usual.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
 class Row(Mapping):
     """One record as ``{column: value}``, values stripped of surrounding blanks.
 
@@ -130,6 +148,11 @@ def read_rows(content: bytes) -> tuple[list[str], Rows]:
         raise ImportFileError(
             f"line {line} holds a NUL byte, which no text CSV has (a UTF-16 file does); export it as CSV UTF-8"
         )
+    with paused_gc():
+        return _read(textual)
+
+
+def _read(textual: str) -> tuple[list[str], Rows]:
     reader = csv.reader(io.StringIO(textual, newline=""))
     try:
         header = [h.strip() for h in next(reader)]

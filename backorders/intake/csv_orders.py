@@ -35,6 +35,7 @@ from .csv_import import (
     column,
     database_refusal,
     parse_time,
+    paused_gc,
     register,
 )
 from .orders import CustomerFacts, LineFacts, OrderFacts, placeholder_sku, upsert_order
@@ -129,6 +130,11 @@ def import_orders(rows: Rows, report: Report, progress: Progress) -> None:
     Orders already kept from an earlier import take the one-by-one path (``upsert_order``), which
     compares line by line.
     """
+    with paused_gc():
+        _import_orders(rows, report, progress)
+
+
+def _import_orders(rows: Rows, report: Report, progress: Progress) -> None:
     header = rows[0][1].keys() if rows else []
     missing = [name for name in REQUIRED if rows and column(header, name) is None]
     if rows and column(header, "Lineitem sku") is None and column(header, "Lineitem name") is None:
