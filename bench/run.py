@@ -44,7 +44,7 @@ PHASES = [
         "bench.allocation:allocation",
         [("allocation_1k_over_5k_s", "s", "< 1"), ("allocation_10k_over_100k_s", "s", None)],
     ),
-    ("sweep", "bench.sweep:sweep", [("sweep_100k_s", "s", "<= 10")]),
+    ("sweep", "bench.sweep:sweep", [("sweep_100k_s", "s", "<= 10"), ("sweep_100k_unchanged_s", "s", None)]),
     (
         "pages",
         "bench.pages:queue_page",
@@ -91,6 +91,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=45.0,
         help="seconds receive_stock may run per scenario; a stopped run reports a lower bound (default 45)",
+    )
+    parser.add_argument(
+        "--sweep-limit",
+        type=float,
+        default=120.0,
+        help="seconds each sweep run may take; a stopped run rolls back and reports a lower bound (default 120)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     return parser.parse_args(argv)
@@ -218,6 +224,7 @@ def main(argv: list[str] | None = None) -> int:
         csv_budget=args.csv_budget,
         intake_budget=args.intake_budget,
         allocation_limit=args.allocation_limit,
+        sweep_limit=args.sweep_limit,
     )
     results: list[Result] = []
     if seed_seconds is not None:
