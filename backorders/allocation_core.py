@@ -13,7 +13,7 @@ from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from .allocation_plan import WaitingLine, hold_applies, plan_allocation, priority_of
-from .bulk import InList, update_rows
+from .bulk import InList, paused_gc, update_rows
 from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
 
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PENDING, OrderLine.State.PARTIAL)
@@ -202,6 +202,7 @@ def _as_waiting(row: dict, policy: StorePolicy) -> WaitingLine:
 # --------------------------------------------------------------------------- planning free units
 
 
+@paused_gc()  # a large receipt plans over every waiting line of the product at once
 def allocate_free(
     product: Product,
     *,

@@ -11,16 +11,39 @@
   table's sequence beforehand so the caller knows them.
 
 On SQLite (the zero-setup demo) each falls back to the ORM's own bulk methods.
+
+``paused_gc()`` holds Python's cyclic garbage collector over work that builds many long-lived
+objects (an import, the sweep's snapshot).
 """
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 
 from django.db import connection, models
 from django.db.models import BooleanField, Expression, F
 from django.utils import timezone
+
+
+@contextlib.contextmanager
+def paused_gc() -> Iterator[None]:
+    """Hold Python's cyclic garbage collector over bulk work; reference counting still frees as usual.
+
+    Reading a 100,000-row file or the sweep's snapshot of a large store makes millions of small
+    objects that all stay alive until the work ends; the collector would walk them again and
+    again (half of the time, measured) and find nothing to free. Anything cyclic left behind is
+    collected once the collector runs again.
+    """
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 class InList(Expression):

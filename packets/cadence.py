@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
-from backorders.bulk import InList, insert_rows
+from backorders.bulk import InList, insert_rows, paused_gc
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, Shipment, StorePolicy
 from suppliers.eta import customer_ranges
@@ -192,6 +192,7 @@ def _relevant_lines(now: datetime):
 
 
 @transaction.atomic
+@paused_gc()
 def draft_due_messages(now: datetime | None = None) -> CadenceResult:
     now = now or timezone.now()
     result = CadenceResult()

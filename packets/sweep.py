@@ -27,7 +27,7 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
-from backorders.bulk import InList
+from backorders.bulk import InList, paused_gc
 
 from . import sentiment
 from .models import AuditEvent, Case, InboundMessage, Packet
@@ -95,6 +95,7 @@ class SweepResult:
         )
 
 
+@paused_gc()  # the snapshot of a large store is hundreds of thousands of live objects
 def run_sweep(now: datetime | None = None) -> SweepResult:
     """Reconcile cases and packets with the facts, then call the ``AFTER_SWEEP`` hooks."""
     started = time.monotonic()

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import gc
 import io
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
@@ -28,6 +27,7 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from ..bulk import paused_gc
 from ..models import ImportJob
 
 Progress = Callable[[int], None]
@@ -91,23 +91,6 @@ def importers() -> dict[str, Importer]:
 
 
 # --------------------------------------------------------------------------- reading
-
-
-@contextlib.contextmanager
-def paused_gc():
-    """Hold Python's cyclic garbage collector while a large file is read and imported.
-
-    A 100,000-row file makes millions of small objects that all stay alive until the import
-    ends; the collector would walk them again and again (almost half of the reading time) and
-    find nothing to free. Reference counting still frees everything as usual.
-    """
-    was_enabled = gc.isenabled()
-    gc.disable()
-    try:
-        yield
-    finally:
-        if was_enabled:
-            gc.enable()
 
 
 class Row(Mapping):

@@ -22,7 +22,7 @@ from django.db import DataError, IntegrityError, transaction
 from django.db.models.functions import Lower
 
 from ..allocation import reserve_lines
-from ..bulk import InList, copy_new, update_rows
+from ..bulk import InList, copy_new, paused_gc, update_rows
 from ..models import Channel, Customer, Order, OrderLine, Product
 from .common import MappingError
 from .csv_import import (
@@ -35,7 +35,6 @@ from .csv_import import (
     column,
     database_refusal,
     parse_time,
-    paused_gc,
     register,
 )
 from .orders import CustomerFacts, LineFacts, OrderFacts, placeholder_sku, upsert_order
