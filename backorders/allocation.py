@@ -84,9 +84,9 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
 def reserve_lines(line_ids: Iterable[int], product_ids: Iterable[int]) -> dict[int, dict]:
     """``reserve_new_lines`` by id, for any number of lines: a fixed number of statements.
 
-    ``product_ids`` are the products of those lines (locked first, in id order). Returns ``{line id: {"allocated", "state", "backordered_at", "allocated_at"}}`` for the lines
-    it decided (those still pending on an open order), in the order they were served. The caller
-    holds the transaction.
+    ``product_ids`` are the products of those lines (locked first, in id order). Returns
+    ``{line id: {"allocated", "state", "backordered_at", "allocated_at"}}`` for the lines it
+    decided (those still pending on an open order), in the order they were served.
     """
     ids = list(line_ids)
     if not ids:
