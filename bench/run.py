@@ -230,6 +230,7 @@ def main(argv: list[str] | None = None) -> int:
     if seed_seconds is not None:
         results.append(Result("seed_scale_s", seed_seconds, "s", note=f"{args.orders:,} orders with COPY"))
     failed = []
+    phases: dict[str, dict] = {}  # how long each phase took, and how busy the machine was at its end
     for phase, target, expected in PHASES:
         if wanted and phase not in wanted:
             continue
@@ -244,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
                 Result(name, None, unit, target=goal, note=f"failed: {type(exc).__name__}: {exc}"[:300])
                 for name, unit, goal in expected
             )
-        print(f"  {phase} took {time.perf_counter() - t0:.1f}s", flush=True)
+        took, load = time.perf_counter() - t0, round(os.getloadavg()[0], 2)
+        phases[phase] = {"seconds": round(took, 1), "load_average_at_end": load}
+        print(f"  {phase} took {took:.1f}s (load average {load})", flush=True)
     results.extend(memory_results(memory))
 
     print()
@@ -252,6 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "orders": args.orders,
         "quick": args.quick,
+        "phases": phases,
         "queue_query": args.queue_query,
         "seconds": round(time.monotonic() - started, 1),
         "ratio": "times the baseline's cost: value/baseline, or baseline/value for rates (/s); above 1 costs more",
