@@ -19,7 +19,7 @@ from django.utils import timezone
 
 from backorders.models import Order, OrderLine, Product
 
-from .core import Context, Result, child_reports, run_bounded
+from .core import Context, Result, child_reports, profiled, run_bounded
 
 SET_BASED = """
 WITH product AS (
@@ -89,7 +89,7 @@ def _given(product_id: int) -> tuple[int, int]:
     return product.allocated, lines
 
 
-def _scenario(pipe, units: int, lines: int, kwargs: dict) -> None:
+def _scenario(pipe, units: int, lines: int, kwargs: dict, profile: bool, log_dir) -> None:
     """In a forked child: build both products, time the baseline then ``receive_stock``, roll back."""
     from backorders.allocation import receive_stock
 
@@ -103,7 +103,8 @@ def _scenario(pipe, units: int, lines: int, kwargs: dict) -> None:
                 send(("baseline", time.perf_counter() - started))
             send(("start", None))
             started = time.perf_counter()
-            receive_stock(ours_id, units, **kwargs)
+            with profiled(profile, f"allocation-{units}-over-{lines}", log_dir):
+                receive_stock(ours_id, units, **kwargs)
             ours = time.perf_counter() - started
             if _given(ours_id) != _given(base_id) or _given(ours_id)[0] != units:
                 raise RuntimeError(f"receive_stock gave {_given(ours_id)}, the SQL statement {_given(base_id)}")
@@ -113,9 +114,10 @@ def _scenario(pipe, units: int, lines: int, kwargs: dict) -> None:
     child_reports(pipe, body)
 
 
-def _run_bounded(units: int, lines: int, kwargs: dict, limit: float) -> tuple[float, float, str]:
-    """(ours, baseline, note) with ``receive_stock`` stopped after ``limit`` seconds."""
-    run = run_bounded(_scenario, (units, lines, kwargs), limit=limit)
+def _run_bounded(units: int, lines: int, kwargs: dict, ctx: Context) -> tuple[float, float, str]:
+    """(ours, baseline, note) with ``receive_stock`` stopped after ``ctx.allocation_limit`` seconds."""
+    limit = ctx.allocation_limit
+    run = run_bounded(_scenario, (units, lines, kwargs, ctx.profile == "allocation", ctx.log_dir), limit=limit)
     if run.stopped:
         return run.stopped_after, run.values["baseline"], f"; stopped at the {limit:.0f}s limit: at least this long"
     return run.values["ours"], run.values["baseline"], ""
@@ -133,7 +135,7 @@ def allocation(ctx: Context) -> list[Result]:
     for name, units, lines, target in SCENARIOS:
         if ctx.quick:
             units, lines = units // 50, lines // 50
-        ours, base, stopped = _run_bounded(units, lines, kwargs, ctx.allocation_limit)
+        ours, base, stopped = _run_bounded(units, lines, kwargs, ctx)
         results.append(
             Result(
                 name,

@@ -178,6 +178,29 @@ def child_reports(pipe, body: Callable[[Callable], None]) -> None:
         pipe.close()
 
 
+@contextmanager
+def profiled(enabled: bool, label: str, log_dir: Path | None = None) -> Iterator[None]:
+    """Run the block under cProfile when ``enabled`` and print its top functions (for phases in a child)."""
+    if not enabled:
+        yield
+        return
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        if log_dir is not None:
+            profiler.dump_stats(log_dir / f"{label}.prof")
+        print(f"\n--- cProfile of {label}, top functions by cumulative time ---\n{out.getvalue()}", flush=True)
+
+
 def peak_rss_mb() -> float | None:
     """This process's peak resident set so far (VmHWM), in MB."""
     kb = _status_kb("VmHWM")
@@ -347,6 +370,7 @@ class Context:
     intake_budget: float = 45.0
     allocation_limit: float = 45.0
     sweep_limit: float = 120.0
+    profile: str = ""  # the phase run under cProfile (a phase in a child process profiles itself)
     notes: dict[str, str] = field(default_factory=dict)
 
     def n(self, full: int, quick: int) -> int:

@@ -64,6 +64,10 @@ PHASES = [
 ]
 
 
+# Phases measured in a forked process of their own (bounded); --profile profiles inside it.
+CHILD_PHASES = {"allocation", "sweep"}
+
+
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--orders", type=int, default=200_000, help="orders in the seeded store (default 200,000)")
@@ -225,6 +229,7 @@ def main(argv: list[str] | None = None) -> int:
         intake_budget=args.intake_budget,
         allocation_limit=args.allocation_limit,
         sweep_limit=args.sweep_limit,
+        profile=args.profile,
     )
     results: list[Result] = []
     if seed_seconds is not None:
@@ -237,7 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"- {phase} ...", flush=True)
         t0 = time.perf_counter()
         try:
-            results.extend(run_phase(phase, target, ctx, memory, args.profile == phase))
+            in_child = phase in CHILD_PHASES  # they profile themselves, in their own process
+            results.extend(run_phase(phase, target, ctx, memory, args.profile == phase and not in_child))
         except Exception as exc:
             traceback.print_exc()
             failed.append(phase)

@@ -20,7 +20,7 @@ import time
 
 from django.db import connection
 
-from .core import Context, Result, child_reports, peak_rss_mb, run_bounded
+from .core import Context, Result, child_reports, peak_rss_mb, profiled, run_bounded
 
 OPEN_LINES = """
 SELECT l.id, l.quantity, l.allocated, l.state, l.backordered_at, o.id, o.placed_at, o.status, o.promised_ship_by,
@@ -32,7 +32,7 @@ WHERE o.status = 'open' AND l.state NOT IN ('shipped', 'cancelled')
 """
 
 
-def _sweeps(pipe) -> None:
+def _sweeps(pipe, profile: bool, log_dir) -> None:
     from packets.sweep import run_sweep
 
     def body(send) -> None:
@@ -44,7 +44,8 @@ def _sweeps(pipe) -> None:
         for run in ("first", "second"):
             send(("start", None))
             started = time.perf_counter()
-            result = run_sweep()
+            with profiled(profile, f"sweep-{run}", log_dir):
+                result = run_sweep()
             send((run, (time.perf_counter() - started, str(result))))
         send(("memory", peak_rss_mb()))
 
@@ -52,7 +53,7 @@ def _sweeps(pipe) -> None:
 
 
 def sweep(ctx: Context) -> list[Result]:
-    run = run_bounded(_sweeps, (), limit=ctx.sweep_limit)
+    run = run_bounded(_sweeps, (ctx.profile == "sweep", ctx.log_dir), limit=ctx.sweep_limit)
     lines, read = run.values["lines"], run.values["baseline"]
     label = "one query reading the open lines with their orders and products"
     stopped = f"; stopped at the {ctx.sweep_limit:.0f}s limit and rolled back: at least this long"
