@@ -20,6 +20,8 @@ import time
 
 from django.db import connection
 
+from packets.models import Message
+
 from .core import Context, Result, child_reports, peak_rss_mb, profiled, run_bounded
 
 OPEN_LINES = """
@@ -42,11 +44,14 @@ def _sweeps(pipe, profile: bool, log_dir) -> None:
             send(("lines", len(cursor.fetchall())))
         send(("baseline", time.perf_counter() - started))
         for run in ("first", "second"):
+            drafts = Message.objects.count()
             send(("start", None))
             started = time.perf_counter()
             with profiled(profile, f"sweep-{run}", log_dir):
                 result = run_sweep()
-            send((run, (time.perf_counter() - started, str(result))))
+            seconds = time.perf_counter() - started
+            drafted = Message.objects.count() - drafts
+            send((run, (seconds, f"{result}; then the cadence drafted {drafted:,} customer messages")))
         send(("memory", peak_rss_mb()))
 
     child_reports(pipe, body)
