@@ -2,7 +2,8 @@
 
 Entry points (each owns its transaction):
 
-- ``reserve_new_lines(lines)``: a new sale on any channel claims what is *available to promise*.
+- ``reserve_new_lines(lines)``: a new sale on any channel claims what is *available to promise*
+  (``reserve_lines(ids)`` for many lines at once, as an import makes them).
 - ``receive_stock(product_id, quantity)``: units arrive (a purchase order, the command line).
 - ``apply_stock_count(product_id, on_hand)``: a channel or a count says how many are on hand.
 - ``approve_allocation(allocation_id, user=...)``: the owner applies a proposal.
@@ -33,10 +34,10 @@ from django.db.models import F, Sum
 from django.utils import timezone
 
 from .allocation_core import (
-    BULK_BATCH,
     WAITING_STATES,
     AllocationError,
     AllocationOutcome,
+    add_allocated,
     allocate_free,
     annotate_available_to_promise,
     available_to_promise,
@@ -45,6 +46,7 @@ from .allocation_core import (
     write_grants,
 )
 from .allocation_plan import hold_applies
+from .bulk import InList, update_rows
 from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
 
 __all__ = [
@@ -56,6 +58,7 @@ __all__ = [
     "available_to_promise",
     "receive_stock",
     "release_order",
+    "reserve_lines",
     "reserve_new_lines",
 ]
 
@@ -71,23 +74,48 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
     ``hold`` order a product's lines get all they need or nothing. The passed objects are updated.
     """
     given = {line.pk: line for line in lines if line.pk is not None}
-    if not given:
-        return []
-    products = lock_products(line.product_id for line in given.values())
+    written = reserve_lines(given, {line.product_id for line in given.values()})
+    for pk, values in written.items():
+        for name, value in values.items():
+            setattr(given[pk], name, value)
+    return [given[pk] for pk in written]
+
+
+def reserve_lines(line_ids: Iterable[int], product_ids: Iterable[int]) -> dict[int, dict]:
+    """``reserve_new_lines`` by id, for any number of lines: a fixed number of statements.
+
+    ``product_ids`` are the products of those lines (locked first, in id order). Returns
+    ``{line id: {"allocated", "state", "backordered_at", "allocated_at"}}`` for the lines it
+    decided (those still pending on an open order), in the order they were served.
+    """
+    ids = list(line_ids)
+    if not ids:
+        return {}
+    products = lock_products(product_ids)
     policy = StorePolicy.objects.current()
     fresh = list(
         OrderLine.objects.select_for_update(of=("self",))
-        .filter(pk__in=given, state=OrderLine.State.PENDING, order__status=Order.Status.OPEN)
-        .select_related("order")
+        .filter(InList("pk", ids), state=OrderLine.State.PENDING, order__status=Order.Status.OPEN)
         .order_by("product_id", "order_id", "pk")
+        .values(
+            "pk",
+            "order_id",
+            "product_id",
+            "quantity",
+            "allocated",
+            "backordered_at",
+            "allocated_at",
+            "order__number",
+            "order__partial_shipment",
+        )
     )
     if not fresh:
-        return []
+        return {}
     # Lines already waiting are entitled first. Other new lines (still pending) are peers: whoever
     # takes the product lock first is served first, so two sales never block each other out.
     demand = dict(
         OrderLine.objects.waiting()
-        .filter(product_id__in=products)
+        .filter(InList("product_id", products))
         .exclude(state=OrderLine.State.PENDING)
         .order_by()
         .values("product_id")
@@ -95,14 +123,15 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
         .values_list("product_id", "units")
     )
     atp = {pk: max(0, p.on_hand - p.allocated - (demand.get(pk) or 0)) for pk, p in products.items()}
-    groups: dict[tuple[int, int], list[OrderLine]] = defaultdict(list)
+    groups: dict[tuple[int, int], list[dict]] = defaultdict(list)
     for line in fresh:
-        groups[(line.product_id, line.order_id)].append(line)
+        groups[(line["product_id"], line["order_id"])].append(line)
     now = timezone.now()
     taken: dict[int, list[dict]] = defaultdict(list)
+    written: dict[int, dict] = {}
     for (product_id, _order_id), members in groups.items():
-        needs = [line.quantity - line.allocated for line in members]
-        if hold_applies(members[0].order.partial_shipment, policy.partial_shipment_default):
+        needs = [line["quantity"] - line["allocated"] for line in members]
+        if hold_applies(members[0]["order__partial_shipment"], policy.partial_shipment_default):
             gives = needs if sum(needs) <= atp[product_id] else [0] * len(members)
         else:
             gives = []
@@ -110,23 +139,31 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
                 gives.append(min(need, atp[product_id] - sum(gives)))
         for line, give in zip(members, gives, strict=True):
             atp[product_id] -= give
-            line.allocated += give
-            if line.allocated == line.quantity:
-                line.state, line.allocated_at = OrderLine.State.ALLOCATED, now
+            allocated = line["allocated"] + give
+            values = {
+                "allocated": allocated,
+                "backordered_at": line["backordered_at"],
+                "allocated_at": line["allocated_at"],
+            }
+            if allocated == line["quantity"]:
+                values["state"], values["allocated_at"] = OrderLine.State.ALLOCATED, now
             else:
-                line.state = OrderLine.State.PARTIAL if line.allocated else OrderLine.State.BACKORDERED
-                line.backordered_at = line.backordered_at or now
+                values["state"] = OrderLine.State.PARTIAL if allocated else OrderLine.State.BACKORDERED
+                values["backordered_at"] = line["backordered_at"] or now
+            written[line["pk"]] = values
             if give:
-                taken[product_id].append(trail_entry(line, line.order.number, give))
-    OrderLine.objects.bulk_update(
-        fresh, ["allocated", "state", "backordered_at", "allocated_at"], batch_size=BULK_BATCH
+                taken[product_id].append(trail_entry(line, line["order__number"], give))
+    update_rows(
+        OrderLine,
+        ({"id": pk, **values} for pk, values in written.items()),
+        ["allocated", "state", "backordered_at", "allocated_at"],
     )
+    units = {product_id: sum(entry["units"] for entry in entries) for product_id, entries in taken.items()}
+    add_allocated(units, now)
     trail = []
     for product_id, entries in taken.items():
-        units = sum(entry["units"] for entry in entries)
         product = products[product_id]
-        Product.objects.filter(pk=product_id).update(allocated=F("allocated") + units, updated_at=now)
-        product.allocated += units
+        product.allocated += units[product_id]
         trail.append(
             StockAllocation(
                 product=product,
@@ -136,18 +173,14 @@ def reserve_new_lines(lines: Iterable[OrderLine]) -> list[OrderLine]:
                 on_hand_before=product.on_hand,
                 on_hand_after=product.on_hand,
                 applied=entries,
-                applied_units=units,
-                planned_units=units,
+                applied_units=units[product_id],
+                planned_units=units[product_id],
                 created_at=now,
                 decided_at=now,
             )
         )
     StockAllocation.objects.bulk_create(trail)
-    for line in fresh:
-        original = given[line.pk]
-        for name in ("allocated", "state", "backordered_at", "allocated_at"):
-            setattr(original, name, getattr(line, name))
-    return [given[line.pk] for line in fresh]
+    return written
 
 
 @transaction.atomic
@@ -317,7 +350,14 @@ def release_order(order_id: int) -> list[StockAllocation]:
         if held:
             released[line.product_id].append(trail_entry(line, order.number, -held))
         line.allocated, line.state, line.cancelled_at = line.shipped, OrderLine.State.CANCELLED, now
-    OrderLine.objects.bulk_update(lines, ["allocated", "state", "cancelled_at"], batch_size=BULK_BATCH)
+    update_rows(
+        OrderLine,
+        (
+            {"id": line.pk, "allocated": line.allocated, "state": line.state, "cancelled_at": line.cancelled_at}
+            for line in lines
+        ),
+        ["allocated", "state", "cancelled_at"],
+    )
     if order.status == Order.Status.OPEN:
         Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELLED, cancelled_at=now, updated_at=now)
     records = []

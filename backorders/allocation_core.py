@@ -7,17 +7,15 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 
+from django.db import connection
 from django.db.models import F, IntegerField, OuterRef, QuerySet, Subquery, Sum
 from django.db.models.functions import Coalesce, Greatest
 from django.utils import timezone
 
 from .allocation_plan import WaitingLine, hold_applies, plan_allocation, priority_of
+from .bulk import InList, paused_gc, update_rows
 from .hooks import after_allocation
 from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
-
-# bulk_update writes one CASE WHEN per row and column: large batches grow quadratically in the
-# database, so lines are written in batches of this many (a few queries per 10,000 lines).
-BULK_BATCH = 1000
 
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PENDING, OrderLine.State.PARTIAL)
 
@@ -93,6 +91,24 @@ def lock_products(product_ids: Iterable[int]) -> dict[int, Product]:
     return {p.pk: p for p in Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
 
 
+def add_allocated(units: dict[int, int], now) -> None:
+    """Raise each product's ``allocated`` by its units (negative gives back), in one statement.
+
+    The CHECK constraint refuses allocated > on_hand whatever the caller's arithmetic believed.
+    """
+    units = {pk: n for pk, n in units.items() if n}
+    if len(units) == 1 or (units and connection.vendor != "postgresql"):
+        for pk, n in units.items():
+            Product.objects.filter(pk=pk).update(allocated=F("allocated") + n, updated_at=now)
+    elif units:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE backorders_product AS p SET allocated = p.allocated + v.units, updated_at = %s "
+                "FROM unnest(%s::bigint[], %s::integer[]) AS v(id, units) WHERE p.id = v.id",
+                [now, list(units), list(units.values())],
+            )
+
+
 def write_grants(product: Product, grants: list[tuple[dict, int]], now) -> list[OrderLine]:
     """Give units to locked lines (``(row, units)``, row as read under the lock) in two statements."""
     changed = []
@@ -113,9 +129,15 @@ def write_grants(product: Product, grants: list[tuple[dict, int]], now) -> list[
     total = sum(units for _, units in grants)
     if not changed:
         return []
-    OrderLine.objects.bulk_update(changed, ["allocated", "state", "allocated_at"], batch_size=BULK_BATCH)
-    # The CHECK constraint refuses allocated > on_hand whatever the arithmetic above believed.
-    Product.objects.filter(pk=product.pk).update(allocated=F("allocated") + total, updated_at=now)
+    update_rows(
+        OrderLine,
+        (
+            {"id": line.pk, "allocated": line.allocated, "state": line.state, "allocated_at": line.allocated_at}
+            for line in changed
+        ),
+        ["allocated", "state", "allocated_at"],
+    )
+    add_allocated({product.pk: total}, now)
     product.allocated += total
     after_allocation(product, changed)  # stock.allocated, our store holds released (settings.AFTER_ALLOCATION)
     return changed
@@ -133,9 +155,9 @@ _ORDER_FIELDS = ("number", "placed_at", "express", "priority_class", "partial_sh
 def _waiting_rows(product: Product) -> list[dict]:
     """The product's waiting lines, locked, with what the plan needs to know about their orders.
 
-    Two index-driven queries (the lines by product, then their orders by key) rather than one
-    join: a join on the order's status can turn quadratic when table statistics are stale, as
-    they are right after a large import.
+    Two index-driven queries (the lines by product, then their orders by key, sent as one array)
+    rather than one join: a join on the order's status can turn quadratic when table statistics
+    are stale, as they are right after a large import.
     """
     lines = list(
         OrderLine.objects.filter(product_id=product.pk, state__in=WAITING_STATES, allocated__lt=F("quantity"))
@@ -147,7 +169,7 @@ def _waiting_rows(product: Product) -> list[dict]:
         return []
     orders = {
         row.pop("pk"): row
-        for row in Order.objects.filter(pk__in={line["order_id"] for line in lines}, status=Order.Status.OPEN)
+        for row in Order.objects.filter(InList("pk", {line["order_id"] for line in lines}), status=Order.Status.OPEN)
         .order_by()
         .values("pk", *_ORDER_FIELDS)
     }
@@ -182,6 +204,7 @@ def _as_waiting(row: dict, policy: StorePolicy) -> WaitingLine:
 # --------------------------------------------------------------------------- planning free units
 
 
+@paused_gc()  # a large receipt plans over every waiting line of the product at once
 def allocate_free(
     product: Product,
     *,

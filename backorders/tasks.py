@@ -12,8 +12,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DataError, transaction
-from django.db.models import Q
+from django.db import DataError, connection, transaction
 from django.utils import timezone
 
 from .intake.common import MappingError, q_options
@@ -58,7 +57,10 @@ def process_delivery(delivery_id: int) -> str:
                 delivery.status, delivery.error = outcome.status, outcome.note[:2000]
                 changed = outcome.changed and outcome.status == WebhookDelivery.Status.PROCESSED
             delivery.processed_at = timezone.now()
-            delivery.save()
+            # the body and headers are kept as they came: only what processing decided is written
+            delivery.save(
+                update_fields=["attempts", "status", "error", "processed_at", "resource_id", "resource_updated_at"]
+            )
             if changed:
                 request_followup()
             return delivery.status
@@ -114,12 +116,16 @@ def request_followup() -> bool:
         return False
     now = timezone.now()
     lost = now - timedelta(seconds=2 * settings.Q_CLUSTER.get("retry", 180))
-    TaskDebounce.objects.get_or_create(task=task)
-    claimed = (
-        TaskDebounce.objects.filter(task=task)
-        .filter(Q(pending_since__isnull=True) | Q(pending_since__lt=lost))
-        .update(pending_since=now)
-    )
+    # one statement per delivery: the mark is made, or taken when idle or lost, or left alone
+    table = connection.ops.quote_name(TaskDebounce._meta.db_table)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"INSERT INTO {table} (task, pending_since) VALUES (%s, %s) ON CONFLICT (task) DO UPDATE "  # noqa: S608
+            f"SET pending_since = excluded.pending_since WHERE {table}.pending_since IS NULL "
+            f"OR {table}.pending_since < %s RETURNING id",
+            [task, now, lost],
+        )
+        claimed = cursor.fetchone() is not None
     if not claimed:
         return False
     transaction.on_commit(lambda: _enqueue_followup(task))

@@ -11,16 +11,15 @@ Each scenario runs in a forked process, stopped at ``--allocation-limit`` second
 from __future__ import annotations
 
 import inspect
-import multiprocessing
 import time
 from datetime import timedelta
 
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from backorders.models import Order, OrderLine, Product
 
-from .core import Context, Result
+from .core import Context, Result, child_reports, profiled, run_bounded
 
 SET_BASED = """
 WITH product AS (
@@ -90,85 +89,38 @@ def _given(product_id: int) -> tuple[int, int]:
     return product.allocated, lines
 
 
-def _scenario(pipe, units: int, lines: int, kwargs: dict) -> None:
+def _scenario(pipe, units: int, lines: int, kwargs: dict, profile: bool, log_dir) -> None:
     """In a forked child: build both products, time the baseline then ``receive_stock``, roll back."""
     from backorders.allocation import receive_stock
 
-    try:
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_backend_pid()")
-            pipe.send(("pid", cursor.fetchone()[0]))
+    def body(send) -> None:
         with transaction.atomic():
             ours_id, base_id = waiting_product("A", lines), waiting_product("B", lines)
             with connection.cursor() as cursor:
                 cursor.execute("ANALYZE backorders_orderline, backorders_order")
                 started = time.perf_counter()
                 cursor.execute(SET_BASED, {"units": units, "pid": base_id})
-                pipe.send(("baseline", time.perf_counter() - started))
-            pipe.send(("start", None))
+                send(("baseline", time.perf_counter() - started))
+            send(("start", None))
             started = time.perf_counter()
-            receive_stock(ours_id, units, **kwargs)
+            with profiled(profile, f"allocation-{units}-over-{lines}", log_dir):
+                receive_stock(ours_id, units, **kwargs)
             ours = time.perf_counter() - started
             if _given(ours_id) != _given(base_id) or _given(ours_id)[0] != units:
                 raise RuntimeError(f"receive_stock gave {_given(ours_id)}, the SQL statement {_given(base_id)}")
-            pipe.send(("done", ours))
+            send(("ours", ours))
             transaction.set_rollback(True)
-    except Exception as exc:
-        pipe.send(("error", f"{type(exc).__name__}: {exc}"))
-    finally:
-        pipe.close()
+
+    child_reports(pipe, body)
 
 
-def _run_bounded(units: int, lines: int, kwargs: dict, limit: float) -> tuple[float, float, str]:
-    """(ours, baseline, note) with ``receive_stock`` stopped after ``limit`` seconds.
-
-    The scenario runs in a forked process so a run past the limit can be stopped whatever it is
-    doing: the child is killed and its database session terminated (its transaction rolls back).
-    """
-    connections.close_all()  # the child must not share this process's database socket
-    mp = multiprocessing.get_context("fork")
-    receiver, sender = mp.Pipe(duplex=False)
-    child = mp.Process(target=_scenario, args=(sender, units, lines, kwargs), daemon=True)
-    child.start()
-    sender.close()
-    backend, base, deadline, started = None, None, None, None
-    try:
-        while True:
-            wait = 900.0 if deadline is None else max(0.0, deadline - time.monotonic())
-            if not receiver.poll(wait):
-                if deadline is None:
-                    raise RuntimeError("setting up the allocation scenario took more than 15 minutes")
-                break  # past the limit
-            try:
-                kind, value = receiver.recv()
-            except EOFError:
-                raise RuntimeError(f"the allocation scenario's process ended with {child.exitcode}") from None
-            if kind == "pid":
-                backend = value
-            elif kind == "baseline":
-                base = value
-            elif kind == "start":
-                started, deadline = time.monotonic(), time.monotonic() + limit
-            elif kind == "done":
-                child.join()
-                return value, base, ""
-            else:
-                raise RuntimeError(value)
-        elapsed = time.monotonic() - started
-        child.kill()
-        child.join()
-        with connection.cursor() as cursor:
-            cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
-            for _ in range(60):  # let the server drop the session before the next phase
-                cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend])
-                if cursor.fetchone() is None:
-                    break
-                time.sleep(0.5)
-        return elapsed, base, f"; stopped at the {limit:.0f}s limit: at least this long"
-    finally:
-        if child.is_alive():
-            child.kill()
-            child.join()
+def _run_bounded(units: int, lines: int, kwargs: dict, ctx: Context) -> tuple[float, float, str]:
+    """(ours, baseline, note) with ``receive_stock`` stopped after ``ctx.allocation_limit`` seconds."""
+    limit = ctx.allocation_limit
+    run = run_bounded(_scenario, (units, lines, kwargs, ctx.profile == "allocation", ctx.log_dir), limit=limit)
+    if run.stopped:
+        return run.stopped_after, run.values["baseline"], f"; stopped at the {limit:.0f}s limit: at least this long"
+    return run.values["ours"], run.values["baseline"], ""
 
 
 def allocation(ctx: Context) -> list[Result]:
@@ -183,7 +135,7 @@ def allocation(ctx: Context) -> list[Result]:
     for name, units, lines, target in SCENARIOS:
         if ctx.quick:
             units, lines = units // 50, lines // 50
-        ours, base, stopped = _run_bounded(units, lines, kwargs, ctx.allocation_limit)
+        ours, base, stopped = _run_bounded(units, lines, kwargs, ctx)
         results.append(
             Result(
                 name,

@@ -8,6 +8,7 @@ is. For times and query counts that is ``value / baseline``; for rates (``/s``) 
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import platform
 import resource
@@ -92,6 +93,118 @@ def timed(fn: Callable[[], object]) -> tuple[float, object]:
     started = time.perf_counter()
     out = fn()
     return time.perf_counter() - started, out
+
+
+# --------------------------------------------------------------------------- bounded runs
+
+
+@dataclass
+class Bounded:
+    """What a bounded child reported: its messages by kind, and whether it was stopped at the limit."""
+
+    values: dict = field(default_factory=dict)
+    stopped: bool = False
+    stopped_after: float = 0.0  # seconds since the child's last "start" when it was stopped
+
+
+def run_bounded(target: Callable, args: tuple, *, limit: float, setup_limit: float = 900.0) -> Bounded:
+    """Run ``target(pipe, *args)`` in a forked process, stopping it ``limit`` seconds after each "start".
+
+    The child sends ``(kind, value)`` pairs: ``("pid", backend pid)`` first, ``("start", None)``
+    before each timed step (the limit counts from there), any results, then ``("done", None)``;
+    ``("error", text)`` fails the phase. A child past the limit is killed and its database session
+    terminated, so its open transaction rolls back and the next phase sees the store as it was.
+    """
+    from django.db import connection, connections
+
+    connections.close_all()  # the child must not share this process's database socket
+    mp = multiprocessing.get_context("fork")
+    receiver, sender = mp.Pipe(duplex=False)
+    child = mp.Process(target=target, args=(sender, *args), daemon=True)
+    child.start()
+    sender.close()
+    out = Bounded()
+    deadline, started = time.monotonic() + setup_limit, time.monotonic()
+    try:
+        while True:
+            if not receiver.poll(max(0.0, deadline - time.monotonic())):
+                if "start" not in out.values:
+                    raise RuntimeError(f"the child took more than {setup_limit:.0f}s to get ready")
+                out.stopped, out.stopped_after = True, time.monotonic() - started
+                break
+            try:
+                kind, value = receiver.recv()
+            except EOFError:
+                raise RuntimeError(f"the child process ended with {child.exitcode}") from None
+            if kind == "error":
+                raise RuntimeError(value)
+            if kind == "done":
+                child.join()
+                return out
+            if kind == "start":
+                started, deadline = time.monotonic(), time.monotonic() + limit
+            out.values[kind] = value
+        child.kill()
+        child.join()
+        backend = out.values.get("pid")
+        if backend:
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_terminate_backend(%s)", [backend])
+                for _ in range(60):  # let the server drop the session before the next phase
+                    cursor.execute("SELECT 1 FROM pg_stat_activity WHERE pid = %s", [backend])
+                    if cursor.fetchone() is None:
+                        break
+                    time.sleep(0.5)
+        return out
+    finally:
+        if child.is_alive():
+            child.kill()
+            child.join()
+
+
+def child_reports(pipe, body: Callable[[Callable], None]) -> None:
+    """The child's side of ``run_bounded``: its backend pid first, ``body(send)``, then done or the error."""
+    from django.db import connection
+
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_backend_pid()")
+            pipe.send(("pid", cursor.fetchone()[0]))
+        body(pipe.send)
+        pipe.send(("done", None))
+    except Exception as exc:
+        pipe.send(("error", f"{type(exc).__name__}: {exc}"))
+    finally:
+        pipe.close()
+
+
+@contextmanager
+def profiled(enabled: bool, label: str, log_dir: Path | None = None) -> Iterator[None]:
+    """Run the block under cProfile when ``enabled`` and print its top functions (for phases in a child)."""
+    if not enabled:
+        yield
+        return
+    import cProfile
+    import io
+    import pstats
+
+    profiler = cProfile.Profile()
+    profiler.enable()
+    try:
+        yield
+    finally:
+        profiler.disable()
+        out = io.StringIO()
+        pstats.Stats(profiler, stream=out).sort_stats("cumulative").print_stats(40)
+        if log_dir is not None:
+            profiler.dump_stats(log_dir / f"{label}.prof")
+        print(f"\n--- cProfile of {label}, top functions by cumulative time ---\n{out.getvalue()}", flush=True)
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident set so far (VmHWM), in MB."""
+    kb = _status_kb("VmHWM")
+    return round(kb / 1024, 1) if kb else None
 
 
 # --------------------------------------------------------------------------- memory
@@ -256,6 +369,8 @@ class Context:
     csv_budget: float = 60.0
     intake_budget: float = 45.0
     allocation_limit: float = 45.0
+    sweep_limit: float = 120.0
+    profile: str = ""  # the phase run under cProfile (a phase in a child process profiles itself)
     notes: dict[str, str] = field(default_factory=dict)
 
     def n(self, full: int, quick: int) -> int:

@@ -44,7 +44,7 @@ PHASES = [
         "bench.allocation:allocation",
         [("allocation_1k_over_5k_s", "s", "< 1"), ("allocation_10k_over_100k_s", "s", None)],
     ),
-    ("sweep", "bench.sweep:sweep", [("sweep_100k_s", "s", "<= 10")]),
+    ("sweep", "bench.sweep:sweep", [("sweep_100k_s", "s", "<= 10"), ("sweep_100k_unchanged_s", "s", None)]),
     (
         "pages",
         "bench.pages:queue_page",
@@ -62,6 +62,10 @@ PHASES = [
     ("pdf", "bench.pdf:packet_pdf", [("packet_pdf_s", "s", "<= 0.5")]),
     ("notify", "bench.notify:notify", [("notify_per_s", "/s", None), ("approve_to_send_p95_s", "s", "< 5")]),
 ]
+
+
+# Phases measured in a forked process of their own (bounded); --profile profiles inside it.
+CHILD_PHASES = {"allocation", "sweep"}
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -91,6 +95,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         type=float,
         default=45.0,
         help="seconds receive_stock may run per scenario; a stopped run reports a lower bound (default 45)",
+    )
+    parser.add_argument(
+        "--sweep-limit",
+        type=float,
+        default=120.0,
+        help="seconds each sweep run may take; a stopped run rolls back and reports a lower bound (default 120)",
     )
     parser.add_argument("--output", type=Path, default=ROOT / "bench" / "results.json")
     return parser.parse_args(argv)
@@ -218,18 +228,22 @@ def main(argv: list[str] | None = None) -> int:
         csv_budget=args.csv_budget,
         intake_budget=args.intake_budget,
         allocation_limit=args.allocation_limit,
+        sweep_limit=args.sweep_limit,
+        profile=args.profile,
     )
     results: list[Result] = []
     if seed_seconds is not None:
         results.append(Result("seed_scale_s", seed_seconds, "s", note=f"{args.orders:,} orders with COPY"))
     failed = []
+    phases: dict[str, dict] = {}  # how long each phase took, and how busy the machine was at its end
     for phase, target, expected in PHASES:
         if wanted and phase not in wanted:
             continue
         print(f"- {phase} ...", flush=True)
         t0 = time.perf_counter()
         try:
-            results.extend(run_phase(phase, target, ctx, memory, args.profile == phase))
+            in_child = phase in CHILD_PHASES  # they profile themselves, in their own process
+            results.extend(run_phase(phase, target, ctx, memory, args.profile == phase and not in_child))
         except Exception as exc:
             traceback.print_exc()
             failed.append(phase)
@@ -237,7 +251,9 @@ def main(argv: list[str] | None = None) -> int:
                 Result(name, None, unit, target=goal, note=f"failed: {type(exc).__name__}: {exc}"[:300])
                 for name, unit, goal in expected
             )
-        print(f"  {phase} took {time.perf_counter() - t0:.1f}s", flush=True)
+        took, load = time.perf_counter() - t0, round(os.getloadavg()[0], 2)
+        phases[phase] = {"seconds": round(took, 1), "load_average_at_end": load}
+        print(f"  {phase} took {took:.1f}s (load average {load})", flush=True)
     results.extend(memory_results(memory))
 
     print()
@@ -245,6 +261,7 @@ def main(argv: list[str] | None = None) -> int:
     meta = {
         "orders": args.orders,
         "quick": args.quick,
+        "phases": phases,
         "queue_query": args.queue_query,
         "seconds": round(time.monotonic() - started, 1),
         "ratio": "times the baseline's cost: value/baseline, or baseline/value for rates (/s); above 1 costs more",

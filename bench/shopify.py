@@ -159,7 +159,8 @@ def orders_csv(rows: int, products: int, *, now: datetime, open_every: int = 50)
         name = f"#C{stamp}-{n}"
         created = now - timedelta(days=30 + n % 300, minutes=n % 1440)
         fulfilled = n % open_every != 0
-        first, last = FIRST[n % len(FIRST)], LAST[n % len(LAST)]
+        customer = n % 20000  # a customer keeps their name from one order to the next
+        first, last = FIRST[customer % len(FIRST)], LAST[customer % len(LAST)]
         city, region, postal = CITIES[n % len(CITIES)]
         lines = []
         for k in range(2 if 2 * n + 1 < rows else 1):
@@ -182,7 +183,7 @@ def orders_csv(rows: int, products: int, *, now: datetime, open_every: int = 50)
             if k == 0:
                 row.update(
                     {
-                        "Email": f"csv{n % 20000}@example.com",
+                        "Email": f"csv{customer}@example.com",
                         "Financial Status": "paid",
                         "Paid at": created.strftime("%Y-%m-%d %H:%M:%S %z"),
                         "Fulfillment Status": "fulfilled" if fulfilled else "unfulfilled",

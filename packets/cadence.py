@@ -29,12 +29,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from decimal import Decimal
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 
+from backorders.bulk import InList, insert_rows, paused_gc
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, Shipment, StorePolicy
 from suppliers.eta import customer_ranges
@@ -43,7 +45,7 @@ from suppliers.models import SupplierUpdate
 from .messaging import enqueue_send
 from .models import AuditEvent, Case, Message
 from .notify import drafting
-from .notify.links import customer_link
+from .notify.links import customer_links
 
 FTC_DEFAULT_DAYS = 30  # no shipping time stated: the rule's 30 days
 CONFLICT_LOOKBACK = timedelta(days=30)
@@ -62,6 +64,89 @@ TOLD = (
     Message.Status.SENT,
 )
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PARTIAL)
+
+
+@dataclass(slots=True)
+class _Customer:
+    """What drafting reads of a customer (a row, not a model instance: a run reads tens of thousands)."""
+
+    pk: int
+    name: str
+    email: str
+    phone: str
+    preferred_channel: str
+    sms_opt_in: bool
+    erased_at: datetime | None
+    orders_count: int
+
+    def is_vip(self, policy: StorePolicy) -> bool:
+        return self.orders_count >= policy.vip_min_orders
+
+
+@dataclass(slots=True)
+class _Order:
+    pk: int
+    number: str
+    status: str
+    placed_at: datetime
+    promised_ship_by: date | None
+    total: Decimal
+    customer: _Customer | None
+
+
+@dataclass(slots=True)
+class _Product:
+    pk: int
+    title: str
+    variant_title: str
+
+    @property
+    def display_title(self) -> str:
+        return f"{self.title} ({self.variant_title})" if self.variant_title else self.title
+
+
+@dataclass(slots=True)
+class _Line:
+    pk: int
+    product_id: int
+    state: str
+    backordered_at: datetime
+    title: str
+    quantity: int
+    order: _Order
+    product: _Product
+
+    @property
+    def order_id(self) -> int:
+        return self.order.pk
+
+
+_CUSTOMER = ("pk", "name", "email", "phone", "preferred_channel", "sms_opt_in", "erased_at", "orders_count")
+_ORDER = ("number", "status", "placed_at", "promised_ship_by", "total")
+LINE_VALUES = (
+    "pk",
+    "product_id",
+    "state",
+    "backordered_at",
+    "title",
+    "quantity",
+    "order_id",
+    *(f"order__{name}" for name in _ORDER),
+    *(f"order__customer__{name}" for name in _CUSTOMER),
+    "product__title",
+    "product__variant_title",
+)
+
+
+def _line(row: dict) -> _Line:
+    customer = None
+    if row["order__customer__pk"] is not None:
+        customer = _Customer(*(row[f"order__customer__{name}"] for name in _CUSTOMER))
+    order = _Order(row["order_id"], *(row[f"order__{name}"] for name in _ORDER), customer)
+    product = _Product(row["product_id"], row["product__title"], row["product__variant_title"])
+    return _Line(
+        row["pk"], row["product_id"], row["state"], row["backordered_at"], row["title"], row["quantity"], order, product
+    )
 
 
 @dataclass
@@ -105,17 +190,18 @@ def _relevant_lines(now: datetime):
     return (
         OrderLine.objects.filter(backordered_at__isnull=False)
         .filter(waiting | restocked | shipped | has_pending)
-        .select_related("order__customer", "product")
         .order_by("pk")
+        .values(*LINE_VALUES)
     )
 
 
 @transaction.atomic
+@paused_gc()
 def draft_due_messages(now: datetime | None = None) -> CadenceResult:
     now = now or timezone.now()
     result = CadenceResult()
     policy = StorePolicy.objects.current()
-    lines = list(_relevant_lines(now))
+    lines = [_line(row) for row in _relevant_lines(now)]
     if not lines:
         return result
     today = BusinessCalendar.for_policy(policy).local_date(now)
@@ -123,19 +209,24 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
 
     existing: dict[int, list[dict]] = defaultdict(list)
     for row in (
-        Message.objects.filter(order_line_id__in=[line.pk for line in lines])
+        Message.objects.filter(InList("order_line_id", [line.pk for line in lines]))
         .exclude(step="")
         .values("pk", "order_line_id", "step", "status", "eta_told", "created_at", "case_id")
         .order_by("created_at", "pk")
     ):
         existing[row["order_line_id"]].append(row)
     cases: dict[int, Case] = {}
-    for case in Case.objects.open().filter(order_id__in={line.order_id for line in lines}).order_by("-opened_at"):
-        cases.setdefault(case.order_id, case)
-    waiting_products = {line.product_id: line.product for line in lines if _is_waiting(line)}
+    for case in (
+        Case.objects.open()
+        .filter(InList("order_id", {line.order_id for line in lines}))
+        .order_by("-opened_at")
+        .values("pk", "order_id", "risk_level")
+    ):
+        cases.setdefault(case["order_id"], case)
+    waiting_products = {line.product_id for line in lines if _is_waiting(line)}
     conflicting = set(
         SupplierUpdate.objects.filter(
-            product_id__in={line.product_id for line in lines},
+            InList("product_id", {line.product_id for line in lines}),
             strength=SupplierUpdate.Strength.CONFLICTING,
             received_at__gte=now - CONFLICT_LOOKBACK,
         ).values_list("product_id", flat=True)
@@ -145,25 +236,26 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
     if shipped_orders:
         for shipment in Shipment.objects.filter(order_id__in=shipped_orders).order_by("-label_created_at"):
             shipments.setdefault(shipment.order_id, shipment)
-    etas = customer_ranges(waiting_products.values(), today=today, policy=policy)
+    etas = customer_ranges(waiting_products, today=today, policy=policy)
 
-    drafts: list[Message] = []
+    links = customer_links()
+    drafts: list[tuple] = []
     auto_keys: list[str] = []
     to_cancel: list[int] = []
     for line in lines:
         rows = existing[line.pk]
         to_cancel += _stale_pending(line, rows)
         for step, kwargs in _due_steps(line, rows, steps, now, today, etas):
-            message, auto = _build(line, step, kwargs, policy, today, now, cases, conflicting, shipments)
+            message, auto = _build(line, step, kwargs, policy, today, now, cases, conflicting, shipments, links)
             if message is None:
                 continue
             drafts.append(message)
-            result.drafted.append(message.idempotency_key)
+            key = message[MESSAGE_COLUMNS.index("idempotency_key")]
+            result.drafted.append(key)
             if auto:
-                auto_keys.append(message.idempotency_key)
+                auto_keys.append(key)
 
-    if drafts:
-        Message.objects.bulk_create(drafts, ignore_conflicts=True)
+    insert_rows(Message, MESSAGE_COLUMNS, drafts, ignore_conflicts=True)
     if to_cancel:
         result.cancelled = _cancel(to_cancel, now)
     if auto_keys:
@@ -271,8 +363,27 @@ def _local_date(moment: datetime):
     return BusinessCalendar().local_date(moment)
 
 
-def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipments):
-    """The Message row for a due step (not saved), and whether its standing approval applies."""
+MESSAGE_COLUMNS = (
+    "case_id",
+    "order_id",
+    "order_line_id",
+    "customer_id",
+    "channel",
+    "audience",
+    "step",
+    "to",
+    "subject",
+    "body",
+    "eta_told",
+    "idempotency_key",
+    "guideline_issues",
+    "needs_owner",
+    "created_at",
+)
+
+
+def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipments, links):
+    """The Message row for a due step (values in ``MESSAGE_COLUMNS``), and whether its standing approval applies."""
     order = line.order
     address = preferred_channel(order.customer)
     if address is None:
@@ -285,31 +396,31 @@ def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipme
         channel=channel,
         policy=policy,
         today=today,
-        link=customer_link(order),
+        link=links(order),
         shipment=shipments.get(order.pk) if step == drafting.SHIPPED else None,
         **kwargs,
     )
     case = cases.get(order.pk)
     conflict = line.product_id in conflicting
     needs_owner = order.customer.is_vip(policy) or order.total >= policy.high_value_order or conflict
-    message = Message(
-        case=case,
-        order=order,
-        order_line=line,
-        customer=order.customer,
-        channel=channel,
-        audience=Message.Audience.CUSTOMER,
-        step=step,
-        to=to,
-        subject=draft.subject,
-        body=draft.body,
-        eta_told=draft.eta_told,
-        idempotency_key=cadence_key(line.pk, step_id),
-        guideline_issues=draft.issues,
-        needs_owner=needs_owner,
-        created_at=now,
+    message = (
+        case and case["pk"],
+        order.pk,
+        line.pk,
+        order.customer.pk,
+        channel,
+        Message.Audience.CUSTOMER,
+        step,
+        to,
+        draft.subject,
+        draft.body,
+        draft.eta_told,
+        cadence_key(line.pk, step_id),
+        draft.issues,
+        needs_owner,
+        now,
     )
-    at_risk = case is not None and case.risk_level in AT_RISK
+    at_risk = case is not None and case["risk_level"] in AT_RISK
     auto = step in policy.standing_approvals and not (needs_owner or draft.issues or at_risk)
     return message, auto
 

@@ -22,16 +22,16 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import connection, models, transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from psycopg import sql
 
+from backorders.bulk import copy_rows
 from backorders.models import Customer, Order, OrderLine, Product, Shipment, StorePolicy
 from suppliers.models import Supplier, SupplierSource, SupplierUpdate
 
@@ -121,40 +121,6 @@ def variant_id(product_id: int) -> str:
 
 
 # --------------------------------------------------------------------------- COPY
-
-
-def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[Sequence]) -> int:
-    """COPY ``rows`` (values in the order of ``columns``, which are field names) into the model's table.
-
-    Fields not named take their model default; ``auto_now`` fields take the current time.
-    """
-    now = timezone.now()
-    given = list(columns)
-    fields = {f.name: f for f in model._meta.concrete_fields}
-    extra_names, extra_values = [], []
-    for f in model._meta.concrete_fields:
-        if f.name in given or f.attname in given or (f.primary_key and "id" in given):
-            continue
-        if getattr(f, "auto_now", False) or getattr(f, "auto_now_add", False):
-            value = now
-        elif f.primary_key:
-            continue
-        else:
-            value = f.get_default()  # the declared default, "" for text fields, else None
-            if isinstance(f, models.JSONField):
-                value = json.dumps(value, cls=f.encoder)
-            if value is None and not f.null:
-                raise ValueError(f"{model.__name__}.{f.name} needs a value")
-        extra_names.append(f.column)
-        extra_values.append(value)
-    names = [fields[c].column if c in fields else c for c in given] + extra_names
-    sql = f"COPY {model._meta.db_table} ({', '.join(names)}) FROM STDIN"
-    count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
-        for row in rows:
-            copy.write_row((*row, *extra_values))
-            count += 1
-    return count
 
 
 def move_sequences(*tables: str) -> None:

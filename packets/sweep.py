@@ -27,6 +27,8 @@ from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 from django.utils.module_loading import import_string
 
+from backorders.bulk import InList, paused_gc
+
 from . import sentiment
 from .models import AuditEvent, Case, InboundMessage, Packet
 from .packet import content_hash, diff
@@ -43,6 +45,7 @@ from .sweep_write import insert_rows, update_rows
 AFTER_SWEEP: list[str] = ["packets.cadence.draft_due_messages"]
 
 SWEEP_RESOLUTION_PREFIX = "Cause gone: "
+PACKET_CHUNK = 2000  # packet versions written per statement
 LOCK_KEY = 0x5EE9  # pg_advisory_xact_lock key shared by every sweep run
 OWNER_RANK = RISK_RANK[Case.Risk.OWNER_ONLY]
 QUEUE_FIELDS = [
@@ -93,6 +96,7 @@ class SweepResult:
         )
 
 
+@paused_gc()  # the snapshot of a large store is hundreds of thousands of live objects
 def run_sweep(now: datetime | None = None) -> SweepResult:
     """Reconcile cases and packets with the facts, then call the ``AFTER_SWEEP`` hooks."""
     started = time.monotonic()
@@ -348,20 +352,33 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
             result.escalated += 1
     result.opened = len(created)
 
-    previous_ids = [previous for *_, previous in packets if previous]
-    previous = dict(Packet.objects.filter(id__in=previous_ids).values_list("id", "content")) if previous_ids else {}
-    insert_rows(
-        Packet,
-        [
-            _packet(case_id, version, d, sha, diff(previous.get(prev), d.content) if prev else [], snap)
-            for case_id, version, d, sha, prev in packets
-        ],
-    )
+    _write_packets(packets, snap)
     result.packets = len(packets)
     AuditEvent.objects.bulk_create(audits)
     emit_sweep_events(snap, created, rows_to_update, skipped, packets)
     result.open_cases = len(case_ids)
     return case_ids
+
+
+def _write_packets(packets: list[tuple[int, int, Desired, str, int | None]], snap: Snapshot) -> None:
+    """New packet versions with their changes from the previous one, a chunk at a time.
+
+    Only a chunk's previous versions are held in memory at once (each is a few kilobytes of JSON,
+    and a first run over a large store writes tens of thousands).
+    """
+    for start in range(0, len(packets), PACKET_CHUNK):
+        chunk = packets[start : start + PACKET_CHUNK]
+        previous_ids = [previous for *_, previous in chunk if previous]
+        previous = (
+            dict(Packet.objects.filter(InList("id", previous_ids)).values_list("id", "content")) if previous_ids else {}
+        )
+        insert_rows(
+            Packet,
+            [
+                _packet(case_id, version, d, sha, diff(previous.get(prev), d.content) if prev else [], snap)
+                for case_id, version, d, sha, prev in chunk
+            ],
+        )
 
 
 def _escalates(old_rank: int, row: dict, d: Desired, now, audits, reopened: bool = False) -> bool:

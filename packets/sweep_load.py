@@ -1,7 +1,7 @@
 """The sweep's reads: every fact it needs, in a fixed number of queries, whatever the store's size.
 
-Each query is a ``values()`` read (or an aggregate) of one kind of fact; Python joins them by id.
-No query runs per line, per order or per case.
+Each query is a ``values()`` read (or an aggregate) of one kind of fact; Python joins them by id
+(a list of ids goes as one array parameter). No query runs per line, per order or per case.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from datetime import date, datetime, timedelta
 from django.conf import settings
 from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 
+from backorders.bulk import InList
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSource, SupplierUpdate
@@ -153,7 +154,7 @@ def _load_lines_and_shipments(snap: Snapshot) -> None:
     waiting = OrderLine.objects.filter(state__in=WAITING_STATES)
     relevant = set(waiting.values_list("order_id", flat=True)) | {row["order_id"] for row in snap.shipments}
     for line in (
-        OrderLine.objects.filter(order_id__in=relevant)
+        OrderLine.objects.filter(InList("order_id", relevant))
         .order_by("order_id", "id")
         .values(
             "id",
@@ -172,7 +173,7 @@ def _load_lines_and_shipments(snap: Snapshot) -> None:
     order_ids = list(relevant)
     snap.orders = {
         row["id"]: row
-        for row in Order.objects.filter(id__in=order_ids).values(
+        for row in Order.objects.filter(InList("id", order_ids)).values(
             "id",
             "number",
             "channel",
@@ -320,16 +321,20 @@ def _load_supply(snap: Snapshot) -> None:
 def _load_customers(snap: Snapshot) -> None:
     order_ids = list(snap.orders)
     for row in (
-        InboundMessage.objects.filter(order_id__in=order_ids)
+        InboundMessage.objects.filter(InList("order_id", order_ids))
         .order_by("received_at", "id")
         .values("id", "order_id", "case_id", "received_at", "sentiment", "intents", "escalated")
     ):
         snap.inbound_by_order.setdefault(row["order_id"], []).append(row)
     customer_ids = {row["customer_id"] for row in snap.orders.values() if row["customer_id"]}
-    contacts = InboundMessage.objects.filter(customer_id__in=customer_ids).values("customer_id").annotate(n=Count("id"))
+    contacts = (
+        InboundMessage.objects.filter(InList("customer_id", customer_ids)).values("customer_id").annotate(n=Count("id"))
+    )
     snap.prior_contacts = {row["customer_id"]: row["n"] for row in contacts}
     sent = (
-        Message.objects.filter(order_id__in=order_ids, audience=Message.Audience.CUSTOMER, status=Message.Status.SENT)
+        Message.objects.filter(
+            InList("order_id", order_ids), audience=Message.Audience.CUSTOMER, status=Message.Status.SENT
+        )
         .values("order_id")
         .annotate(last=Max("sent_at"))
     )

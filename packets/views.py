@@ -70,8 +70,10 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
     form = QueueFilterForm(params)
     if not form.is_valid():
         return {"filter_form": form, "page": None, "facets": {}, "active": {}}, 400
-    cases, facets, active = queue(form)
-    page = Paginator(cases, PAGE_SIZE).get_page(form.cleaned_data.get("page"))
+    cases, facets, active, total = queue(form)
+    paginator = Paginator(cases, PAGE_SIZE)
+    paginator.count = total  # counted with the facets, in the same query
+    page = paginator.get_page(form.cleaned_data.get("page"))
     for values in facets.values():
         for value in values:
             query = params.copy()

@@ -7,28 +7,37 @@ their ``Name``; importing the same file again changes nothing. An order already 
 live channel (a Shopify webhook) with the same number is left alone. An unknown SKU becomes a
 product with zero stock, flagged in the report; the order is never dropped for it. A row with
 a bad value rejects its whole order (reported per row): each order is written whole or not at all.
+
+Every row is read and checked before anything is written; then the good orders are written in
+batches (``BATCH_ORDERS`` a transaction) with a fixed number of statements each, and their new
+lines allocated at once (``backorders.allocation.reserve_lines``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 
-from django.db import DataError
+from django.db import DataError, IntegrityError, transaction
+from django.db.models.functions import Lower
 
-from ..models import Channel, Order
+from ..allocation import reserve_lines
+from ..bulk import InList, copy_new, paused_gc, update_rows
+from ..models import Channel, Customer, Order, OrderLine, Product
 from .common import MappingError
 from .csv_import import (
     MAX_UNITS,
     ImportFileError,
     Progress,
     Report,
+    Row,
     Rows,
     column,
     database_refusal,
     parse_time,
     register,
 )
-from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
+from .orders import CustomerFacts, LineFacts, OrderFacts, placeholder_sku, upsert_order
 
 SHOPIFY_ORDER_COLUMNS = (
     "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,"
@@ -57,9 +66,43 @@ PAYMENT_STATE = {
     "expired": Order.PaymentState.VOIDED,
 }
 
-PROGRESS_EVERY = 100
+BATCH_ORDERS = 10_000  # orders written per transaction; each order is whole in one of them
 MAX_AMOUNT = Decimal("9999999999.99")  # the money columns are numeric(12, 2)
 NAME_MAX = Order._meta.get_field("number").max_length
+
+ORDER_COLUMNS = (
+    "channel",
+    "external_id",
+    "number",
+    "customer_id",
+    "placed_at",
+    "currency",
+    "subtotal",
+    "total",
+    "status",
+    "payment_state",
+    "shipping_method",
+    "shipping_name",
+    "shipping_city",
+    "shipping_region",
+    "shipping_postal_code",
+    "shipping_country",
+    "cancelled_at",
+)
+LINE_COLUMNS = (
+    "order_id",
+    "product_id",
+    "external_id",
+    "sku",
+    "title",
+    "quantity",
+    "allocated",
+    "shipped",
+    "unit_price",
+    "state",
+    "cancelled_at",
+    "shipped_at",
+)
 
 
 class _RowError(Exception):
@@ -68,16 +111,43 @@ class _RowError(Exception):
         self.column, self.reason = column, reason
 
 
+@dataclass
+class _Order:
+    """An order whose rows all read well: its facts, and the row each line came from."""
+
+    name: str
+    first_row: int
+    facts: OrderFacts
+    rows: list[int]
+
+
 def import_orders(rows: Rows, report: Report, progress: Progress) -> None:
+    """Read and check every row first; then write the good orders in batches, set-based.
+
+    Each batch is one transaction: its new orders, their lines, new customers and products go in
+    with a few statements (``COPY`` on PostgreSQL), then the new lines are allocated at once.
+    Orders already kept from an earlier import take the one-by-one path (``upsert_order``), which
+    compares line by line.
+    """
+    with paused_gc():
+        _import_orders(rows, report, progress)
+
+
+def _import_orders(rows: Rows, report: Report, progress: Progress) -> None:
     header = rows[0][1].keys() if rows else []
     missing = [name for name in REQUIRED if rows and column(header, name) is None]
     if rows and column(header, "Lineitem sku") is None and column(header, "Lineitem name") is None:
         missing.append("Lineitem sku")
     if missing:
         raise ImportFileError("missing columns: " + ", ".join(missing) + " (expected Shopify's orders export)")
-    groups: dict[str, list[tuple[int, dict]]] = {}
+    if not rows:
+        progress(0)
+        return
+    cols = {name: column(header, name) for name in SHOPIFY_ORDER_COLUMNS}
+    name_col = cols["Name"]
+    groups: dict[str, list[tuple[int, Row]]] = {}
     for number, row in rows:
-        name = row.get(column(row, "Name"), "")
+        name = row.get(name_col, "")
         if not name:
             report.error(number, "Name", "empty: every row names its order")
             report.counts["skipped"] += 1
@@ -87,63 +157,262 @@ def import_orders(rows: Rows, report: Report, progress: Progress) -> None:
             report.counts["skipped"] += 1
             continue
         groups.setdefault(name, []).append((number, row))
-    done = 0
-    for name, group in groups.items():
-        _import_order(name, group, report)
-        done += len(group)
-        if done // PROGRESS_EVERY != (done - len(group)) // PROGRESS_EVERY:
-            progress(done)
-    progress(len(rows))
+    orders = [order for name, group in groups.items() if (order := _read_order(name, group, cols, report))]
+    done = len(rows) - sum(len(order.rows) for order in orders)
+    progress(done)
+    for start in range(0, len(orders), BATCH_ORDERS):
+        batch = orders[start : start + BATCH_ORDERS]
+        _write_batch(batch, report)
+        done += sum(len(order.rows) for order in batch)
+        progress(done)
+    report.entries.sort(key=lambda entry: entry["row"])
 
 
-def _import_order(name: str, group: list[tuple[int, dict]], report: Report) -> None:
+def _read_order(name: str, group: list[tuple[int, Row]], cols: dict, report: Report) -> _Order | None:
     first_row, head = group[0]
     problems: list[tuple[int, str, str]] = []
     try:
-        facts = _order_facts(name, head)
+        facts = _order_facts(name, head, cols)
     except _RowError as exc:
         problems.append((first_row, exc.column, exc.reason))
         facts = None
     lines = []
     for position, (number, row) in enumerate(group, start=1):
         try:
-            lines.append(_line_facts(name, position, row))
+            lines.append(_line_facts(position, row, cols))
         except _RowError as exc:
             problems.append((number, exc.column, exc.reason))
     if problems or facts is None:
         for number, col, reason in problems:
             report.error(number, col, f"{reason}; order {name} was not imported")
         report.counts["skipped"] += 1
-        return
-    if Order.objects.filter(number=name).exclude(channel=Channel.CSV).exists():
-        report.flag(first_row, "Name", f"order {name} is already kept from a live channel; left as it is")
-        report.counts["skipped"] += 1
-        return
+        return None
     facts.lines = lines
-    existed = Order.objects.filter(channel=Channel.CSV, external_id=name).exists()
-    try:
-        result = upsert_order(facts)
-    except MappingError as exc:
-        report.error(first_row, "Name", f"order {name} was not imported: {exc}")
-        report.counts["skipped"] += 1
+    return _Order(name, first_row, facts, [number for number, _ in group])
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _write_batch(batch: list[_Order], report: Report) -> None:
+    """Write one batch in one transaction; its report entries count only once it commits.
+
+    A row that another writer (a second import of the same file, a webhook naming the same new
+    customer) committed meanwhile makes the batch fail on a unique index: it is read again and
+    written once more, finding that row this time. A value the database refuses sends the batch
+    through the one-by-one path, where it rejects only its own order, with the database's reason.
+    """
+    for attempt in (1, 2):
+        part = Report()
+        try:
+            with transaction.atomic():
+                _write(batch, part)
+        except IntegrityError:
+            if attempt == 2:
+                raise
+            continue
+        except DataError:
+            part = Report()
+            for order in batch:
+                _write_one(order, part)
+        report.entries.extend(part.entries)
+        report.counts.update(part.counts)
         return
-    except DataError as exc:  # a value the database refuses; upsert_order's transaction wrote nothing
-        report.error(first_row, "Name", f"order {name} was not imported: {database_refusal(exc)}")
+
+
+def _write_one(order: _Order, report: Report) -> None:
+    try:
+        with transaction.atomic():
+            _write([order], report, one_by_one=True)
+    except DataError as exc:  # a value the database refuses; the order's transaction wrote nothing
+        report.error(order.first_row, "Name", f"order {order.name} was not imported: {database_refusal(exc)}")
+        report.counts["skipped"] += 1
+
+
+def _write(batch: list[_Order], report: Report, *, one_by_one: bool = False) -> None:
+    live = set(
+        Order.objects.filter(InList("number", [order.name for order in batch]))
+        .exclude(channel=Channel.CSV)
+        .order_by()
+        .values_list("number", flat=True)
+    )
+    imported = set(
+        Order.objects.filter(InList("external_id", [order.facts.external_id for order in batch]), channel=Channel.CSV)
+        .order_by()
+        .values_list("external_id", flat=True)
+    )
+    new: list[_Order] = []
+    for order in batch:
+        if order.name in live:
+            report.flag(
+                order.first_row, "Name", f"order {order.name} is already kept from a live channel; left as it is"
+            )
+            report.counts["skipped"] += 1
+        elif order.facts.external_id in imported or one_by_one:
+            _update_order(order, report, existed=order.facts.external_id in imported)
+        else:
+            imported.add(order.facts.external_id)  # a later order with the same id updates this one
+            new.append(order)
+    if new:
+        _insert_orders(new, report)
+
+
+def _update_order(order: _Order, report: Report, *, existed: bool = True) -> None:
+    try:
+        result = upsert_order(order.facts)
+    except MappingError as exc:
+        report.error(order.first_row, "Name", f"order {order.name} was not imported: {exc}")
         report.counts["skipped"] += 1
         return
     report.counts["updated" if existed else "created"] += 1
     for sku in result.unknown_skus:
-        number = next((n for n, row in group if _value(row, "Lineitem sku") == sku), first_row)
-        report.flag(number, "Lineitem sku", f"unknown SKU {sku}: added as a product with zero stock; please review")
+        _flag_unknown(order, sku, report)
 
 
-def _value(row: dict, name: str) -> str:
-    key = column(row, name)
-    return row.get(key, "") if key else ""
+def _flag_unknown(order: _Order, sku: str, report: Report) -> None:
+    number = next((n for n, lf in zip(order.rows, order.facts.lines, strict=True) if lf.sku == sku), order.first_row)
+    report.flag(number, "Lineitem sku", f"unknown SKU {sku}: added as a product with zero stock; please review")
 
 
-def _money(row: dict, name: str, *, required: bool = False) -> Decimal:
-    raw = _value(row, name).replace(",", "")
+def _insert_orders(new: list[_Order], report: Report) -> None:
+    """New orders, whole, in a fixed number of statements; then their waiting lines are allocated."""
+    customers = _customers([order.facts.customer for order in new])
+    products, created = _products(new)
+    order_rows = []
+    for order in new:
+        f = order.facts
+        cancelled = f.status == Order.Status.CANCELLED
+        email = f.customer.email.strip().lower() if f.customer else ""
+        order_rows.append(
+            (
+                Channel.CSV,
+                f.external_id,
+                f.number,
+                customers.get(email),
+                f.placed_at,
+                (f.currency or "USD")[:3].upper(),
+                max(f.subtotal, Decimal("0.00")),
+                max(f.total, Decimal("0.00")),
+                f.status,
+                f.payment_state,
+                f.shipping_method[:128],
+                f.shipping_name[:255],
+                f.shipping_city[:128],
+                f.shipping_region[:64],
+                f.shipping_postal_code[:32],
+                f.shipping_country[:2].upper(),
+                (f.cancelled_at or f.placed_at) if cancelled else None,
+            )
+        )
+    order_ids = copy_new(Order, ORDER_COLUMNS, order_rows)
+    line_rows, waiting = [], []
+    for order, order_id, row in zip(new, order_ids, order_rows, strict=True):
+        f = order.facts
+        cancelled, cancelled_at = f.status == Order.Status.CANCELLED, row[-1]
+        for lf in f.lines:
+            shipped = lf.quantity if lf.fulfilled and not cancelled else 0
+            state = (
+                OrderLine.State.CANCELLED
+                if cancelled
+                else OrderLine.State.SHIPPED
+                if shipped
+                else OrderLine.State.PENDING
+            )
+            product_id = products[_product_sku(lf)]
+            line_rows.append(
+                (
+                    order_id,
+                    product_id,
+                    lf.external_id[:64],
+                    lf.sku[:128],
+                    lf.title[:255],
+                    lf.quantity,
+                    shipped,
+                    shipped,
+                    max(lf.unit_price, Decimal("0.00")),
+                    state,
+                    cancelled_at,
+                    f.placed_at if shipped else None,
+                )
+            )
+            waiting.append(state == OrderLine.State.PENDING and f.status == Order.Status.OPEN)
+    line_ids = copy_new(OrderLine, LINE_COLUMNS, line_rows)
+    pending = [(pk, row[1]) for pk, row, wait in zip(line_ids, line_rows, waiting, strict=True) if wait]
+    reserve_lines([pk for pk, _ in pending], {product_id for _, product_id in pending})
+    report.counts["created"] += len(new)
+    flagged = set()
+    for order in new:
+        for lf in order.facts.lines:
+            sku = _product_sku(lf)
+            if sku in created and sku not in flagged:
+                flagged.add(sku)
+                _flag_unknown(order, sku, report)
+
+
+def _product_sku(lf: LineFacts) -> str:
+    return (lf.sku or placeholder_sku(Channel.CSV, lf))[:128]
+
+
+def _products(new: list[_Order]) -> tuple[dict[str, int], set[str]]:
+    """Every product the lines name, by SKU; unknown SKUs become zero-stock products, flagged."""
+    first: dict[str, LineFacts] = {}
+    for order in new:
+        for lf in order.facts.lines:
+            first.setdefault(_product_sku(lf), lf)
+    found = dict(Product.objects.filter(InList("sku", list(first))).values_list("sku", "pk"))
+    unknown = [sku for sku in first if sku not in found]
+    ids = copy_new(
+        Product,
+        ("sku", "title", "price", "on_hand", "created_from_unknown_sku"),
+        [
+            (sku, (first[sku].title or sku)[:255], max(first[sku].unit_price, Decimal("0.00")), 0, True)
+            for sku in unknown
+        ],
+    )
+    found.update(zip(unknown, ids, strict=True))
+    return found, set(unknown)
+
+
+def _customers(facts: list[CustomerFacts | None]) -> dict[str, int]:
+    """Customer ids by lower-cased email: found case-insensitively, made when new, names and phones kept current."""
+    wanted: dict[str, dict] = {}
+    for f in facts:
+        email = f.email.strip() if f else ""
+        if not email:
+            continue
+        row = wanted.setdefault(email.lower(), {"email": email[:254], "name": "", "phone": ""})
+        row["name"] = f.name[:255] or row["name"]  # the last order that names them, as one by one
+        row["phone"] = f.phone[:32] or row["phone"]
+    if not wanted:
+        return {}
+    found = {
+        row["email_ci"]: row
+        for row in Customer.objects.exclude(email="")
+        .annotate(email_ci=Lower("email"))
+        .filter(InList("email_ci", list(wanted)))
+        .values("id", "email_ci", "name", "phone")
+    }
+    changed = []
+    for key, row in found.items():
+        name, phone = wanted[key]["name"] or row["name"], wanted[key]["phone"] or row["phone"]
+        if (name, phone) != (row["name"], row["phone"]):
+            changed.append({"id": row["id"], "name": name, "phone": phone})
+    update_rows(Customer, changed, ["name", "phone"])
+    unknown = [key for key in wanted if key not in found]
+    ids = copy_new(Customer, ("email", "name", "phone"), [tuple(wanted[key].values()) for key in unknown])
+    return {**{key: row["id"] for key, row in found.items()}, **dict(zip(unknown, ids, strict=True))}
+
+
+# --------------------------------------------------------------------------- reading a row
+
+
+def _value(row: Row, cols: dict, name: str) -> str:
+    key = cols[name]
+    return row[key] if key else ""
+
+
+def _money(row: Row, cols: dict, name: str, *, required: bool = False) -> Decimal:
+    raw = _value(row, cols, name).replace(",", "")
     if not raw:
         if required:
             raise _RowError(name, "empty")
@@ -152,6 +421,8 @@ def _money(row: dict, name: str, *, required: bool = False) -> Decimal:
         value = Decimal(raw).quantize(Decimal("0.01"))
     except InvalidOperation:
         raise _RowError(name, f"{raw!r} is not an amount") from None
+    if not value.is_finite():
+        raise _RowError(name, f"{raw!r} is not an amount")
     if value < 0:
         raise _RowError(name, f"{raw} is negative")
     if value > MAX_AMOUNT:
@@ -159,27 +430,27 @@ def _money(row: dict, name: str, *, required: bool = False) -> Decimal:
     return value
 
 
-def _order_facts(name: str, row: dict) -> OrderFacts:
-    created = _value(row, "Created at")
+def _order_facts(name: str, row: Row, cols: dict) -> OrderFacts:
+    created = _value(row, cols, "Created at")
     placed_at = parse_time(created)
     if placed_at is None:
         raise _RowError(
             "Created at", f"{created!r} is not a date like 2026-09-03 10:15:00 -0400" if created else "empty"
         )
-    cancelled_raw = _value(row, "Cancelled at")
+    cancelled_raw = _value(row, cols, "Cancelled at")
     cancelled_at = parse_time(cancelled_raw)
     if cancelled_raw and cancelled_at is None:
         raise _RowError("Cancelled at", f"{cancelled_raw!r} is not a date")
-    financial = _value(row, "Financial Status").lower()
+    financial = _value(row, cols, "Financial Status").lower()
     if financial and financial not in PAYMENT_STATE:
         raise _RowError("Financial Status", f"{financial!r} is not a Shopify financial status")
-    fulfillment = _value(row, "Fulfillment Status").lower()
+    fulfillment = _value(row, cols, "Fulfillment Status").lower()
     status = Order.Status.OPEN
     if cancelled_at:
         status = Order.Status.CANCELLED
     elif fulfillment == "fulfilled":
         status = Order.Status.FULFILLED
-    country = _value(row, "Shipping Country")
+    country = _value(row, cols, "Shipping Country")
     return OrderFacts(
         channel=Channel.CSV,
         external_id=name,
@@ -189,25 +460,25 @@ def _order_facts(name: str, row: dict) -> OrderFacts:
         status=status,
         cancelled_at=cancelled_at,
         payment_state=PAYMENT_STATE.get(financial, Order.PaymentState.PAID),
-        currency=(_value(row, "Currency") or "USD")[:3],
-        subtotal=_money(row, "Subtotal"),
-        total=_money(row, "Total"),
-        shipping_method=_value(row, "Shipping Method"),
-        shipping_name=_value(row, "Shipping Name"),
-        shipping_city=_value(row, "Shipping City"),
-        shipping_region=_value(row, "Shipping Province"),
-        shipping_postal_code=_value(row, "Shipping Zip").lstrip("'"),
+        currency=(_value(row, cols, "Currency") or "USD")[:3],
+        subtotal=_money(row, cols, "Subtotal"),
+        total=_money(row, cols, "Total"),
+        shipping_method=_value(row, cols, "Shipping Method"),
+        shipping_name=_value(row, cols, "Shipping Name"),
+        shipping_city=_value(row, cols, "Shipping City"),
+        shipping_region=_value(row, cols, "Shipping Province"),
+        shipping_postal_code=_value(row, cols, "Shipping Zip").lstrip("'"),
         shipping_country=country if len(country) == 2 else "",
         customer=CustomerFacts(
-            email=_value(row, "Email"),
-            name=_value(row, "Billing Name") or _value(row, "Shipping Name"),
-            phone=_value(row, "Phone") or _value(row, "Billing Phone"),
+            email=_value(row, cols, "Email"),
+            name=_value(row, cols, "Billing Name") or _value(row, cols, "Shipping Name"),
+            phone=_value(row, cols, "Phone") or _value(row, cols, "Billing Phone"),
         ),
     )
 
 
-def _line_facts(name: str, position: int, row: dict) -> LineFacts:
-    raw_quantity = _value(row, "Lineitem quantity")
+def _line_facts(position: int, row: Row, cols: dict) -> LineFacts:
+    raw_quantity = _value(row, cols, "Lineitem quantity")
     try:
         quantity = int(raw_quantity)
     except ValueError:
@@ -218,7 +489,7 @@ def _line_facts(name: str, position: int, row: dict) -> LineFacts:
         raise _RowError("Lineitem quantity", f"{quantity} is not a positive quantity")
     if quantity > MAX_UNITS:
         raise _RowError("Lineitem quantity", f"{quantity} is more than {MAX_UNITS} units")
-    sku, title = _value(row, "Lineitem sku"), _value(row, "Lineitem name")
+    sku, title = _value(row, cols, "Lineitem sku"), _value(row, cols, "Lineitem name")
     if not sku and not title:
         raise _RowError("Lineitem sku", "empty, and so is Lineitem name: the line names no product")
     return LineFacts(
@@ -226,8 +497,8 @@ def _line_facts(name: str, position: int, row: dict) -> LineFacts:
         sku=sku,
         title=title or sku,
         quantity=quantity,
-        unit_price=_money(row, "Lineitem price", required=True),
-        fulfilled=_value(row, "Lineitem fulfillment status").lower() == "fulfilled",
+        unit_price=_money(row, cols, "Lineitem price", required=True),
+        fulfilled=_value(row, cols, "Lineitem fulfillment status").lower() == "fulfilled",
     )
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 from decimal import Decimal
 
 from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.text import slugify
 
@@ -83,9 +84,12 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
         raise MappingError("the order has no id")
     if not facts.lines:
         raise MappingError(f"order {facts.number or facts.external_id} has no line items")
-    order = _lock_or_create(facts)
+    order, created = _lock_or_create(facts)
     if order is None:
         return OrderResult(None, False, "a newer version of this order is already kept")
+    if created:  # written whole by _lock_or_create: no lines yet, nothing to release
+        unknown = _upsert_lines(order, facts, cancelled=order.status == Order.Status.CANCELLED, new=True)
+        return OrderResult(order, True, unknown_skus=unknown)
     if replace_only_own and order.channel_updated_at is not None:
         return OrderResult(order, False, f"order {order.number} is already kept from {order.get_channel_display()}")
     if facts.updated_at and order.channel_updated_at and facts.updated_at < order.channel_updated_at:
@@ -100,22 +104,26 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
     return OrderResult(order, True, unknown_skus=unknown)
 
 
-def _lock_or_create(facts: OrderFacts) -> Order | None:
+def _lock_or_create(facts: OrderFacts) -> tuple[Order | None, bool]:
+    """The order, locked; or a new one written with every field at once. ``(order, created)``."""
     order = Order.objects.select_for_update().filter(channel=facts.channel, external_id=facts.external_id).first()
     if order is not None:
-        return order
+        return order, False
+    order = Order(
+        channel=facts.channel,
+        external_id=facts.external_id,
+        number=facts.number or facts.external_id,
+        placed_at=facts.placed_at,
+        status=Order.Status.OPEN,
+    )
+    _apply_order_fields(order, facts)
     try:
         with transaction.atomic():
-            return Order.objects.create(
-                channel=facts.channel,
-                external_id=facts.external_id,
-                number=facts.number or facts.external_id,
-                placed_at=facts.placed_at,
-                status=Order.Status.OPEN,
-            )
+            order.save(force_insert=True)
+            return order, True
     except IntegrityError:
         # created at the same moment by another worker: wait for its lock, then carry on
-        return Order.objects.select_for_update().get(channel=facts.channel, external_id=facts.external_id)
+        return Order.objects.select_for_update().get(channel=facts.channel, external_id=facts.external_id), False
 
 
 def _apply_order_fields(order: Order, facts: OrderFacts) -> None:
@@ -148,6 +156,13 @@ def _upsert_customer(facts: CustomerFacts) -> Customer | None:
     email = facts.email.strip()
     if not email:
         return None
+    known = {
+        "name": facts.name[:255],
+        "phone": facts.phone[:32],
+        "shopify_id": facts.shopify_id,
+        "woocommerce_id": facts.woocommerce_id,
+    }
+    known = {name: value for name, value in known.items() if value}
     # the same condition as the partial unique index on lower(email), so that index serves the lookup
     customer = (
         Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
@@ -155,44 +170,45 @@ def _upsert_customer(facts: CustomerFacts) -> Customer | None:
     if customer is None:
         try:
             with transaction.atomic():
-                customer = Customer.objects.create(email=email[:254])
+                return Customer.objects.create(email=email[:254], orders_count=max(facts.orders_count or 0, 0), **known)
         except IntegrityError:
             customer = Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).get(email_ci=email.lower())
-    if facts.name:
-        customer.name = facts.name[:255]
-    if facts.phone:
-        customer.phone = facts.phone[:32]
     if facts.orders_count is not None:
-        customer.orders_count = max(customer.orders_count, facts.orders_count)
-    if facts.shopify_id:
-        customer.shopify_id = facts.shopify_id
-    if facts.woocommerce_id:
-        customer.woocommerce_id = facts.woocommerce_id
-    customer.save()
+        known["orders_count"] = max(customer.orders_count, facts.orders_count)
+    changed = [name for name, value in known.items() if getattr(customer, name) != value]
+    for name in changed:
+        setattr(customer, name, known[name])
+    if changed:
+        customer.save(update_fields=changed)
     return customer
 
 
-def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool) -> list[str]:
-    existing = {line.external_id: line for line in order.lines.select_for_update() if line.external_id}
+def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool = False) -> list[str]:
+    existing = {} if new else {line.external_id: line for line in order.lines.select_for_update() if line.external_id}
     if existing:
         # an edit may give units back: lock the products in id order first, as allocation does
         product_ids = sorted({line.product_id for line in existing.values()})
         list(Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk").values_list("pk"))
     unknown: list[str] = []
     new_lines: list[OrderLine] = []
+    created_lines: list[OrderLine] = []
     for lf in facts.lines:
         if lf.quantity <= 0 and not lf.removed:
             raise MappingError(f"line {lf.external_id} has quantity {lf.quantity}")
+    products = known_products([lf for lf in facts.lines if lf.external_id not in existing])
+    for lf in facts.lines:
         line = existing.get(lf.external_id)
         if line is None:
-            product, created = find_or_create_product(lf, order.channel)
-            if created:
-                unknown.append(product.sku)
+            product = products.get(id(lf))
+            if product is None:
+                product, created = find_or_create_product(lf, order.channel)
+                if created:
+                    unknown.append(product.sku)
             # a line edited away before we saw it is kept, cancelled, as the channel keeps it
             gone = cancelled or lf.removed
             state = OrderLine.State.CANCELLED if gone else OrderLine.State.PENDING
             shipped = lf.quantity if lf.fulfilled and not gone else 0
-            line = OrderLine.objects.create(
+            line = OrderLine(
                 order=order,
                 product=product,
                 external_id=lf.external_id[:64],
@@ -208,6 +224,7 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool) -> list[s
                 if gone
                 else None,
             )
+            created_lines.append(line)
             if not shipped and not gone:
                 new_lines.append(line)
             continue
@@ -229,6 +246,7 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool) -> list[s
             if line.state == OrderLine.State.PENDING:
                 new_lines.append(line)
         line.save()
+    OrderLine.objects.bulk_create(created_lines)  # one statement for the order's new lines
     if new_lines and not cancelled:
         reserve_new_lines(new_lines)
     return unknown
@@ -272,6 +290,34 @@ def _ship_line(line: OrderLine, *, when: datetime) -> None:
     line.state = OrderLine.State.SHIPPED
     line.shipped_at = line.shipped_at or when
     line.save()
+
+
+def known_products(lines: list[LineFacts]) -> dict[int, Product]:
+    """The catalog products these lines name, in one query: ``{id(line): product}`` for those found.
+
+    Matched as ``find_or_create_product`` matches one line: by channel id, then SKU.
+    """
+    variants = {lf.shopify_variant_id for lf in lines if lf.shopify_variant_id}
+    woo = {lf.woocommerce_id for lf in lines if lf.woocommerce_id}
+    skus = {lf.sku for lf in lines if lf.sku}
+    if not (variants or woo or skus):
+        return {}
+    by: dict[str, dict[str, Product]] = {"variant": {}, "woo": {}, "sku": {}}
+    wanted = Q(shopify_variant_id__in=variants) | Q(woocommerce_id__in=woo) | Q(sku__in=skus)
+    for product in Product.objects.filter(wanted):  # in the catalog's order, as .first() would pick
+        by["variant"].setdefault(product.shopify_variant_id, product)
+        by["woo"].setdefault(product.woocommerce_id, product)
+        by["sku"].setdefault(product.sku, product)
+    found = {}
+    for lf in lines:
+        product = (
+            (lf.shopify_variant_id and by["variant"].get(lf.shopify_variant_id))
+            or (lf.woocommerce_id and by["woo"].get(lf.woocommerce_id))
+            or (lf.sku and by["sku"].get(lf.sku))
+        )
+        if product:
+            found[id(lf)] = product
+    return found
 
 
 def find_or_create_product(lf: LineFacts, channel: str) -> tuple[Product, bool]:

@@ -27,7 +27,7 @@ class CaseQuerySet(models.QuerySet):
         """Open cases in the owner's order of urgency, with what a queue row shows."""
         return (
             self.open()
-            .select_related("order__customer", "product", "shipment", "supplier", "assignee")
+            .select_related("order__customer", "product", "supplier", "assignee")
             .order_by("-risk_rank", "-promise_at_risk", models.F("customer_silent_since").asc(nulls_last=True), "id")
         )
 

@@ -6,11 +6,14 @@ HMAC-signed value), checked with a maximum age from ``CUSTOMER_LINK_MAX_AGE_DAYS
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import quote
 
 from django.conf import settings
 from django.core import signing
 from django.urls import reverse
+from django.utils.http import RFC3986_SUBDELIMS
 
 from backorders.models import Order
 
@@ -36,6 +39,24 @@ def customer_path(order: Order) -> str:
 def customer_link(order: Order) -> str:
     """The absolute URL of the order's customer page, as messages quote it."""
     return f"{settings.SITE_URL}{customer_path(order)}"
+
+
+def customer_links() -> Callable[[Order], str]:
+    """``customer_link`` for many orders at once (a cadence run drafts thousands of messages).
+
+    The URL pattern is reversed once and each order's token is signed once; the token is quoted
+    as ``reverse`` quotes it, so the links are the same as ``customer_link``'s.
+    """
+    marker = "customer-token"
+    head, _, tail = f"{settings.SITE_URL}{reverse('packets:customer-order', args=[marker])}".partition(marker)
+    made: dict[int, str] = {}
+
+    def link(order: Order) -> str:
+        if order.pk not in made:
+            made[order.pk] = f"{head}{quote(customer_token(order), safe=RFC3986_SUBDELIMS + '/~:@')}{tail}"
+        return made[order.pk]
+
+    return link
 
 
 def read_token(token: str) -> int:

@@ -9,7 +9,9 @@ from datetime import UTC, datetime
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.test import override_settings
+from django.test.utils import CaptureQueriesContext
 
 from backorders.intake.csv_import import IMPORTERS, importers, register, report_csv, run_job
 from backorders.models import ImportJob, Order, OrderLine, Product, Shipment
@@ -168,6 +170,55 @@ def test_it_takes_a_cancelled_order_without_reserving_stock():
     run("orders", orders_csv([first_row("#1001", "MUG-RED", **{"Cancelled at": "2026-09-04 08:00:00 -0400"})]))
     assert Order.objects.get().status == "cancelled"
     assert Product.objects.get().allocated == 0
+
+
+def test_it_writes_new_orders_in_the_same_statements_for_ten_orders_or_three_hundred():
+    factories.ProductFactory(sku="MUG-RED", on_hand=50)
+    for n in range(3):
+        factories.ProductFactory(sku=f"MUG-{n}", on_hand=0)
+
+    def statements(count: int, start: int) -> int:
+        rows = []
+        for n in range(start, start + count):
+            rows += [
+                first_row(f"#{n}", "MUG-RED", **{"Email": f"c{n}@example.com"}),
+                order_row(f"#{n}", f"MUG-{n % 3}"),
+            ]
+        with CaptureQueriesContext(connection) as queries:
+            job = run("orders", orders_csv(rows))
+        assert job.summary["created"] == count
+        return len(queries.captured_queries)
+
+    assert statements(10, 1000) == statements(300, 2000)
+    assert Order.objects.count() == 310 and OrderLine.objects.count() == 620
+    # first come, first served: the 50 red mugs went to the first 50 orders of the first file
+    served = OrderLine.objects.filter(sku="MUG-RED", state=OrderLine.State.ALLOCATED).order_by("order__placed_at")
+    assert served.count() == 50 and Product.objects.get(sku="MUG-RED").allocated == 50
+    assert set(served.values_list("order__number", flat=True)) >= {f"#{n}" for n in range(1000, 1010)}
+
+
+def test_one_file_adds_new_orders_and_updates_those_kept_from_an_earlier_import():
+    factories.ProductFactory(sku="MUG-RED", on_hand=2)
+    run("orders", orders_csv([first_row("#1001", "MUG-RED")]))
+    job = run(
+        "orders",
+        orders_csv(
+            [
+                first_row("#1001", "MUG-RED", quantity="2"),
+                first_row("#1002", "LAMP-9", **{"Email": "ADA@example.com", "Billing Name": "Ada Lovelace"}),
+                first_row("#1003", "LAMP-9", **{"Email": "bo@example.com"}),
+            ]
+        ),
+    )
+    assert job.summary == {"updated": 1, "created": 2, "errors": 0, "flags": 1, "changed": True}
+    assert Order.objects.get(number="#1001").lines.get().quantity == 2
+    assert Product.objects.get(sku="MUG-RED").allocated == 2
+    # an unknown SKU named by two orders becomes one product, flagged once, at its first row
+    assert [(e["row"], e["level"]) for e in job.errors] == [(3, "flag")]
+    assert Product.objects.filter(sku="LAMP-9", created_from_unknown_sku=True).count() == 1
+    # the same customer whatever the case of their email; the name the later order gives is kept
+    ada = Order.objects.get(number="#1002").customer
+    assert ada == Order.objects.get(number="#1001").customer and ada.name == "Ada Lovelace"
 
 
 # --------------------------------------------------------------------------- inventory and tracking

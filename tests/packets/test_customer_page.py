@@ -11,7 +11,7 @@ from django.core import signing
 from django.test import Client
 
 from packets.models import AuditEvent, Case, InboundMessage
-from packets.notify.links import SALT, customer_link, customer_path
+from packets.notify.links import SALT, customer_link, customer_links, customer_path
 from suppliers.eta import customer_range
 from tests import factories
 
@@ -40,6 +40,15 @@ def test_it_builds_an_absolute_signed_link(settings):
     assert link.startswith("https://desk.example.com/o/") and link.endswith("/")
     token = link.removeprefix("https://desk.example.com/o/").rstrip("/")
     assert signing.loads(token, salt=SALT) == {"o": order.pk}
+
+
+def test_links_made_many_at_once_are_the_same_links(settings):
+    settings.SITE_URL = "https://desk.example.com"
+    orders = [waiting_order() for _ in range(3)]
+    with time_machine.travel(NOW, tick=False):
+        links = customer_links()
+        assert [links(order) for order in orders] == [customer_link(order) for order in orders]
+        assert links(orders[0]) is links(orders[0])  # each order's token is signed once
 
 
 def test_it_shows_the_order_and_an_honest_range_without_a_login(client):
