@@ -221,6 +221,22 @@ def test_one_file_adds_new_orders_and_updates_those_kept_from_an_earlier_import(
     assert ada == Order.objects.get(number="#1001").customer and ada.name == "Ada Lovelace"
 
 
+def test_a_batch_the_database_refuses_is_written_one_order_at_a_time(monkeypatch):
+    from django.db import DataError
+
+    factories.ProductFactory(sku="MUG-RED", on_hand=5)
+
+    def refused(new, report):
+        raise DataError("value too long for type character varying(3)")
+
+    # Every known bad value is caught while reading (a test cannot make the database refuse a
+    # checked row): the batch writer is made to fail as a refusal would, to test the fallback.
+    monkeypatch.setattr("backorders.intake.csv_orders._insert_orders", refused)
+    job = run("orders", orders_csv([first_row("#1001", "MUG-RED"), first_row("#1002", "MUG-RED")]))
+    assert job.summary["created"] == 2 and job.errors == []
+    assert Product.objects.get().allocated == 2 and OrderLine.objects.filter(state="allocated").count() == 2
+
+
 # --------------------------------------------------------------------------- inventory and tracking
 
 
