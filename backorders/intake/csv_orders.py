@@ -149,14 +149,17 @@ def _money(row: dict, name: str, *, required: bool = False) -> Decimal:
             raise _RowError(name, "empty")
         return Decimal("0.00")
     try:
-        value = Decimal(raw).quantize(Decimal("0.01"))
+        value = Decimal(raw)
     except InvalidOperation:
-        raise _RowError(name, f"{raw!r} is not an amount") from None
+        value = None
+    # Decimal reads NaN and Infinity without complaint, and comparing NaN raises: refuse them first
+    if value is None or not value.is_finite():
+        raise _RowError(name, f"{raw!r} is not an amount")
     if value < 0:
         raise _RowError(name, f"{raw} is negative")
     if value > MAX_AMOUNT:
         raise _RowError(name, f"{raw} is more than {MAX_AMOUNT:,} (the largest amount kept)")
-    return value
+    return value.quantize(Decimal("0.01"))
 
 
 def _order_facts(name: str, row: dict) -> OrderFacts:

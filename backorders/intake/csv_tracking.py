@@ -16,6 +16,8 @@ from . import carriers, shopify
 from .csv_import import ImportFileError, Progress, Report, Rows, column, database_refusal, parse_time, register
 from .tracking import EventFacts, record_events
 
+TRACKING_MAX = Shipment._meta.get_field("tracking_number").max_length
+
 COLUMNS = {
     "order": ("order", "order number", "order_number", "name"),
     "carrier": ("carrier", "tracking company", "tracking_company"),
@@ -76,6 +78,9 @@ def _import_row(number: int, row: dict, cols: dict, report: Report) -> None:
     if not tracking:
         report.error(number, cols["tracking"], "empty: the row names no tracking number")
         return
+    if len(tracking) > TRACKING_MAX:
+        report.error(number, cols["tracking"], f"longer than {TRACKING_MAX} characters: not a tracking number")
+        return
     occurred_at = parse_time(row["time"])
     if occurred_at is None:
         report.error(number, cols["time"], f"{row['time']!r} is not a date and time" if row["time"] else "empty")
@@ -99,7 +104,7 @@ def _record(order: Order, tracking: str, carrier: str, raw: str, status: str, oc
     """The scan on the order's shipment with this tracking number (added when new), in one transaction."""
     shipment, created = Shipment.objects.get_or_create(
         order=order,
-        tracking_number=tracking[:128],
+        tracking_number=tracking,
         defaults={"carrier": carrier[:64], "label_created_at": occurred_at},
     )
     if carrier and not shipment.carrier:
