@@ -316,9 +316,11 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
+    "filters": {"quiet_schedules": {"()": "config.logging.QuietSchedules"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # an idle worker is quiet at INFO: the queue's lines about each scheduled run are DEBUG
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django-q": {"filters": ["quiet_schedules"]}},
 }
 
 # Notifications: customer messages (email, SMS), staff alerts (Slack), the signed customer page.

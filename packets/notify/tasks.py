@@ -196,4 +196,5 @@ def retry_due_messages() -> int:
         if ids:
             Message.objects.filter(pk__in=ids).update(next_attempt_at=None, queued_at=now)
             transaction.on_commit(lambda: [enqueue_send(pk) for pk in ids])
+            logger.info("Queued %d message(s) whose retry was due", len(ids))
     return len(ids)
