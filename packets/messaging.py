@@ -41,12 +41,33 @@ def current_issues(message: Message, policy: StorePolicy | None = None) -> list[
     return guidelines.check(message.body, message.channel, policy, cancel_link_required=required)
 
 
+def refresh_links(message: Message) -> None:
+    """Render the customer links of a locked customer message as the site is now (``SITE_URL``, a
+    fresh token) and save the text: a draft made under an earlier address is neither refused for it
+    nor sent with it. Only the missing-link issue is re-read; other stored issues stand."""
+    if message.audience != Message.Audience.CUSTOMER or message.order_id is None:
+        return
+    from .notify.links import with_current_links
+
+    body = with_current_links(message.body, message.order)
+    if body == message.body:
+        return
+    message.body = body
+    stored = [issue for issue in message.guideline_issues or [] if issue != guidelines.MISSING_CANCEL_LINK]
+    if guidelines.MISSING_CANCEL_LINK in current_issues(message):
+        stored.append(guidelines.MISSING_CANCEL_LINK)
+    message.guideline_issues = stored
+    Message.objects.filter(pk=message.pk).update(body=body, guideline_issues=stored)
+
+
 def approve_message(message_id: int, user) -> Message:
-    """Approve a draft and queue it for sending once this transaction commits."""
+    """Approve a draft and queue it for sending once this transaction commits. Its customer links are
+    rendered first, as the site is now."""
     with transaction.atomic():
         message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
             raise PermissionDenied("This message needs the owner's approval.")
+        refresh_links(message)
         issues = message.guideline_issues or current_issues(message)
         if issues:
             raise ValidationError("This draft breaks the store's message guidelines: " + "; ".join(issues))

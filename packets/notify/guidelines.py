@@ -25,6 +25,7 @@ URL = re.compile(r"https?://\S+")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 DIGIT = re.compile(r"\d")
+MISSING_CANCEL_LINK = "A backorder update must include the link where the customer can cancel."
 
 
 def word_count(text: str) -> int:
@@ -62,5 +63,5 @@ def check(message_text: str, channel: str, policy: StorePolicy, *, cancel_link_r
         issues.append("It still has an unfilled placeholder in braces.")
 
     if cancel_link_required and f"{settings.SITE_URL}/o/" not in text:
-        issues.append("A backorder update must include the link where the customer can cancel.")
+        issues.append(MISSING_CANCEL_LINK)
     return issues
