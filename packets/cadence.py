@@ -39,6 +39,7 @@ from django.utils import timezone
 from backorders.bulk import InList, insert_rows, paused_gc
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, Shipment, StorePolicy
+from backorders.text import product_name
 from suppliers.eta import customer_ranges
 from suppliers.models import SupplierUpdate
 
@@ -102,7 +103,7 @@ class _Product:
 
     @property
     def display_title(self) -> str:
-        return f"{self.title} ({self.variant_title})" if self.variant_title else self.title
+        return product_name(self.title, self.variant_title)
 
 
 @dataclass(slots=True)

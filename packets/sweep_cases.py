@@ -16,6 +16,7 @@ rises only when its own customer or promise needs attention.
 
 from __future__ import annotations
 
+from backorders.text import product_name
 from suppliers.eta import EtaRange, customer_ranges
 
 from .packet import (
@@ -142,7 +143,7 @@ class CaseBuilder(ParcelCases):
         return tuple(
             Replacement(
                 sku=p["sku"],
-                title=p["title"] + (f" ({p['variant_title']})" if p["variant_title"] else ""),
+                title=product_name(p["title"], p["variant_title"]),
                 price=p["price"],
                 cost=p["cost"],
                 available=p["available"],

@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, StorePolicy
+from backorders.text import between
 from suppliers.eta import customer_ranges
 
 from .models import AuditEvent, Case, InboundMessage
@@ -93,7 +94,7 @@ def _page(request: HttpRequest, order: Order, token: str, *, status: int = 200, 
             {
                 "line": line,
                 "waiting": waiting,
-                "eta_text": f"{customer_date(eta.start, today)} – {customer_date(eta.end, today)}" if eta else "",
+                "eta_text": between(customer_date(eta.start, today), customer_date(eta.end, today)) if eta else "",
             }
         )
     context = {

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.template.loader import select_template
 
 from backorders.models import OrderLine, Shipment, StorePolicy
+from backorders.text import product_name
 from suppliers.eta import EtaRange
 
 from . import guidelines
@@ -92,7 +93,7 @@ def render(
         "store_name": settings.STORE_NAME,
         "first_name": name.split()[0] if name else "there",
         "order_number": order.number,
-        "product": line.title or line.product.display_title,
+        "product": product_name(line.title, line.product.variant_title) if line.title else line.product.display_title,
         "quantity": line.quantity,
         "eta": eta,
         "eta_start": customer_date(eta.start, today) if eta else "",

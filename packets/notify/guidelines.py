@@ -12,6 +12,7 @@ import re
 from django.conf import settings
 
 from backorders.models import StorePolicy
+from backorders.text import typography_issues
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 DATE_PATTERN = re.compile(
@@ -58,6 +59,8 @@ def check(message_text: str, channel: str, policy: StorePolicy, *, cancel_link_r
                 f'It gives one exact date ("{dates[0].strip().rstrip(".")}") for shipping or arrival; '
                 "give a range instead."
             )
+
+    issues.extend(typography_issues(text))
 
     if PLACEHOLDER.search(text):
         issues.append("It still has an unfilled placeholder in braces.")

@@ -64,7 +64,7 @@ def test_it_shows_the_order_and_an_honest_range_without_a_login(client):
     body = response.content.decode()
     assert "Order #1042" in body and "Blue mug" in body
     assert eta.start < eta.end
-    assert f"We expect it to ship between {eta.start:%B} {eta.start.day} – {eta.end:%B} {eta.end.day}" in body
+    assert f"We expect it to ship between {eta.start:%B} {eta.start.day} and {eta.end:%B} {eta.end.day}" in body
     assert "Request cancellation" in body
 
 
