@@ -234,9 +234,14 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
     )
     shipped_orders = {line.order_id for line in lines if line.state == OrderLine.State.SHIPPED}
     shipments: dict[int, Shipment] = {}
+    moving: set[int] = set()  # orders a carrier scan shows moving (a label alone does not count)
     if shipped_orders:
         for shipment in Shipment.objects.filter(order_id__in=shipped_orders).order_by("-label_created_at"):
-            shipments.setdefault(shipment.order_id, shipment)
+            if shipment.carrier_has_it:
+                moving.add(shipment.order_id)
+                shipments[shipment.order_id] = shipments.get(shipment.order_id) or shipment
+            elif shipment.order_id not in moving:
+                shipments.setdefault(shipment.order_id, shipment)
     etas = customer_ranges(waiting_products, today=today, policy=policy)
 
     links = customer_links()
@@ -245,9 +250,9 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
     to_cancel: list[int] = []
     for line in lines:
         rows = existing[line.pk]
-        to_cancel += _stale_pending(line, rows)
-        for step, kwargs in _due_steps(line, rows, steps, now, today, etas):
-            message, auto = _build(line, step, kwargs, policy, today, now, cases, conflicting, shipments, links)
+        to_cancel += _stale_pending(line, rows, moving=line.order_id in moving)
+        for step, kwargs in _due_steps(line, rows, steps, now, today, etas, moving=line.order_id in moving):
+            message, auto = _build(line, step, kwargs, policy, today, now, cases, conflicting, shipments, links, moving)
             if message is None:
                 continue
             drafts.append(message)
@@ -268,13 +273,14 @@ def _is_waiting(line: OrderLine) -> bool:
     return line.order.status == Order.Status.OPEN and line.state in WAITING_STATES
 
 
-def _stale_pending(line: OrderLine, rows: list[dict]) -> list[int]:
+def _stale_pending(line: OrderLine, rows: list[dict], *, moving: bool = True) -> list[int]:
     """Pending messages that no longer fit the line: updates for a line that stopped waiting, and
     everything for a cancelled line or order."""
     if _is_waiting(line):
         return []
     if line.state == OrderLine.State.SHIPPED:
-        keep = {drafting.SHIPPED}
+        # shipped with a label only: "being prepared" still holds until a carrier scan
+        keep = {drafting.SHIPPED} if moving else {drafting.RESTOCKED, drafting.SHIPPED}
     elif line.state == OrderLine.State.CANCELLED or line.order.status != Order.Status.OPEN:
         keep = set()
     else:  # allocated: being prepared
@@ -282,11 +288,18 @@ def _stale_pending(line: OrderLine, rows: list[dict]) -> list[int]:
     return [row["pk"] for row in rows if row["status"] in PENDING and row["step"] not in keep]
 
 
-def _due_steps(line, rows, steps, now, today, etas):
-    """(step, render kwargs) pairs this line needs now and does not have yet."""
+def _due_steps(line, rows, steps, now, today, etas, *, moving: bool = True):
+    """(step, render kwargs) pairs this line needs now and does not have yet.
+
+    A shipped line whose parcel has a label and no carrier scan is not told "on its way": it gets
+    "being prepared" (once), and the shipped message when a scan shows movement."""
     have = {row["step"] for row in rows}
     if line.state == OrderLine.State.SHIPPED:
-        return [] if drafting.SHIPPED in have else [(drafting.SHIPPED, {})]
+        if drafting.SHIPPED in have:
+            return []
+        if not moving:
+            return [] if drafting.RESTOCKED in have else [(drafting.RESTOCKED, {})]
+        return [(drafting.SHIPPED, {})]
     if line.state == OrderLine.State.ALLOCATED and line.order.status == Order.Status.OPEN:
         return [] if have & {drafting.RESTOCKED, drafting.SHIPPED} else [(drafting.RESTOCKED, {})]
     if not _is_waiting(line):
@@ -383,7 +396,7 @@ MESSAGE_COLUMNS = (
 )
 
 
-def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipments, links):
+def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipments, links, moving=frozenset()):
     """The Message row for a due step (values in ``MESSAGE_COLUMNS``), and whether its standing approval applies."""
     order = line.order
     address = preferred_channel(order.customer)
@@ -399,6 +412,7 @@ def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipme
         today=today,
         link=links(order),
         shipment=shipments.get(order.pk) if step == drafting.SHIPPED else None,
+        parcel_moving=(order.pk in moving) if step == drafting.SHIPPED else None,
         **kwargs,
     )
     case = cases.get(order.pk)

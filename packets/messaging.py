@@ -38,7 +38,22 @@ def current_issues(message: Message, policy: StorePolicy | None = None) -> list[
     from .notify.drafting import needs_cancel_link
 
     required = bool(message.step) and needs_cancel_link(message.step)
-    return guidelines.check(message.body, message.channel, policy, cancel_link_required=required)
+    moving = parcel_moving(message)
+    issues = guidelines.check(
+        message.body, message.channel, policy, cancel_link_required=required, parcel_moving=moving
+    )
+    if moving is False and guidelines.SHIPPED_WORDS.search(message.subject or ""):
+        issues.append(guidelines.LABEL_IS_NOT_A_SHIPMENT)
+    return list(dict.fromkeys(issues))
+
+
+def parcel_moving(message: Message) -> bool | None:
+    """Whether a carrier scan shows the message's order moving (None for a message about no order)."""
+    if message.order_id is None:
+        return None
+    from backorders.models import Shipment
+
+    return any(shipment.carrier_has_it for shipment in Shipment.objects.filter(order_id=message.order_id))
 
 
 def refresh_links(message: Message) -> None:

@@ -102,6 +102,8 @@ def _page(request: HttpRequest, order: Order, token: str, *, status: int = 200, 
         "rows": rows,
         "token": token,
         "can_cancel": order.status == Order.Status.OPEN and any(row["waiting"] for row in rows),
+        # a label alone is not a shipment: "Shipped" only once a carrier scan shows the parcel moving
+        "parcel_moving": any(shipment.carrier_has_it for shipment in order.shipments.all()),
         "cancel_requested": just_requested or _cancel_request_of(order) is not None,
         "just_requested": just_requested,
     }

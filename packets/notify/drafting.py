@@ -83,8 +83,14 @@ def render(
     offer_cancel: bool = False,
     renewed: bool = False,
     shipment: Shipment | None = None,
+    parcel_moving: bool | None = None,
 ) -> Draft:
-    """The text for ``step`` about ``line``, with the guideline issues it has (normally none)."""
+    """The text for ``step`` about ``line``, with the guideline issues it has (normally none).
+
+    ``parcel_moving``: whether a carrier scan shows the order's parcel moving; the shipped step is
+    checked against its own ``shipment`` when none is given."""
+    if parcel_moving is None and step == SHIPPED:
+        parcel_moving = shipment is not None and shipment.carrier_has_it
     order = line.order
     customer = order.customer
     name = (customer.name if customer else "").strip()
@@ -110,7 +116,15 @@ def render(
     body = _tidy(template.render(context), sms=channel == "sms")
     subject_key = f"{step}:renewed" if renewed else step
     subject = SUBJECTS.get(subject_key, SUBJECTS.get(step, DEFAULT_SUBJECT)).format(number=order.number)
-    issues = guidelines.check(body, channel, policy, cancel_link_required=needs_cancel_link(step))
+    issues = guidelines.check(
+        body,
+        channel,
+        policy,
+        cancel_link_required=needs_cancel_link(step),
+        parcel_moving=parcel_moving,
+    )
+    if parcel_moving is False and guidelines.SHIPPED_WORDS.search(subject):
+        issues = [*issues, guidelines.LABEL_IS_NOT_A_SHIPMENT]
     return Draft(
         subject=subject,
         body=body,

@@ -27,14 +27,33 @@ SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 DIGIT = re.compile(r"\d")
 MISSING_CANCEL_LINK = "A backorder update must include the link where the customer can cancel."
+# Words that tell a customer the parcel has left. "Before it ships" and "when it ships" are not.
+SHIPPED_WORDS = re.compile(
+    r"\bon (?:its|their|the) way\b|\b(?:has|have|was|were|been|is|are) (?:now |just )?(?:shipped|dispatched)\b"
+    r"|\bin transit\b|\bshipped (?:today|yesterday|out)\b|\bout for delivery\b",
+    re.IGNORECASE,
+)
+LABEL_IS_NOT_A_SHIPMENT = (
+    "It says the parcel has shipped, but no carrier has scanned it yet: a label alone is not a shipment."
+)
 
 
 def word_count(text: str) -> int:
     return len(text.split())
 
 
-def check(message_text: str, channel: str, policy: StorePolicy, *, cancel_link_required: bool = False) -> list[str]:
-    """Issues with ``message_text`` under ``policy`` for ``channel`` ("email" or "sms")."""
+def check(
+    message_text: str,
+    channel: str,
+    policy: StorePolicy,
+    *,
+    cancel_link_required: bool = False,
+    parcel_moving: bool | None = None,
+) -> list[str]:
+    """Issues with ``message_text`` under ``policy`` for ``channel`` ("email" or "sms").
+
+    ``parcel_moving``: whether a carrier scan shows the order's parcel moving (False: at most a
+    label; None: not known here). A text that says the parcel has shipped needs it True."""
     issues: list[str] = []
     text = message_text or ""
     if not text.strip():
@@ -61,6 +80,9 @@ def check(message_text: str, channel: str, policy: StorePolicy, *, cancel_link_r
             )
 
     issues.extend(typography_issues(text))
+
+    if parcel_moving is False and SHIPPED_WORDS.search(URL.sub(" ", text)):
+        issues.append(LABEL_IS_NOT_A_SHIPMENT)
 
     if PLACEHOLDER.search(text):
         issues.append("It still has an unfilled placeholder in braces.")

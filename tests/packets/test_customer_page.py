@@ -79,8 +79,9 @@ def test_it_shows_the_page_in_a_fixed_number_of_queries(client, django_assert_nu
     path = customer_path(order)
     # the order with its customer; the current policy; the lines with products; the ETA ranges of
     # all waiting products at once (sources, open purchase orders, supplier evidence, lateness
-    # history); the order's inbound messages (a cancel request already made?)
-    with django_assert_num_queries(8):
+    # history); the order's inbound messages (a cancel request already made?); its shipments (has a
+    # carrier scanned the parcel?)
+    with django_assert_num_queries(9):
         assert client.get(path).status_code == 200
 
 
