@@ -31,7 +31,7 @@ from .rules.customer import CustomerRisk, assess_customer
 from .rules.evidence import supply_evidence
 from .rules.facts import InboundFacts, OrderFacts, ProductSupply
 from .rules.options import OptionInputs, Replacement, build_options
-from .rules.risk import RiskContext, assess_risk, recommend
+from .rules.risk import RiskContext, assess_risk, long_eta_days_out, recommend
 from .rules.supply import SEVERITY, classify_supply, is_silent, silent_days, stock_level
 from .sweep_desired import CATEGORY_LABELS, RISK_LABELS, Desired
 from .sweep_load import Snapshot
@@ -236,6 +236,7 @@ class CaseBuilder(ParcelCases):
             has_replacement=bool(replacements),
             has_backup=bool(supply.backups),
             backup_needs_consent=any(b.needs_consent for b in supply.backups),
+            long_eta_days_out=long_eta_days_out(eta, s.today, self.rules.long_eta_days),
         )
         sections = {
             "summary": (
@@ -316,6 +317,7 @@ class CaseBuilder(ParcelCases):
             stock_level=level,
             product_active=product["status"] == "active",
             has_backup=bool(supply.backups),
+            has_replacement=category == f.DISCONTINUED and bool(self.replacements(product_id, waiting_units)),
         )
         options = build_options(
             OptionInputs(

@@ -25,7 +25,9 @@ DELAY_NOTICE = "delay_notice"  # the FTC Mail Order Rule's delay notice
 ETA_REVISED = "eta_revised"  # the ship range changed since we last told the customer
 RESTOCKED = "restocked"  # the waiting line got its units: being prepared
 SHIPPED = "shipped"  # the line that waited has shipped, with tracking
-EVENT_STEPS = (DELAY_NOTICE, ETA_REVISED, RESTOCKED, SHIPPED)
+DISCONTINUED = "discontinued"  # it will not come back: replace or cancel, never "a date will come"
+PART_SHIPPED = "part_shipped"  # part of the order ships now, part still waits: which is which
+EVENT_STEPS = (DELAY_NOTICE, ETA_REVISED, RESTOCKED, SHIPPED, DISCONTINUED, PART_SHIPPED)
 # Steps sent while the customer is still waiting: they must carry the cancel link.
 NOT_WAITING_STEPS = frozenset({RESTOCKED, SHIPPED})
 
@@ -35,6 +37,8 @@ SUBJECTS = {
     ETA_REVISED: "Order {number}: a new estimate",
     RESTOCKED: "Order {number} is being prepared",
     SHIPPED: "Order {number} is on its way",
+    DISCONTINUED: "Order {number}: an item is no longer available",
+    PART_SHIPPED: "Order {number}: part of it ships now, the rest follows",
     "confirmation": "Order {number}: one item is on backorder",
 }
 DEFAULT_SUBJECT = "Order {number}: an update on your backorder"
@@ -82,6 +86,9 @@ def render(
     next_update: date | None = None,
     offer_cancel: bool = False,
     renewed: bool = False,
+    long_wait: bool = False,
+    ships: list[tuple[str, int]] | None = None,
+    waits: list[tuple[str, int, str]] | None = None,
     shipment: Shipment | None = None,
     parcel_moving: bool | None = None,
 ) -> Draft:
@@ -106,6 +113,9 @@ def render(
         "eta_end": customer_date(eta.end, today) if eta else "",
         "next_update": customer_date(next_update, today) if next_update else "",
         "offer_cancel": offer_cancel,
+        "long_wait": long_wait and eta is not None,
+        "ships": ships or [],  # (product, units) of a partial shipment
+        "waits": waits or [],  # (product, units, "between X and Y" or "") still waiting
         "renewed": renewed,
         "link": link,
         "carrier": shipment.carrier if shipment else "",
@@ -128,7 +138,7 @@ def render(
     return Draft(
         subject=subject,
         body=body,
-        eta_told="" if step in NOT_WAITING_STEPS else eta_key(eta),
+        eta_told="" if step in NOT_WAITING_STEPS or step == DISCONTINUED else eta_key(eta),
         issues=issues,
     )
 

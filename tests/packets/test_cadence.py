@@ -281,8 +281,9 @@ def test_it_drafts_in_a_fixed_number_of_queries(policy, django_assert_num_querie
         # savepoint; current policy; relevant lines with order, customer, product; their messages;
         # open cases of their orders; conflicting supplier updates; ETA ranges for all the waiting
         # products at once (sources, open purchase orders, supplier evidence, lateness history);
+        # the shipments of their orders (has part shipped? does a carrier scan show it moving?);
         # bulk insert; release savepoint
-        with django_assert_num_queries(12):
+        with django_assert_num_queries(13):
             result = draft_due_messages()
     assert len(result.drafted) == rows
     assert Message.objects.count() == rows
