@@ -39,8 +39,9 @@ def current_issues(message: Message, policy: StorePolicy | None = None) -> list[
 
     required = bool(message.step) and needs_cancel_link(message.step)
     moving = parcel_moving(message)
+    gone = message.order_line_id is not None and message.order_line.product.status == "discontinued"
     issues = guidelines.check(
-        message.body, message.channel, policy, cancel_link_required=required, parcel_moving=moving
+        message.body, message.channel, policy, cancel_link_required=required, parcel_moving=moving, item_gone=gone
     )
     if moving is False and guidelines.SHIPPED_WORDS.search(message.subject or ""):
         issues.append(guidelines.LABEL_IS_NOT_A_SHIPMENT)

@@ -132,6 +132,7 @@ def render(
         policy,
         cancel_link_required=needs_cancel_link(step),
         parcel_moving=parcel_moving,
+        item_gone=getattr(line.product, "status", "") == "discontinued",
     )
     if parcel_moving is False and guidelines.SHIPPED_WORDS.search(subject):
         issues = [*issues, guidelines.LABEL_IS_NOT_A_SHIPMENT]

@@ -33,6 +33,16 @@ SHIPPED_WORDS = re.compile(
     r"|\bin transit\b|\bshipped (?:today|yesterday|out)\b|\bout for delivery\b",
     re.IGNORECASE,
 )
+# Words that hold out a date or a wait: wrong for an item that will not come back.
+WAIT_WORDS = re.compile(
+    r"\bsupplier (?:gives|confirms|has not confirmed|sends)\b|\bexpect(?:ed)? (?:it )?to ship\b|\bstill on backorder\b"
+    r"|\bis on backorder\b|\bwhen we have a date\b",
+    re.IGNORECASE,
+)
+GONE_ITEM_WAIT = (
+    "It holds out a date or a wait for an item that will not come back (discontinued): say so plainly and "
+    "offer a similar item or cancellation."
+)
 LABEL_IS_NOT_A_SHIPMENT = (
     "It says the parcel has shipped, but no carrier has scanned it yet: a label alone is not a shipment."
 )
@@ -49,11 +59,13 @@ def check(
     *,
     cancel_link_required: bool = False,
     parcel_moving: bool | None = None,
+    item_gone: bool = False,
 ) -> list[str]:
     """Issues with ``message_text`` under ``policy`` for ``channel`` ("email" or "sms").
 
     ``parcel_moving``: whether a carrier scan shows the order's parcel moving (False: at most a
-    label; None: not known here). A text that says the parcel has shipped needs it True."""
+    label; None: not known here). A text that says the parcel has shipped needs it True.
+    ``item_gone``: the item is discontinued, so no text may hold out a date or a wait for it."""
     issues: list[str] = []
     text = message_text or ""
     if not text.strip():
@@ -80,6 +92,9 @@ def check(
             )
 
     issues.extend(typography_issues(text))
+
+    if item_gone and WAIT_WORDS.search(text):
+        issues.append(GONE_ITEM_WAIT)
 
     if parcel_moving is False and SHIPPED_WORDS.search(URL.sub(" ", text)):
         issues.append(LABEL_IS_NOT_A_SHIPMENT)

@@ -53,6 +53,21 @@ def test_a_discontinued_item_gets_one_plain_message_with_the_options_and_no_prom
     assert message.guideline_issues == [] and message.eta_told == ""
 
 
+def test_an_update_promising_a_date_for_a_discontinued_item_cannot_be_approved(policy, owner):
+    from django.core.exceptions import ValidationError
+
+    from packets.messaging import approve_message
+
+    with time_machine.travel(T0, tick=False):
+        line = waiting_line()
+        draft_due_messages()
+        confirmation = Message.objects.get(order_line=line)
+        line.product.status = "discontinued"  # learned before the next sweep cancels the draft
+        line.product.save()
+        with pytest.raises(ValidationError, match="will not come back"):
+            approve_message(confirmation.pk, owner)
+
+
 @pytest.mark.parametrize("active", [False, True])
 @pytest.mark.parametrize("replacement", [False, True])
 def test_a_discontinued_stockout_never_recommends_waiting(active, replacement):
