@@ -14,7 +14,10 @@ import re
 _SEPARATORS = re.compile(r"[\s()\[\]/,:–—-]+")
 _ENDS_SENTENCE = re.compile(r"[.!?…][\"'”’)]*$")
 _TYPO_CHECKS = (
-    (re.compile(r"(?<![.\w])[.!?,;:]?\.\.(?!\.)|(?<=\w)\.\.(?!\.)|[!?]\.(?=\s|$)"), "a double full stop"),
+    (
+        re.compile(r"(?<![.\w])[.!?,;:]?\.\.(?!\.)|(?<=\w)\.\.(?!\.)|[!?]\.(?=\s|$)|[.!?][\"'”’]\.(?=\s|$)"),
+        "a double full stop",
+    ),
     (re.compile(r"\(([^()]+)\)\s*\(\1\)", re.IGNORECASE), "the same words twice in brackets"),
     (
         re.compile(r"\bbetween\s+[^.\n]{1,40}?\s+[–—-]\s+", re.IGNORECASE),

@@ -16,7 +16,7 @@ rises only when its own customer or promise needs attention.
 
 from __future__ import annotations
 
-from backorders.text import product_name
+from backorders.text import product_name, sentence
 from suppliers.eta import EtaRange, customer_ranges
 
 from .packet import (
@@ -333,7 +333,7 @@ class CaseBuilder(ParcelCases):
         )
         wording = product["product_page_wording"]
         if waiting_orders and wording:
-            uncertainty = [*uncertainty, f"The product page still says {wording!r}."]
+            uncertainty = [*uncertainty, sentence(f'The product page still says "{wording}"')]
         sections = {
             "summary": (
                 f"{len(waiting_orders)} orders wait on {waiting_units} unit(s) of {product['sku']}: "

@@ -131,7 +131,7 @@ def classify_tracking(
     if status == "unknown":
         verdict.category = f.UNCLEAR
         raw = (latest.raw_status if latest else "") or shipment.raw_status or "no status"
-        reasons.append(f"The carrier's latest status is not one we understand: {raw!r}.")
+        reasons.append(sentence(f'The carrier\'s latest status is not one we understand: "{raw}"'))
         gaps.append("The parcel's real state is unknown.")
         return verdict
 
