@@ -76,6 +76,23 @@ def refresh_links(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(body=body, guideline_issues=stored)
 
 
+def no_longer_a_draft(message: Message) -> str:
+    """Why a message that changed since the page was read cannot be approved, in words: what it is
+    now and, from its audit trail, what made it so (the sweep cancels a draft whose line stopped
+    waiting; someone else may have approved it first)."""
+    last = (
+        AuditEvent.objects.filter(object_type="packets.message", object_id=str(message.pk))
+        .order_by("-at", "-pk")
+        .values_list("summary", flat=True)
+        .first()
+    )
+    why = f" ({last})" if last else ""
+    return (
+        f"This message can no longer be approved: it is {message.get_status_display().lower()}{why}. "
+        "Reload the page to see the case as it is now."
+    )
+
+
 def approve_message(message_id: int, user) -> Message:
     """Approve a draft and queue it for sending once this transaction commits. Its customer links are
     rendered first, as the site is now."""
@@ -83,6 +100,8 @@ def approve_message(message_id: int, user) -> Message:
         message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
             raise PermissionDenied("This message needs the owner's approval.")
+        if message.status != Message.Status.DRAFT:
+            raise ValidationError(no_longer_a_draft(message))
         refresh_links(message)
         issues = message.guideline_issues or current_issues(message)
         if issues:

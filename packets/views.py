@@ -348,6 +348,9 @@ def message_approve(request: HttpRequest, message_id: int) -> HttpResponse:
             for error in errors:
                 flash.error(request, error)
             return redirect(fallback)
+        message.refresh_from_db(fields=["status"])
+        if message.status != Message.Status.DRAFT:  # it left the drafts list: say why at the top of the page
+            return _rerender(request, message.case_id, page_errors=errors)
         return _rerender(request, message.case_id, message_errors={message.pk: errors})
     flash.success(request, f"Approved and queued: {message.subject or message.get_channel_display()}.")
     return redirect(_back(request, fallback))
