@@ -15,7 +15,7 @@ from django.utils import timezone
 from backorders.models import StorePolicy
 from backorders.roles import is_owner, is_staff_member
 
-from .models import AuditEvent, Message
+from .models import AuditEvent, IllegalTransition, Message
 from .notify import guidelines
 
 SEND_TASK = "packets.notify.tasks.send_message"
@@ -76,6 +76,10 @@ def refresh_links(message: Message) -> None:
     Message.objects.filter(pk=message.pk).update(body=body, guideline_issues=stored)
 
 
+class NoLongerADraft(IllegalTransition):
+    """The message changed since it was read (cancelled by the sweep, approved by someone else)."""
+
+
 def no_longer_a_draft(message: Message) -> str:
     """Why a message that changed since the page was read cannot be approved, in words: what it is
     now and, from its audit trail, what made it so (the sweep cancels a draft whose line stopped
@@ -101,7 +105,7 @@ def approve_message(message_id: int, user) -> Message:
         if not can_approve(user, message):
             raise PermissionDenied("This message needs the owner's approval.")
         if message.status != Message.Status.DRAFT:
-            raise ValidationError(no_longer_a_draft(message))
+            raise NoLongerADraft(no_longer_a_draft(message))
         refresh_links(message)
         issues = message.guideline_issues or current_issues(message)
         if issues:

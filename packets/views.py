@@ -30,7 +30,7 @@ from .forms import (
     RejectForm,
     default_check_day,
 )
-from .messaging import approve_message, can_approve
+from .messaging import NoLongerADraft, approve_message, can_approve
 from .models import Case, Decision, IllegalTransition, Message
 from .queue import FACETS, QueueFilterForm, queue
 from .timeline import timeline_svg
@@ -343,7 +343,10 @@ def message_approve(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
         approve_message(message.pk, request.user)
     except (ValidationError, IllegalTransition) as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationError) else ["This message is no longer a draft."]
+        if isinstance(exc, ValidationError):
+            errors = _errors(exc)
+        else:  # what it is now and why, when approval knows it
+            errors = [str(exc) if isinstance(exc, NoLongerADraft) else "This message is no longer a draft."]
         if message.case_id is None:
             for error in errors:
                 flash.error(request, error)
