@@ -1,5 +1,6 @@
 import json
 import logging
+from datetime import timedelta
 
 import pytest
 
@@ -79,3 +80,25 @@ def test_a_sweep_that_changed_something_says_so_at_info(caplog):
     caplog.set_level(logging.INFO)
     run_sweep()
     assert any(r.levelno == logging.INFO and r.getMessage().startswith("Sweep: ") for r in caplog.records)
+
+
+@pytest.mark.django_db(transaction=True)  # the scheduler closes the connection, as in its own process
+def test_the_schedulers_turn_writes_nothing_at_info_but_a_task_someone_asked_for_does(caplog):
+    """django-q2's own scheduler, run in-process on the test database with every schedule due."""
+    from django.utils import timezone
+    from django_q.brokers import get_broker
+    from django_q.models import OrmQ, Schedule
+    from django_q.scheduler import scheduler
+    from django_q.tasks import async_task
+
+    from packets.schedules import SCHEDULES, sync_schedules
+
+    sync_schedules()
+    Schedule.objects.update(next_run=timezone.now() - timedelta(minutes=1))
+    caplog.set_level(logging.INFO)
+    scheduler(broker=get_broker())
+    assert OrmQ.objects.count() == len(SCHEDULES)  # every schedule took its turn
+    assert [r.getMessage() for r in caplog.records if r.levelno >= logging.INFO] == []
+
+    async_task("packets.notify.tasks.send_message", 1)  # a send someone approved
+    assert any(r.getMessage().startswith("Enqueued [") for r in caplog.records if r.levelno == logging.INFO)
