@@ -80,7 +80,7 @@ def partial_shipments(lines, existing, *, waiting, moving: set[int], etas, today
     for order_id, group in by_order.items():
         for line in group:
             for row in existing[line.pk]:
-                if row["step"] == step:
+                if row["step"] == step and row["status"] != "cancelled":
                     told_at[order_id] = max(told_at.get(order_id, row["created_at"]), row["created_at"])
     for order_id, group in by_order.items():
         still_waiting = order_id in split and bool(shipped.get(order_id))
