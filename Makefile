@@ -23,16 +23,17 @@ node_modules/.installed: package.json package-lock.json
 
 venv: $(VENV)/.installed node_modules/.installed ## Create or refresh .venv and the front-end packages
 
-run: venv ## Serve the demo store with its worker on SQLite (127.0.0.1:$PORT)
-	@export DEBUG=$${DEBUG:-true}; \
+run: venv ## Serve the demo store with its worker on SQLite (127.0.0.1:$PORT; mail on 127.0.0.1:$EMAIL_PORT)
+	@export DEBUG=$${DEBUG:-true} EMAIL_PORT=$${EMAIL_PORT:-1025} \
+	  STORE_NAME="$${STORE_NAME:-Maple & Moss Home (demo store)}" STORE_FROM_EMAIL=$${STORE_FROM_EMAIL:-orders@maple-moss.example}; \
 	$(PY) manage.py migrate --noinput -v 0 && \
 	$(PY) manage.py seed_demo && \
 	$(PY) manage.py sync_schedules && \
 	$(PY) manage.py sweep && \
 	trap 'kill 0' INT TERM EXIT; \
 	if [ -z "$${EMAIL_HOST:-}" ]; then \
-	  echo "Mail goes to a local SMTP server on 127.0.0.1:1025 that prints each message here."; \
-	  $(PY) -m aiosmtpd -n -l 127.0.0.1:1025 & \
+	  echo "Mail goes to a local SMTP server on 127.0.0.1:$$EMAIL_PORT that prints each message here."; \
+	  $(PY) -m aiosmtpd -n -l 127.0.0.1:$$EMAIL_PORT & \
 	fi; \
 	$(PY) manage.py qcluster & \
 	echo "Backorder Desk on http://127.0.0.1:$(PORT)/  (Ctrl-C stops the web server, the worker and the mail server)"; \

@@ -86,6 +86,8 @@ def process_received(older_than_seconds: int = 60, limit: int = 500) -> int:
             process_delivery(delivery_id)
         except Exception:
             logger.exception("Delivery %s failed while catching up", delivery_id)
+    if ids:
+        logger.info("Processed %d stored deliveries that were never processed", len(ids))
     return len(ids)
 
 

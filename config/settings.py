@@ -8,6 +8,7 @@ deployment should stop the process, not surface as a surprise days later.
 import os
 import sys
 import zoneinfo
+from email.utils import formataddr
 from pathlib import Path
 
 import dj_database_url
@@ -243,7 +244,15 @@ EMAIL_HOST_USER = env_str("EMAIL_HOST_USER", "apikey" if _relay else "")
 EMAIL_HOST_PASSWORD = env_str("EMAIL_HOST_PASSWORD", env_str("SENDGRID_API_KEY") if _relay else "")
 EMAIL_USE_TLS = env_bool("EMAIL_USE_TLS", default=_relay)
 EMAIL_TIMEOUT = env_int("EMAIL_TIMEOUT", 15, minimum=1)
-DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL", "Backorder Desk <orders@localhost>")
+# Customers hear from the store, never from the software: its name signs every message and names
+# the sender of its mail, with the store's own address (`make run` sets a demo store's).
+STORE_NAME = env_str("STORE_NAME", "Customer service").strip() or "Customer service"
+STORE_FROM_EMAIL = env_str("STORE_FROM_EMAIL", "orders@localhost")
+if "@" not in STORE_FROM_EMAIL or any(c in STORE_FROM_EMAIL for c in "<>\r\n "):
+    raise ImproperlyConfigured(
+        f"STORE_FROM_EMAIL must be a plain address such as orders@example.com, got {STORE_FROM_EMAIL!r}"
+    )
+DEFAULT_FROM_EMAIL = env_str("DEFAULT_FROM_EMAIL") or formataddr((STORE_NAME, STORE_FROM_EMAIL))
 SERVER_EMAIL = DEFAULT_FROM_EMAIL
 # The providers' delivery webhooks (/anymail/<provider>/tracking/) take HTTP basic auth
 # "user:password" (comma-separated during a rotation); unset, they refuse every post.
@@ -316,17 +325,20 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
+    "filters": {"quiet_schedules": {"()": "config.logging.QuietSchedules"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    "loggers": {"django.db.backends": {"level": "WARNING"}},
+    # an idle worker is quiet at INFO: the queue's lines about each scheduled run are DEBUG
+    "loggers": {"django.db.backends": {"level": "WARNING"}, "django-q": {"filters": ["quiet_schedules"]}},
 }
 
 # Notifications: customer messages (email, SMS), staff alerts (Slack), the signed customer page.
 # Provider endpoints and keys come from the environment; tests point them at loopback servers.
-SITE_URL = env_str("SITE_URL", "http://127.0.0.1:8000").rstrip("/")
+# Unset, customer links point at this machine on the port the server listens on (`make run PORT=9100`).
+PORT = env_int("PORT", 8000, minimum=1, maximum=65535)
+SITE_URL = env_str("SITE_URL", f"http://127.0.0.1:{PORT}").rstrip("/")
 if not SITE_URL.startswith(("http://", "https://")):
     raise ImproperlyConfigured(f"SITE_URL must start with http:// or https://, got {SITE_URL!r}")
-STORE_NAME = env_str("STORE_NAME", "Backorder Desk")
 CUSTOMER_LINK_MAX_AGE_DAYS = env_int("CUSTOMER_LINK_MAX_AGE_DAYS", 60, minimum=1)
 TWILIO_API_BASE = env_str("TWILIO_API_BASE", "https://api.twilio.com").rstrip("/")
 TWILIO_ACCOUNT_SID = env_str("TWILIO_ACCOUNT_SID")

@@ -29,8 +29,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
-from decimal import Decimal
+from datetime import datetime, timedelta
 
 from django.db import transaction
 from django.db.models import Exists, OuterRef, Q
@@ -38,10 +37,12 @@ from django.utils import timezone
 
 from backorders.bulk import InList, insert_rows, paused_gc
 from backorders.calendar import BusinessCalendar
-from backorders.models import Order, OrderLine, Shipment, StorePolicy
+from backorders.models import Order, OrderLine, StorePolicy
 from suppliers.eta import customer_ranges
 from suppliers.models import SupplierUpdate
 
+from . import cadence_parts as parts
+from .cadence_rows import LINE_VALUES, _line
 from .messaging import enqueue_send
 from .models import AuditEvent, Case, Message
 from .notify import drafting
@@ -64,89 +65,7 @@ TOLD = (
     Message.Status.SENT,
 )
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PARTIAL)
-
-
-@dataclass(slots=True)
-class _Customer:
-    """What drafting reads of a customer (a row, not a model instance: a run reads tens of thousands)."""
-
-    pk: int
-    name: str
-    email: str
-    phone: str
-    preferred_channel: str
-    sms_opt_in: bool
-    erased_at: datetime | None
-    orders_count: int
-
-    def is_vip(self, policy: StorePolicy) -> bool:
-        return self.orders_count >= policy.vip_min_orders
-
-
-@dataclass(slots=True)
-class _Order:
-    pk: int
-    number: str
-    status: str
-    placed_at: datetime
-    promised_ship_by: date | None
-    total: Decimal
-    customer: _Customer | None
-
-
-@dataclass(slots=True)
-class _Product:
-    pk: int
-    title: str
-    variant_title: str
-
-    @property
-    def display_title(self) -> str:
-        return f"{self.title} ({self.variant_title})" if self.variant_title else self.title
-
-
-@dataclass(slots=True)
-class _Line:
-    pk: int
-    product_id: int
-    state: str
-    backordered_at: datetime
-    title: str
-    quantity: int
-    order: _Order
-    product: _Product
-
-    @property
-    def order_id(self) -> int:
-        return self.order.pk
-
-
-_CUSTOMER = ("pk", "name", "email", "phone", "preferred_channel", "sms_opt_in", "erased_at", "orders_count")
-_ORDER = ("number", "status", "placed_at", "promised_ship_by", "total")
-LINE_VALUES = (
-    "pk",
-    "product_id",
-    "state",
-    "backordered_at",
-    "title",
-    "quantity",
-    "order_id",
-    *(f"order__{name}" for name in _ORDER),
-    *(f"order__customer__{name}" for name in _CUSTOMER),
-    "product__title",
-    "product__variant_title",
-)
-
-
-def _line(row: dict) -> _Line:
-    customer = None
-    if row["order__customer__pk"] is not None:
-        customer = _Customer(*(row[f"order__customer__{name}"] for name in _CUSTOMER))
-    order = _Order(row["order_id"], *(row[f"order__{name}"] for name in _ORDER), customer)
-    product = _Product(row["product_id"], row["product__title"], row["product__variant_title"])
-    return _Line(
-        row["pk"], row["product_id"], row["state"], row["backordered_at"], row["title"], row["quantity"], order, product
-    )
+PARCEL_STEPS = (drafting.SHIPPED, drafting.PART_SHIPPED)  # steps that quote the order's parcel
 
 
 @dataclass
@@ -220,7 +139,7 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
         Case.objects.open()
         .filter(InList("order_id", {line.order_id for line in lines}))
         .order_by("-opened_at")
-        .values("pk", "order_id", "risk_level")
+        .values("pk", "order_id", "risk_level", "category")
     ):
         cases.setdefault(case["order_id"], case)
     waiting_products = {line.product_id for line in lines if _is_waiting(line)}
@@ -231,12 +150,13 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
             received_at__gte=now - CONFLICT_LOOKBACK,
         ).values_list("product_id", flat=True)
     )
+    waiting_orders = {line.order_id for line in lines if _is_waiting(line)}
     shipped_orders = {line.order_id for line in lines if line.state == OrderLine.State.SHIPPED}
-    shipments: dict[int, Shipment] = {}
-    if shipped_orders:
-        for shipment in Shipment.objects.filter(order_id__in=shipped_orders).order_by("-label_created_at"):
-            shipments.setdefault(shipment.order_id, shipment)
+    shipments, moving = parts.parcels(shipped_orders | waiting_orders)
     etas = customer_ranges(waiting_products, today=today, policy=policy)
+    partial = parts.partial_shipments(
+        lines, existing, waiting=_is_waiting, moving=moving, etas=etas, today=today, step=drafting.PART_SHIPPED
+    )
 
     links = customer_links()
     drafts: list[tuple] = []
@@ -244,9 +164,22 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
     to_cancel: list[int] = []
     for line in lines:
         rows = existing[line.pk]
-        to_cancel += _stale_pending(line, rows)
-        for step, kwargs in _due_steps(line, rows, steps, now, today, etas):
-            message, auto = _build(line, step, kwargs, policy, today, now, cases, conflicting, shipments, links)
+        gone = parts.discontinued(line, cases.get(line.order_id))
+        to_cancel += _stale_pending(line, rows, moving=line.order_id in moving, gone=gone)
+        for step, kwargs in _due_steps(
+            line,
+            rows,
+            steps,
+            now,
+            today,
+            etas,
+            moving=line.order_id in moving,
+            gone=gone,
+            policy=policy,
+            part=partial.due.get(line.pk),
+            quiet=line.pk in partial.quiet,
+        ):
+            message, auto = _build(line, step, kwargs, policy, today, now, cases, conflicting, shipments, links, moving)
             if message is None:
                 continue
             drafts.append(message)
@@ -267,13 +200,16 @@ def _is_waiting(line: OrderLine) -> bool:
     return line.order.status == Order.Status.OPEN and line.state in WAITING_STATES
 
 
-def _stale_pending(line: OrderLine, rows: list[dict]) -> list[int]:
-    """Pending messages that no longer fit the line: updates for a line that stopped waiting, and
-    everything for a cancelled line or order."""
+def _stale_pending(line: OrderLine, rows: list[dict], *, moving: bool = True, gone: bool = False) -> list[int]:
+    """Pending messages that no longer fit the line: updates for a line that stopped waiting, updates
+    promising a date for an item that will not come back, and everything for a cancelled line or order."""
     if _is_waiting(line):
+        if gone:
+            return [row["pk"] for row in rows if row["status"] in PENDING and row["step"] != drafting.DISCONTINUED]
         return []
     if line.state == OrderLine.State.SHIPPED:
-        keep = {drafting.SHIPPED}
+        # shipped with a label only: "being prepared" still holds until a carrier scan
+        keep = {drafting.SHIPPED} if moving else {drafting.RESTOCKED, drafting.SHIPPED}
     elif line.state == OrderLine.State.CANCELLED or line.order.status != Order.Status.OPEN:
         keep = set()
     else:  # allocated: being prepared
@@ -281,20 +217,33 @@ def _stale_pending(line: OrderLine, rows: list[dict]) -> list[int]:
     return [row["pk"] for row in rows if row["status"] in PENDING and row["step"] not in keep]
 
 
-def _due_steps(line, rows, steps, now, today, etas):
-    """(step, render kwargs) pairs this line needs now and does not have yet."""
+def _due_steps(line, rows, steps, now, today, etas, *, moving=True, gone=False, policy=None, part=None, quiet=False):
+    """(step, render kwargs) pairs this line needs now and does not have yet.
+
+    A shipped line whose parcel has a label and no carrier scan is not told "on its way": it gets
+    "being prepared" (once), and the shipped message when a scan shows movement."""
     have = {row["step"] for row in rows}
     if line.state == OrderLine.State.SHIPPED:
-        return [] if drafting.SHIPPED in have else [(drafting.SHIPPED, {})]
+        if drafting.SHIPPED in have or quiet:  # quiet: a part-shipped message tells it
+            return []
+        if not moving:
+            return [] if drafting.RESTOCKED in have else [(drafting.RESTOCKED, {})]
+        return [(drafting.SHIPPED, {})]
     if line.state == OrderLine.State.ALLOCATED and line.order.status == Order.Status.OPEN:
         return [] if have & {drafting.RESTOCKED, drafting.SHIPPED} else [(drafting.RESTOCKED, {})]
     if not _is_waiting(line):
         return []
+    if gone:  # one plain message: it will not come back; replace or cancel. Never "a date will come".
+        return [] if drafting.DISCONTINUED in have else [(drafting.DISCONTINUED, {"offer_cancel": True})]
+    if part is not None:  # part of the order ships now, this part waits: that message says both
+        return [(drafting.PART_SHIPPED, part)]
 
     eta = etas.get(line.product_id)
+    # an estimate far out: the customer is offered cancellation up front, and the owner approves
+    long_wait = eta is not None and policy is not None and (eta.end - today).days > policy.long_eta_days
     next_step = next((s for s in steps if line.backordered_at + timedelta(hours=s["after_hours"]) > now), None)
     next_update = _local_date(line.backordered_at + timedelta(hours=next_step["after_hours"])) if next_step else None
-    base = {"eta": eta, "next_update": next_update}
+    base = {"eta": eta, "next_update": next_update, "long_wait": long_wait}
     due: list[tuple[str, dict]] = []
 
     order = line.order
@@ -318,7 +267,8 @@ def _due_steps(line, rows, steps, now, today, etas):
         step_due_at = line.backordered_at + timedelta(hours=latest["after_hours"])
         told_since = any(row["status"] in TOLD and row["created_at"] >= step_due_at for row in rows)
         if not told_since:
-            due.insert(0, (latest["key"], {**base, "offer_cancel": bool(latest.get("offer_cancel"))}))
+            offer = bool(latest.get("offer_cancel")) or long_wait
+            due.insert(0, (latest["key"], {**base, "offer_cancel": offer}))
 
     if not due:
         told = [row for row in rows if row["status"] in TOLD and row["eta_told"]]
@@ -382,7 +332,7 @@ MESSAGE_COLUMNS = (
 )
 
 
-def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipments, links):
+def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipments, links, moving=frozenset()):
     """The Message row for a due step (values in ``MESSAGE_COLUMNS``), and whether its standing approval applies."""
     order = line.order
     address = preferred_channel(order.customer)
@@ -397,12 +347,18 @@ def _build(line, step_id, kwargs, policy, today, now, cases, conflicting, shipme
         policy=policy,
         today=today,
         link=links(order),
-        shipment=shipments.get(order.pk) if step == drafting.SHIPPED else None,
+        shipment=shipments.get(order.pk) if step in PARCEL_STEPS else None,
+        parcel_moving=(order.pk in moving) if step in PARCEL_STEPS else None,
         **kwargs,
     )
     case = cases.get(order.pk)
     conflict = line.product_id in conflicting
-    needs_owner = order.customer.is_vip(policy) or order.total >= policy.high_value_order or conflict
+    needs_owner = (
+        order.customer.is_vip(policy)
+        or order.total >= policy.high_value_order
+        or conflict
+        or bool(kwargs.get("long_wait"))  # an estimate past the policy's long_eta_days is the owner's call
+    )
     message = (
         case and case["pk"],
         order.pk,

@@ -43,6 +43,7 @@ class Connection:
     last_error_at: datetime | None = None
     testable: bool = False
     last_test: AuditEvent | None = None
+    badge: str = ""  # what the page says instead of "configured" / "not configured", when that is too coarse
 
 
 def _timeouts() -> tuple[int, int]:
@@ -212,9 +213,11 @@ def _inbound_secrets() -> Connection:
         .values_list("source", "at")
     )
     details = []
+    set_count = 0
     for source, setting in INBOUND:
         value = getattr(settings, setting, "")
         value = ",".join(value) if isinstance(value, list) else value
+        set_count += bool(value)
         seen = verified.get(source)
         refused = rejected.get(source)
         note = mask(value)
@@ -223,7 +226,11 @@ def _inbound_secrets() -> Connection:
         if refused:
             note += f"; last rejected {refused:%Y-%m-%d %H:%M} UTC"
         details.append((setting, note))
-    return Connection("webhook-secrets", "Webhook secrets (inbound)", True, details)
+    if set_count == len(INBOUND):
+        badge = f"all {set_count} set"
+    else:
+        badge = f"{set_count} of {len(INBOUND)} set" if set_count else "none set"
+    return Connection("webhook-secrets", "Webhook secrets (inbound)", set_count > 0, details, badge=badge)
 
 
 def with_last_tests(found: list[Connection]) -> list[Connection]:

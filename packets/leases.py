@@ -9,6 +9,7 @@ own claim decides who runs each.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable
 from datetime import timedelta
 
@@ -16,6 +17,8 @@ from django.conf import settings
 from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
+
+logger = logging.getLogger(__name__)
 
 
 def hand_back_due(
@@ -45,4 +48,5 @@ def hand_back_due(
         if ids:
             model.objects.filter(pk__in=ids).exclude(status=running).update(next_attempt_at=now + window)
             transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+            logger.info("Handed %d due %s row(s) back to the queue", len(ids), model._meta.verbose_name)
     return len(ids)

@@ -15,7 +15,7 @@ from django.utils import timezone
 from backorders.models import StorePolicy
 from backorders.roles import is_owner, is_staff_member
 
-from .models import AuditEvent, Message
+from .models import AuditEvent, IllegalTransition, Message
 from .notify import guidelines
 
 SEND_TASK = "packets.notify.tasks.send_message"
@@ -38,15 +38,75 @@ def current_issues(message: Message, policy: StorePolicy | None = None) -> list[
     from .notify.drafting import needs_cancel_link
 
     required = bool(message.step) and needs_cancel_link(message.step)
-    return guidelines.check(message.body, message.channel, policy, cancel_link_required=required)
+    moving = parcel_moving(message)
+    gone = message.order_line_id is not None and message.order_line.product.status == "discontinued"
+    issues = guidelines.check(
+        message.body, message.channel, policy, cancel_link_required=required, parcel_moving=moving, item_gone=gone
+    )
+    if moving is False and guidelines.SHIPPED_WORDS.search(message.subject or ""):
+        issues.append(guidelines.LABEL_IS_NOT_A_SHIPMENT)
+    return list(dict.fromkeys(issues))
+
+
+def parcel_moving(message: Message) -> bool | None:
+    """Whether a carrier scan shows the message's order moving (None for a message about no order)."""
+    if message.order_id is None:
+        return None
+    from backorders.models import Shipment
+
+    return any(shipment.carrier_has_it for shipment in Shipment.objects.filter(order_id=message.order_id))
+
+
+def refresh_links(message: Message) -> None:
+    """Render the customer links of a locked customer message as the site is now (``SITE_URL``, a
+    fresh token) and save the text: a draft made under an earlier address is neither refused for it
+    nor sent with it. Only the missing-link issue is re-read; other stored issues stand."""
+    if message.audience != Message.Audience.CUSTOMER or message.order_id is None:
+        return
+    from .notify.links import with_current_links
+
+    body = with_current_links(message.body, message.order)
+    if body == message.body:
+        return
+    message.body = body
+    stored = [issue for issue in message.guideline_issues or [] if issue != guidelines.MISSING_CANCEL_LINK]
+    if guidelines.MISSING_CANCEL_LINK in current_issues(message):
+        stored.append(guidelines.MISSING_CANCEL_LINK)
+    message.guideline_issues = stored
+    Message.objects.filter(pk=message.pk).update(body=body, guideline_issues=stored)
+
+
+class NoLongerADraft(IllegalTransition):
+    """The message changed since it was read (cancelled by the sweep, approved by someone else)."""
+
+
+def no_longer_a_draft(message: Message) -> str:
+    """Why a message that changed since the page was read cannot be approved, in words: what it is
+    now and, from its audit trail, what made it so (the sweep cancels a draft whose line stopped
+    waiting; someone else may have approved it first)."""
+    last = (
+        AuditEvent.objects.filter(object_type="packets.message", object_id=str(message.pk))
+        .order_by("-at", "-pk")
+        .values_list("summary", flat=True)
+        .first()
+    )
+    why = f" ({last})" if last else ""
+    return (
+        f"This message can no longer be approved: it is {message.get_status_display().lower()}{why}. "
+        "Reload the page to see the case as it is now."
+    )
 
 
 def approve_message(message_id: int, user) -> Message:
-    """Approve a draft and queue it for sending once this transaction commits."""
+    """Approve a draft and queue it for sending once this transaction commits. Its customer links are
+    rendered first, as the site is now."""
     with transaction.atomic():
         message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
             raise PermissionDenied("This message needs the owner's approval.")
+        if message.status != Message.Status.DRAFT:
+            raise NoLongerADraft(no_longer_a_draft(message))
+        refresh_links(message)
         issues = message.guideline_issues or current_issues(message)
         if issues:
             raise ValidationError("This draft breaks the store's message guidelines: " + "; ".join(issues))

@@ -291,6 +291,7 @@ def retry_due_deliveries(limit: int = 500) -> int:
             # a lease, so the next run does not enqueue them again while their tasks wait
             OutboundDelivery.objects.filter(pk__in=ids).update(next_attempt_at=now + timedelta(minutes=10))
             transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
+            logger.info("Queued %d outbound event deliveries that were due", len(ids))
     return len(ids)
 
 

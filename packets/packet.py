@@ -12,6 +12,8 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from backorders.text import product_name, sentence
+
 from .models import Packet
 from .rules.customer import CustomerRisk
 from .rules.facts import OrderFacts, PolicyFacts, ShipmentFacts, SupplierFacts, UpdateFacts
@@ -96,7 +98,7 @@ def order_section(order: dict, lines: list[dict], products: dict[int, dict], *, 
 
 
 def product_section(product: dict, *, waiting_orders: int, waiting_units: int) -> dict:
-    title = product["title"] + (f" ({product['variant_title']})" if product["variant_title"] else "")
+    title = product_name(product["title"], product["variant_title"])
     return {
         "sku": product["sku"],
         "title": title,
@@ -130,7 +132,7 @@ def _update_row(update: UpdateFacts) -> dict:
         "kind": update.kind,
         "stock_status": update.stock_status,
         "strength": update.strength,
-        "summary": f"{update.kind.replace('_', ' ').capitalize()}: {summary}.",
+        "summary": sentence(f"{update.kind.replace('_', ' ').capitalize()}: {summary}"),
         "source_text": update.source_text,
     }
 

@@ -16,6 +16,7 @@ rises only when its own customer or promise needs attention.
 
 from __future__ import annotations
 
+from backorders.text import product_name, sentence
 from suppliers.eta import EtaRange, customer_ranges
 
 from .packet import (
@@ -30,7 +31,7 @@ from .rules.customer import CustomerRisk, assess_customer
 from .rules.evidence import supply_evidence
 from .rules.facts import InboundFacts, OrderFacts, ProductSupply
 from .rules.options import OptionInputs, Replacement, build_options
-from .rules.risk import RiskContext, assess_risk, recommend
+from .rules.risk import RiskContext, assess_risk, long_eta_days_out, recommend
 from .rules.supply import SEVERITY, classify_supply, is_silent, silent_days, stock_level
 from .sweep_desired import CATEGORY_LABELS, RISK_LABELS, Desired
 from .sweep_load import Snapshot
@@ -142,7 +143,7 @@ class CaseBuilder(ParcelCases):
         return tuple(
             Replacement(
                 sku=p["sku"],
-                title=p["title"] + (f" ({p['variant_title']})" if p["variant_title"] else ""),
+                title=product_name(p["title"], p["variant_title"]),
                 price=p["price"],
                 cost=p["cost"],
                 available=p["available"],
@@ -235,6 +236,7 @@ class CaseBuilder(ParcelCases):
             has_replacement=bool(replacements),
             has_backup=bool(supply.backups),
             backup_needs_consent=any(b.needs_consent for b in supply.backups),
+            long_eta_days_out=long_eta_days_out(eta, s.today, self.rules.long_eta_days),
         )
         sections = {
             "summary": (
@@ -315,6 +317,7 @@ class CaseBuilder(ParcelCases):
             stock_level=level,
             product_active=product["status"] == "active",
             has_backup=bool(supply.backups),
+            has_replacement=category == f.DISCONTINUED and bool(self.replacements(product_id, waiting_units)),
         )
         options = build_options(
             OptionInputs(
@@ -330,7 +333,7 @@ class CaseBuilder(ParcelCases):
         )
         wording = product["product_page_wording"]
         if waiting_orders and wording:
-            uncertainty = [*uncertainty, f"The product page still says {wording!r}."]
+            uncertainty = [*uncertainty, sentence(f'The product page still says "{wording}"')]
         sections = {
             "summary": (
                 f"{len(waiting_orders)} orders wait on {waiting_units} unit(s) of {product['sku']}: "

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+import logging
+
 from .sweep import run_sweep as _run_sweep
+
+logger = logging.getLogger(__name__)
 
 
 def run_sweep() -> str:
-    """The scheduled (and after-intake) reconcile. Errors propagate, so the queue records them."""
-    return str(_run_sweep())
+    """The scheduled (and after-intake) reconcile. Errors propagate, so the queue records them.
+    A sweep that changed something says so at INFO; one that found nothing to do, at DEBUG."""
+    result = _run_sweep()
+    logger.log(logging.INFO if result.changed else logging.DEBUG, "Sweep: %s", result)
+    return str(result)

@@ -30,7 +30,7 @@ from .forms import (
     RejectForm,
     default_check_day,
 )
-from .messaging import approve_message, can_approve
+from .messaging import NoLongerADraft, approve_message, can_approve
 from .models import Case, Decision, IllegalTransition, Message
 from .queue import FACETS, QueueFilterForm, queue
 from .timeline import timeline_svg
@@ -343,11 +343,17 @@ def message_approve(request: HttpRequest, message_id: int) -> HttpResponse:
     try:
         approve_message(message.pk, request.user)
     except (ValidationError, IllegalTransition) as exc:
-        errors = _errors(exc) if isinstance(exc, ValidationError) else ["This message is no longer a draft."]
+        if isinstance(exc, ValidationError):
+            errors = _errors(exc)
+        else:  # what it is now and why, when approval knows it
+            errors = [str(exc) if isinstance(exc, NoLongerADraft) else "This message is no longer a draft."]
         if message.case_id is None:
             for error in errors:
                 flash.error(request, error)
             return redirect(fallback)
+        message.refresh_from_db(fields=["status"])
+        if message.status != Message.Status.DRAFT:  # it left the drafts list: say why at the top of the page
+            return _rerender(request, message.case_id, page_errors=errors)
         return _rerender(request, message.case_id, message_errors={message.pk: errors})
     flash.success(request, f"Approved and queued: {message.subject or message.get_channel_display()}.")
     return redirect(_back(request, fallback))

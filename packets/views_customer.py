@@ -16,6 +16,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, StorePolicy
+from backorders.text import between
 from suppliers.eta import customer_ranges
 
 from .models import AuditEvent, Case, InboundMessage
@@ -93,7 +94,7 @@ def _page(request: HttpRequest, order: Order, token: str, *, status: int = 200, 
             {
                 "line": line,
                 "waiting": waiting,
-                "eta_text": f"{customer_date(eta.start, today)} – {customer_date(eta.end, today)}" if eta else "",
+                "eta_text": between(customer_date(eta.start, today), customer_date(eta.end, today)) if eta else "",
             }
         )
     context = {
@@ -101,6 +102,8 @@ def _page(request: HttpRequest, order: Order, token: str, *, status: int = 200, 
         "rows": rows,
         "token": token,
         "can_cancel": order.status == Order.Status.OPEN and any(row["waiting"] for row in rows),
+        # a label alone is not a shipment: "Shipped" only once a carrier scan shows the parcel moving
+        "parcel_moving": any(shipment.carrier_has_it for shipment in order.shipments.all()),
         "cancel_requested": just_requested or _cancel_request_of(order) is not None,
         "just_requested": just_requested,
     }

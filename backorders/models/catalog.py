@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from ..text import product_name
 from .common import ZERO
 
 
@@ -82,7 +83,7 @@ class Product(models.Model):
 
     @property
     def display_title(self) -> str:
-        return f"{self.title} ({self.variant_title})" if self.variant_title else self.title
+        return product_name(self.title, self.variant_title)
 
     @property
     def available(self) -> int:

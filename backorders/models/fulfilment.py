@@ -66,6 +66,14 @@ class Shipment(models.Model):
     def __str__(self) -> str:
         return f"{self.carrier or 'carrier?'} {self.tracking_number}"
 
+    # A label is not a shipment: only a carrier scan shows the parcel has left.
+    NOT_MOVING = frozenset({TrackingStatus.LABEL_CREATED, TrackingStatus.UNKNOWN, TrackingStatus.EXPIRED})
+
+    @property
+    def carrier_has_it(self) -> bool:
+        """True once a carrier scan shows the parcel in the carrier's hands (not a label alone)."""
+        return self.first_scan_at is not None or self.status not in self.NOT_MOVING
+
 
 class TrackingEvent(models.Model):
     shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")

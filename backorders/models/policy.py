@@ -124,6 +124,13 @@ class StorePolicy(models.Model):
         default=True, help_text="When supply covers every waiting line, allocate without asking."
     )
     eta_coverage = models.DecimalField(max_digits=3, decimal_places=2, default=Decimal("0.90"))
+    long_eta_days = models.PositiveSmallIntegerField(
+        default=30,
+        help_text=(
+            "An estimate that ends more than this many days out puts the case before the owner, and the "
+            "customer's message offers cancellation up front."
+        ),
+    )
 
     objects = StorePolicyQuerySet.as_manager()
 

@@ -15,6 +15,7 @@ from django.conf import settings
 from django.template.loader import select_template
 
 from backorders.models import OrderLine, Shipment, StorePolicy
+from backorders.text import product_name
 from suppliers.eta import EtaRange
 
 from . import guidelines
@@ -24,7 +25,9 @@ DELAY_NOTICE = "delay_notice"  # the FTC Mail Order Rule's delay notice
 ETA_REVISED = "eta_revised"  # the ship range changed since we last told the customer
 RESTOCKED = "restocked"  # the waiting line got its units: being prepared
 SHIPPED = "shipped"  # the line that waited has shipped, with tracking
-EVENT_STEPS = (DELAY_NOTICE, ETA_REVISED, RESTOCKED, SHIPPED)
+DISCONTINUED = "discontinued"  # it will not come back: replace or cancel, never "a date will come"
+PART_SHIPPED = "part_shipped"  # part of the order ships now, part still waits: which is which
+EVENT_STEPS = (DELAY_NOTICE, ETA_REVISED, RESTOCKED, SHIPPED, DISCONTINUED, PART_SHIPPED)
 # Steps sent while the customer is still waiting: they must carry the cancel link.
 NOT_WAITING_STEPS = frozenset({RESTOCKED, SHIPPED})
 
@@ -34,6 +37,8 @@ SUBJECTS = {
     ETA_REVISED: "Order {number}: a new estimate",
     RESTOCKED: "Order {number} is being prepared",
     SHIPPED: "Order {number} is on its way",
+    DISCONTINUED: "Order {number}: an item is no longer available",
+    PART_SHIPPED: "Order {number}: part of it ships now, the rest follows",
     "confirmation": "Order {number}: one item is on backorder",
 }
 DEFAULT_SUBJECT = "Order {number}: an update on your backorder"
@@ -81,9 +86,18 @@ def render(
     next_update: date | None = None,
     offer_cancel: bool = False,
     renewed: bool = False,
+    long_wait: bool = False,
+    ships: list[tuple[str, int]] | None = None,
+    waits: list[tuple[str, int, str]] | None = None,
     shipment: Shipment | None = None,
+    parcel_moving: bool | None = None,
 ) -> Draft:
-    """The text for ``step`` about ``line``, with the guideline issues it has (normally none)."""
+    """The text for ``step`` about ``line``, with the guideline issues it has (normally none).
+
+    ``parcel_moving``: whether a carrier scan shows the order's parcel moving; the shipped step is
+    checked against its own ``shipment`` when none is given."""
+    if parcel_moving is None and step == SHIPPED:
+        parcel_moving = shipment is not None and shipment.carrier_has_it
     order = line.order
     customer = order.customer
     name = (customer.name if customer else "").strip()
@@ -92,13 +106,16 @@ def render(
         "store_name": settings.STORE_NAME,
         "first_name": name.split()[0] if name else "there",
         "order_number": order.number,
-        "product": line.title or line.product.display_title,
+        "product": product_name(line.title, line.product.variant_title) if line.title else line.product.display_title,
         "quantity": line.quantity,
         "eta": eta,
         "eta_start": customer_date(eta.start, today) if eta else "",
         "eta_end": customer_date(eta.end, today) if eta else "",
         "next_update": customer_date(next_update, today) if next_update else "",
         "offer_cancel": offer_cancel,
+        "long_wait": long_wait and eta is not None,
+        "ships": ships or [],  # (product, units) of a partial shipment
+        "waits": waits or [],  # (product, units, "between X and Y" or "") still waiting
         "renewed": renewed,
         "link": link,
         "carrier": shipment.carrier if shipment else "",
@@ -109,11 +126,20 @@ def render(
     body = _tidy(template.render(context), sms=channel == "sms")
     subject_key = f"{step}:renewed" if renewed else step
     subject = SUBJECTS.get(subject_key, SUBJECTS.get(step, DEFAULT_SUBJECT)).format(number=order.number)
-    issues = guidelines.check(body, channel, policy, cancel_link_required=needs_cancel_link(step))
+    issues = guidelines.check(
+        body,
+        channel,
+        policy,
+        cancel_link_required=needs_cancel_link(step),
+        parcel_moving=parcel_moving,
+        item_gone=getattr(line.product, "status", "") == "discontinued",
+    )
+    if parcel_moving is False and guidelines.SHIPPED_WORDS.search(subject):
+        issues = [*issues, guidelines.LABEL_IS_NOT_A_SHIPMENT]
     return Draft(
         subject=subject,
         body=body,
-        eta_told="" if step in NOT_WAITING_STEPS else eta_key(eta),
+        eta_told="" if step in NOT_WAITING_STEPS or step == DISCONTINUED else eta_key(eta),
         issues=issues,
     )
 

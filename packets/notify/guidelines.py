@@ -12,6 +12,7 @@ import re
 from django.conf import settings
 
 from backorders.models import StorePolicy
+from backorders.text import typography_issues
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 DATE_PATTERN = re.compile(
@@ -25,14 +26,46 @@ URL = re.compile(r"https?://\S+")
 SENTENCE_END = re.compile(r"(?<=[.!?])\s+|\n+")
 PLACEHOLDER = re.compile(r"\{[^{}]*\}")
 DIGIT = re.compile(r"\d")
+MISSING_CANCEL_LINK = "A backorder update must include the link where the customer can cancel."
+# Words that tell a customer the parcel has left. "Before it ships" and "when it ships" are not.
+SHIPPED_WORDS = re.compile(
+    r"\bon (?:its|their|the) way\b|\b(?:has|have|was|were|been|is|are) (?:now |just )?(?:shipped|dispatched)\b"
+    r"|\bin transit\b|\bshipped (?:today|yesterday|out)\b|\bout for delivery\b",
+    re.IGNORECASE,
+)
+# Words that hold out a date or a wait: wrong for an item that will not come back.
+WAIT_WORDS = re.compile(
+    r"\bsupplier (?:gives|confirms|has not confirmed|sends)\b|\bexpect(?:ed)? (?:it )?to ship\b|\bstill on backorder\b"
+    r"|\bis on backorder\b|\bwhen we have a date\b",
+    re.IGNORECASE,
+)
+GONE_ITEM_WAIT = (
+    "It holds out a date or a wait for an item that will not come back (discontinued): say so plainly and "
+    "offer a similar item or cancellation."
+)
+LABEL_IS_NOT_A_SHIPMENT = (
+    "It says the parcel has shipped, but no carrier has scanned it yet: a label alone is not a shipment."
+)
 
 
 def word_count(text: str) -> int:
     return len(text.split())
 
 
-def check(message_text: str, channel: str, policy: StorePolicy, *, cancel_link_required: bool = False) -> list[str]:
-    """Issues with ``message_text`` under ``policy`` for ``channel`` ("email" or "sms")."""
+def check(
+    message_text: str,
+    channel: str,
+    policy: StorePolicy,
+    *,
+    cancel_link_required: bool = False,
+    parcel_moving: bool | None = None,
+    item_gone: bool = False,
+) -> list[str]:
+    """Issues with ``message_text`` under ``policy`` for ``channel`` ("email" or "sms").
+
+    ``parcel_moving``: whether a carrier scan shows the order's parcel moving (False: at most a
+    label; None: not known here). A text that says the parcel has shipped needs it True.
+    ``item_gone``: the item is discontinued, so no text may hold out a date or a wait for it."""
     issues: list[str] = []
     text = message_text or ""
     if not text.strip():
@@ -58,9 +91,17 @@ def check(message_text: str, channel: str, policy: StorePolicy, *, cancel_link_r
                 "give a range instead."
             )
 
+    issues.extend(typography_issues(text))
+
+    if item_gone and WAIT_WORDS.search(text):
+        issues.append(GONE_ITEM_WAIT)
+
+    if parcel_moving is False and SHIPPED_WORDS.search(URL.sub(" ", text)):
+        issues.append(LABEL_IS_NOT_A_SHIPMENT)
+
     if PLACEHOLDER.search(text):
         issues.append("It still has an unfilled placeholder in braces.")
 
     if cancel_link_required and f"{settings.SITE_URL}/o/" not in text:
-        issues.append("A backorder update must include the link where the customer can cancel.")
+        issues.append(MISSING_CANCEL_LINK)
     return issues

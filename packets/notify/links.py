@@ -6,6 +6,7 @@ HMAC-signed value), checked with a maximum age from ``CUSTOMER_LINK_MAX_AGE_DAYS
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import timedelta
 from urllib.parse import quote
@@ -18,6 +19,8 @@ from django.utils.http import RFC3986_SUBDELIMS
 from backorders.models import Order
 
 SALT = "packets.customer-order-page"
+# A customer-page link as a draft quotes it, whatever site address it was drafted under.
+QUOTED_LINK = re.compile(r"https?://[^\s]*?/o/[^/\s]+/(?!cancel/)")
 
 
 class LinkInvalid(Exception):
@@ -57,6 +60,16 @@ def customer_links() -> Callable[[Order], str]:
         return made[order.pk]
 
     return link
+
+
+def with_current_links(text: str, order: Order) -> str:
+    """``text`` with every customer-page link it quotes made afresh: today's ``SITE_URL`` and a new
+    token. A draft is written once and sent later (after approval, after a retry): the link goes out
+    as the site is now, never as it was when the draft was made."""
+    if "/o/" not in text:
+        return text
+    fresh = customer_link(order)
+    return QUOTED_LINK.sub(lambda _match: fresh, text)
 
 
 def read_token(token: str) -> int:

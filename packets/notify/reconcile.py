@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
@@ -24,6 +25,8 @@ from packets.messaging import enqueue_send
 from packets.models import AuditEvent, Message
 
 from .tasks import queue_retry
+
+logger = logging.getLogger(__name__)
 
 
 @dataclass
@@ -88,4 +91,5 @@ def reconcile_stuck(now: datetime | None = None) -> ReconcileResult:
         ids = result.requeued + result.reenqueued
         if ids:
             transaction.on_commit(lambda: [enqueue_send(pk) for pk in ids])
+            logger.info("Handed %d stuck or lost message(s) back to the queue", len(ids))
     return result

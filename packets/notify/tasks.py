@@ -34,7 +34,7 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from packets.messaging import current_issues, enqueue_send
+from packets.messaging import current_issues, enqueue_send, refresh_links
 from packets.models import AuditEvent, Message
 from packets.outbound import emit, message_payload
 
@@ -64,6 +64,7 @@ def send_message(message_id: int) -> str:
         logger.info("Message %s not sent: %s", message_id, message)
         return message
 
+    refresh_links(message)  # the links go out as the site is now, not as it was when drafted
     issues = current_issues(message) if not message.guideline_issues else message.guideline_issues
     if issues:
         _fail(message, "Refused to send: it breaks the store's message guidelines: " + "; ".join(issues))
@@ -196,4 +197,5 @@ def retry_due_messages() -> int:
         if ids:
             Message.objects.filter(pk__in=ids).update(next_attempt_at=None, queued_at=now)
             transaction.on_commit(lambda: [enqueue_send(pk) for pk in ids])
+            logger.info("Queued %d message(s) whose retry was due", len(ids))
     return len(ids)

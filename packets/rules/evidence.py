@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from backorders.text import sentence
+
 from . import facts as f
 from .supply import Range, SupplyVerdict
 from .tracking import TrackingVerdict
@@ -16,7 +18,9 @@ def supply_evidence(verdict: SupplyVerdict | None, eta: Range | None) -> tuple[s
     if latest is None:
         notes.append("The supplier has sent nothing about this product.")
     elif latest.strength == f.WEAK:
-        notes.append(f"The supplier's latest word is weak: {latest.strength_reason or 'not confirmed in writing'}.")
+        notes.append(
+            sentence(f"The supplier's latest word is weak: {latest.strength_reason or 'not confirmed in writing'}")
+        )
     if latest and latest.kind == "dispatch_claim" and not latest.tracking_number:
         notes.append("The supplier claims dispatch but gave no tracking number.")
     if latest and (latest.restock_from or latest.restock_to):

@@ -80,11 +80,14 @@ class PolicyFacts:
     escalate_negative_sentiment: bool = True
     escalate_below_sentiment: float = -0.5
     first_update_after_hours: int = 48
+    long_eta_days: int = 30
 
     @classmethod
     def from_policy(cls, policy) -> PolicyFacts:
         names = [
-            f for f in cls.__dataclass_fields__ if f not in {"escalate_below_sentiment", "first_update_after_hours"}
+            f
+            for f in cls.__dataclass_fields__
+            if f not in {"escalate_below_sentiment", "first_update_after_hours", "long_eta_days"}
         ]
         values = {name: getattr(policy, name) for name in names}
         steps = [step.get("after_hours", 0) for step in (policy.cadence or []) if step.get("after_hours", 0) > 0]
@@ -92,6 +95,7 @@ class PolicyFacts:
             **values,
             escalate_below_sentiment=float(policy.escalate_below_sentiment),
             first_update_after_hours=min(steps) if steps else 48,
+            long_eta_days=getattr(policy, "long_eta_days", 30),
         )
 
 

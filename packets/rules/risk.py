@@ -34,6 +34,9 @@ class RiskContext:
     backup_needs_consent: bool = False
     has_backup: bool = False
     tracking_raw: str = ""
+    # backorders: how many days out the customer-facing estimate ends, when that is past the policy's
+    # long_eta_days (None otherwise): the owner decides, and the customer is offered to cancel up front
+    long_eta_days_out: int | None = None
     reasons: list[str] = field(default_factory=list)  # filled by assess_risk
 
     @property
@@ -46,6 +49,14 @@ class RiskContext:
     @property
     def waited_days(self) -> int:
         return (self.now - self.order.placed_at).days if self.order else 0
+
+
+def long_eta_days_out(eta, today, limit: int) -> int | None:
+    """Days from ``today`` to the end of the customer-facing range, when that is past ``limit``."""
+    if eta is None:
+        return None
+    days = (eta.end - today).days
+    return days if days > limit else None
 
 
 def _rank(risk: str) -> int:
@@ -66,6 +77,14 @@ def assess_risk(ctx: RiskContext, policy: PolicyFacts) -> str:
             add((f.SUPPLIER_CHASE, "Nobody has said when stock comes back."))
         elif ctx.evidence_strength != f.CONFIRMED:
             add((f.SUPPLIER_CHASE, "The supplier's word is not confirmed."))
+        if ctx.long_eta_days_out is not None and c not in {f.DISCONTINUED, f.VARIANT_MISSING}:
+            add(
+                (
+                    f.OWNER_ONLY,
+                    f"The estimate ends {ctx.long_eta_days_out} days out, past the policy's {policy.long_eta_days}: "
+                    "the owner decides, and the customer is offered cancellation up front.",
+                )
+            )
         if ctx.promise_passed:
             add((f.CUSTOMER_UPDATE, "The ship-by date promised at checkout has passed."))
         elif ctx.promise_at_risk and ctx.customer_due_update:
@@ -143,6 +162,11 @@ def recommend(ctx: RiskContext) -> tuple[str, str]:
                 f.OFFER_REPLACEMENT,
                 "Only the backup source can supply it, and its version needs the customer's consent.",
             )
+        if ctx.long_eta_days_out is not None:
+            return f.MESSAGE_CUSTOMER, (
+                f"The estimate ends {ctx.long_eta_days_out} days out: tell the customer and offer cancellation "
+                "up front; the owner approves."
+            )
         if ctx.waited_days >= FTC_DAYS:
             return f.MESSAGE_CUSTOMER, "A delay notice with a revised range and a free way to cancel is due."
         if ctx.promise_passed or ctx.customer_due_update or c in {f.SUPPLIER_SILENCE, f.UNCLEAR}:
@@ -158,6 +182,13 @@ def recommend(ctx: RiskContext) -> tuple[str, str]:
             return f.SWITCH_SUPPLIER, "The primary supplier cannot deliver and a backup source exists."
         if c in {f.DISCONTINUED, f.VARIANT_MISSING} and ctx.product_active:
             return f.PAUSE_PRODUCT, "The supplier no longer makes it: stop selling it."
+        if c == f.DISCONTINUED:  # it will not come back: waiting is never the answer
+            if ctx.has_replacement:
+                return (
+                    f.OFFER_REPLACEMENT,
+                    "It will not come back: offer the waiting customers a similar item, or cancel.",
+                )
+            return f.CANCEL, "It will not come back and nothing similar is in stock: cancel what waits on it."
         if c == f.LOW_STOCK:
             return f.CHASE_SUPPLIER, "Ask for a restock date before the last units go."
         if ctx.evidence_strength in {f.WEAK, f.CONFLICTING, f.NONE}:

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from backorders.calendar import BusinessCalendar
+from backorders.text import sentence
 
 from . import facts as f
 from .facts import PolicyFacts, ShipmentFacts
@@ -111,7 +112,7 @@ def classify_tracking(
     if status in TROUBLE:
         verdict.category = f.CARRIER_EXCEPTION
         text = latest.message or latest.raw_status if latest else shipment.raw_status
-        reasons.append(f"The carrier reports {status.replace('_', ' ')}: {text or 'no detail given'}.")
+        reasons.append(sentence(f"The carrier reports {status.replace('_', ' ')}: {text or 'no detail given'}"))
         return verdict
 
     # 4. No tracking data at all for too long.
@@ -130,7 +131,7 @@ def classify_tracking(
     if status == "unknown":
         verdict.category = f.UNCLEAR
         raw = (latest.raw_status if latest else "") or shipment.raw_status or "no status"
-        reasons.append(f"The carrier's latest status is not one we understand: {raw!r}.")
+        reasons.append(sentence(f'The carrier\'s latest status is not one we understand: "{raw}"'))
         gaps.append("The parcel's real state is unknown.")
         return verdict
 

@@ -37,6 +37,14 @@ def get(mapping, key):
 
 
 @register.filter
+def change_sentences(change: dict) -> list[str]:
+    """A stored packet change in words ("Risk: owner-only → chargeback watch.")."""
+    from packets.changes import sentences
+
+    return sentences(change or {})
+
+
+@register.filter
 def field_label(value: str) -> str:
     return str(value or "").replace("_", " ")
 

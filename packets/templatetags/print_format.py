@@ -71,6 +71,14 @@ def label(value) -> str:
 
 
 @register.filter
+def change_sentences(change: dict) -> list[str]:
+    """A stored packet change in words ("Risk: owner-only → chargeback watch.")."""
+    from packets.changes import sentences
+
+    return sentences(change or {})
+
+
+@register.filter
 def labels(values) -> str:
     """A list of codes as words, comma-separated."""
     return ", ".join(label(v) for v in values or []) or "—"

@@ -58,7 +58,14 @@ def test_it_drafts_exactly_the_expected_messages_from_day_0_to_day_40(policy):
             if day == 20:
                 OrderLine.objects.filter(pk=restocked.pk).update(state="allocated", allocated=1)
             if day == 22:
-                factories.ShipmentFactory(order=restocked.order, carrier="UPS", tracking_number="1Z999AA10123456784")
+                factories.ShipmentFactory(  # the carrier has scanned it: it is moving (a label alone is not)
+                    order=restocked.order,
+                    carrier="UPS",
+                    tracking_number="1Z999AA10123456784",
+                    status="in_transit",
+                    first_scan_at=timezone.now(),
+                    last_scan_at=timezone.now(),
+                )
                 OrderLine.objects.filter(pk=restocked.pk).update(state="shipped", shipped=1, shipped_at=timezone.now())
             draft_due_messages(T0 + timedelta(days=day, hours=1))
             for key in Message.objects.values_list("idempotency_key", flat=True):
@@ -274,8 +281,9 @@ def test_it_drafts_in_a_fixed_number_of_queries(policy, django_assert_num_querie
         # savepoint; current policy; relevant lines with order, customer, product; their messages;
         # open cases of their orders; conflicting supplier updates; ETA ranges for all the waiting
         # products at once (sources, open purchase orders, supplier evidence, lateness history);
+        # the shipments of their orders (has part shipped? does a carrier scan show it moving?);
         # bulk insert; release savepoint
-        with django_assert_num_queries(12):
+        with django_assert_num_queries(13):
             result = draft_due_messages()
     assert len(result.drafted) == rows
     assert Message.objects.count() == rows
@@ -293,7 +301,9 @@ def test_it_drafts_every_step_within_the_guidelines(policy, channel, known, step
     product = factories.ProductFactory(title="Hand-thrown Stoneware Pour-Over Coffee Set", variant_title="Sea Green")
     line = waiting_line(product=product, title="", customer=factories.CustomerFactory(name="Ann Example"))
     eta = EtaRange(date(2026, 12, 15), date(2026, 12, 22), 0.9, "quote") if known else None
-    shipment = factories.ShipmentFactory(order=line.order, tracking_url="https://www.ups.com/track?tracknum=1Z999")
+    shipment = factories.ShipmentFactory(
+        order=line.order, tracking_url="https://www.ups.com/track?tracknum=1Z999", status="in_transit"
+    )
     draft = drafting.render(
         step,
         line=line,

@@ -92,3 +92,27 @@ def test_it_probes_slack_without_posting_and_asks_twilio_for_the_account(owner_c
 @pytest.mark.django_db
 def test_it_refuses_an_unknown_connection(owner_client):
     assert owner_client.post(reverse("packets:connection-test", args=["myspace"])).status_code == 404
+
+
+def _inbound_badge(body: str) -> str:
+    row = body.split('id="connection-webhook-secrets"', 1)[1].split("</tr>", 1)[0]
+    return row.split('<span class="badge">', 1)[1].split("</span>", 1)[0]
+
+
+@pytest.mark.django_db
+def test_it_says_how_many_inbound_webhook_secrets_are_set(owner_client, settings):
+    from packets.connections import INBOUND
+
+    for _source, setting in INBOUND:
+        setattr(settings, setting, [] if isinstance(getattr(settings, setting, ""), list) else "")
+    body = owner_client.get(URL).content.decode()
+    assert _inbound_badge(body) == "none set"
+    assert "configured" not in _inbound_badge(body)
+
+    settings.GENERIC_WEBHOOK_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    assert _inbound_badge(owner_client.get(URL).content.decode()) == f"1 of {len(INBOUND)} set"
+
+    for _source, setting in INBOUND:
+        value = "s3cret-for-" + setting.lower()
+        setattr(settings, setting, [value] if isinstance(getattr(settings, setting, ""), list) else value)
+    assert _inbound_badge(owner_client.get(URL).content.decode()) == f"all {len(INBOUND)} set"

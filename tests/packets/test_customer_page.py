@@ -64,7 +64,7 @@ def test_it_shows_the_order_and_an_honest_range_without_a_login(client):
     body = response.content.decode()
     assert "Order #1042" in body and "Blue mug" in body
     assert eta.start < eta.end
-    assert f"We expect it to ship between {eta.start:%B} {eta.start.day} – {eta.end:%B} {eta.end.day}" in body
+    assert f"We expect it to ship between {eta.start:%B} {eta.start.day} and {eta.end:%B} {eta.end.day}" in body
     assert "Request cancellation" in body
 
 
@@ -79,8 +79,9 @@ def test_it_shows_the_page_in_a_fixed_number_of_queries(client, django_assert_nu
     path = customer_path(order)
     # the order with its customer; the current policy; the lines with products; the ETA ranges of
     # all waiting products at once (sources, open purchase orders, supplier evidence, lateness
-    # history); the order's inbound messages (a cancel request already made?)
-    with django_assert_num_queries(8):
+    # history); the order's inbound messages (a cancel request already made?); its shipments (has a
+    # carrier scanned the parcel?)
+    with django_assert_num_queries(9):
         assert client.get(path).status_code == 200
 
 

@@ -160,10 +160,17 @@ def build_load(events: int) -> Load:
 
 
 class Approver:
-    """The owner approving drafted customer updates as they appear, until ``quota`` are approved."""
+    """The owner approving drafted customer updates as they appear, until ``quota`` are approved.
+
+    The list is read, then each draft approved over HTTP; meanwhile the worker's sweep may cancel a
+    draft whose line stopped waiting (its stock arrived). The product then refuses the approval with a
+    400 page saying the message is no longer a draft and why; the owner re-reads the message, as a
+    person reloading the page would, and moves on (a refused draft is never counted as approved). Any
+    other refusal, or a refusal of a message that is still a draft, fails the run."""
 
     def __init__(self, base: str, quota: int):
         self.base, self.quota, self.approved = base, quota, []
+        self.refused: list[tuple[int, str]] = []  # (message, what it had become)
         self.stop = threading.Event()
         self.error: BaseException | None = None
 
@@ -177,14 +184,19 @@ class Approver:
                     Message.objects.filter(status=Message.Status.DRAFT, audience=Message.Audience.CUSTOMER)
                     .filter(guideline_issues=[])
                     .exclude(pk__in=self.approved)
+                    .exclude(pk__in=[pk for pk, _ in self.refused])
                     .order_by("pk")
                     .values_list("pk", flat=True)[: self.quota - len(self.approved)]
                 )
                 if not drafts:
                     time.sleep(0.5)
                 for pk in drafts:
-                    owner.approve(pk)
-                    self.approved.append(pk)
+                    if owner.approve(pk):
+                        self.approved.append(pk)
+                        continue
+                    status = Message.objects.values_list("status", flat=True).get(pk=pk)  # re-read
+                    assert status != Message.Status.DRAFT, f"message {pk} refused while still a draft"
+                    self.refused.append((pk, status))
         except BaseException as exc:
             self.error = exc
         finally:
@@ -277,6 +289,7 @@ def test_a_soak_of_mixed_events_keeps_every_invariant(tmp_path):
         "deliveries sent": sender.figures["acknowledged"],
         "sender retries": sender.figures["retried"],
         "approvals": len(approver.approved),
+        "approvals refused (the draft changed meanwhile)": len(approver.refused),
         "failed before replay": dict(failed),
         "replays": replays,
         "proposals applied": applied,
@@ -327,6 +340,10 @@ def check_nothing_lost(load: Load, smtp: LoopbackSMTP, approver: Approver) -> No
     scans = dict(Shipment.objects.annotate(n=Count("events")).values_list("tracking_number", "n"))
     assert scans == {number: 1 + count for number, count in load.parcels.items()}
     assert len(approver.approved) == load.approvals
+    # a refused approval is a draft the sweep cancelled between the list and the click, with its reason
+    for pk, status in approver.refused:
+        assert status == Message.Status.CANCELLED, (pk, status)
+        assert AuditEvent.objects.filter(action="message.cancelled", object_id=str(pk)).exists(), pk
     # an approved update whose line stopped waiting before it went out is cancelled, with its reason
     messages = Message.objects.filter(pk__in=approver.approved).select_related("order_line")
     assert set(messages.values_list("status", flat=True)) <= {Message.Status.SENT, Message.Status.CANCELLED}

@@ -265,11 +265,21 @@ class OwnerSession:
         )
         assert response.status_code == 302, response.text[:500]
 
-    def approve(self, message_id: int) -> None:
+    # What the page says when the draft changed between reading the list and pressing Approve.
+    NO_LONGER_A_DRAFT = "This message can no longer be approved: it is "
+
+    def approve(self, message_id: int) -> bool:
+        """Press Approve. True when approved (302). False when the product refused because the draft
+        changed meanwhile (the sweep cancelled it, its line having stopped waiting; or it was approved
+        already): a 400 whose page says so. Anything else fails the test."""
         response = self.session.post(
             f"{self.base}/cases/messages/{message_id}/approve/",
             data={"csrfmiddlewaretoken": self.session.cookies["csrftoken"]},
             allow_redirects=False,
             timeout=30,
         )
-        assert response.status_code == 302, (message_id, response.status_code, response.text[:500])
+        if response.status_code == 302:
+            return True
+        assert response.status_code == 400, (message_id, response.status_code, response.text[:500])
+        assert self.NO_LONGER_A_DRAFT in response.text, (message_id, response.text[:2000])
+        return False
