@@ -157,7 +157,7 @@ class OrderLine(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines", db_index=False)
     external_id = models.CharField(max_length=64, blank=True)
     sku = models.CharField(max_length=128, blank=True, help_text="The SKU as the channel sent it.")
     title = models.CharField(max_length=255, blank=True)
