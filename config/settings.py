@@ -362,7 +362,7 @@ AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]
 # with a message that says which setting is missing.
 SHOPIFY_SHOP_URL = env_str("SHOPIFY_SHOP_URL").rstrip("/")  # https://your-shop.myshopify.com
 SHOPIFY_ADMIN_TOKEN = env_str("SHOPIFY_ADMIN_TOKEN")
-SHOPIFY_API_VERSION = env_str("SHOPIFY_API_VERSION", "2026-01")
+SHOPIFY_API_VERSION = env_str("SHOPIFY_API_VERSION", "2026-10")
 SHOPIFY_JOB_POLL_SECONDS = env_int("SHOPIFY_JOB_POLL_SECONDS", 1, minimum=0)  # between orderCancel job polls
 SHOPIFY_JOB_POLL_MAX = env_int("SHOPIFY_JOB_POLL_MAX", 10, minimum=1)  # then the row waits as needs_check
 WOOCOMMERCE_URL = env_str("WOOCOMMERCE_URL").rstrip("/")
