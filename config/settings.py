@@ -11,6 +11,9 @@ import zoneinfo
 from pathlib import Path
 
 import dj_database_url
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_currency_name
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -63,6 +66,29 @@ def env_timezone(name: str, default: str) -> str:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ImproperlyConfigured(f"{name} must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
+    return value
+
+
+def env_currency(name: str, default: str) -> str:
+    value = env_str(name, default).upper()
+    if len(value) != 3 or get_currency_name(value, locale="en") == value:
+        raise ImproperlyConfigured(f"{name} must be an ISO 4217 currency code such as USD or JPY, got {value!r}")
+    return value
+
+
+def env_locale(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        Locale.parse(value.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        raise ImproperlyConfigured(f"{name} must be a locale such as en_US or de_DE, got {value!r}") from None
+    return value.replace("-", "_")
+
+
+def env_region(name: str, default: str) -> str:
+    value = env_str(name, default).upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(f"{name} must be a two-letter country code such as US or GB, got {value!r}")
     return value
 
 
@@ -175,6 +201,10 @@ USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"  # stored and computed in UTC
 STORE_TIME_ZONE = env_timezone("STORE_TIME_ZONE", "America/New_York")  # shown to people
+STORE_CURRENCY = env_currency("STORE_CURRENCY", "USD")  # amounts that name no currency (product prices)
+MONEY_LOCALE = env_locale("MONEY_LOCALE", "en_US")  # how amounts are written: symbol, separators
+# The store's country: the region of a phone number typed without its country code ("(555) 555-5555").
+STORE_COUNTRY = env_region("STORE_COUNTRY", "US")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
