@@ -24,6 +24,7 @@ from django.db.models.functions import Lower
 from ..allocation import reserve_lines
 from ..bulk import InList, copy_new, paused_gc, update_rows
 from ..models import Channel, Customer, Order, OrderLine, Product
+from ..phones import read_phone
 from .common import MappingError
 from .csv_import import (
     MAX_UNITS,
@@ -380,9 +381,13 @@ def _customers(facts: list[CustomerFacts | None]) -> dict[str, int]:
         email = f.email.strip() if f else ""
         if not email:
             continue
-        row = wanted.setdefault(email.lower(), {"email": email[:254], "name": "", "phone": ""})
+        row = wanted.setdefault(
+            email.lower(), {"email": email[:254], "name": "", "phone": "", "phone_unreadable": False}
+        )
         row["name"] = f.name[:255] or row["name"]  # the last order that names them, as one by one
-        row["phone"] = f.phone[:32] or row["phone"]
+        if f.phone.strip():
+            reading = read_phone(f.phone)
+            row["phone"], row["phone_unreadable"] = reading.phone, reading.unreadable
     if not wanted:
         return {}
     found = {
@@ -390,16 +395,22 @@ def _customers(facts: list[CustomerFacts | None]) -> dict[str, int]:
         for row in Customer.objects.exclude(email="")
         .annotate(email_ci=Lower("email"))
         .filter(InList("email_ci", list(wanted)))
-        .values("id", "email_ci", "name", "phone")
+        .values("id", "email_ci", "name", "phone", "phone_unreadable")
     }
     changed = []
     for key, row in found.items():
-        name, phone = wanted[key]["name"] or row["name"], wanted[key]["phone"] or row["phone"]
-        if (name, phone) != (row["name"], row["phone"]):
-            changed.append({"id": row["id"], "name": name, "phone": phone})
-    update_rows(Customer, changed, ["name", "phone"])
+        want = wanted[key]
+        name = want["name"] or row["name"]
+        phone, unreadable = (
+            (want["phone"], want["phone_unreadable"]) if want["phone"] else (row["phone"], row["phone_unreadable"])
+        )
+        if (name, phone, unreadable) != (row["name"], row["phone"], row["phone_unreadable"]):
+            changed.append({"id": row["id"], "name": name, "phone": phone, "phone_unreadable": unreadable})
+    update_rows(Customer, changed, ["name", "phone", "phone_unreadable"])
     unknown = [key for key in wanted if key not in found]
-    ids = copy_new(Customer, ("email", "name", "phone"), [tuple(wanted[key].values()) for key in unknown])
+    ids = copy_new(
+        Customer, ("email", "name", "phone", "phone_unreadable"), [tuple(wanted[key].values()) for key in unknown]
+    )
     return {**{key: row["id"] for key, row in found.items()}, **dict(zip(unknown, ids, strict=True))}
 
 
