@@ -107,3 +107,29 @@ def test_the_sms_sender_refuses_a_number_not_in_e164(loopback_http, settings):  
     message.refresh_from_db()
     assert message.status == "failed" and "E.164" in message.last_error
     assert loopback_http.requests == [], "nothing reached Twilio"
+
+
+def test_a_phone_typed_in_the_admin_is_read_the_same_way(client):
+    admin = factories.UserFactory(username="root", is_staff=True, is_superuser=True)
+    client.force_login(admin)
+    form = {
+        "email": "cy@example.com",
+        "name": "Cy",
+        "phone": "(555) 555-5555",
+        "preferred_channel": "email",
+        "orders_count": "0",
+        "created_at_0": "2026-03-01",
+        "created_at_1": "10:00:00",
+        "shopify_id": "",
+        "woocommerce_id": "",
+    }
+    response = client.post("/admin/backorders/customer/add/", form)
+    assert response.status_code == 302, response.content.decode()[:2000]
+    customer = Customer.objects.get(email="cy@example.com")
+    assert (customer.phone, customer.phone_unreadable) == ("+15555555555", False)
+
+    change = {**form, "phone": "front desk"}
+    response = client.post(f"/admin/backorders/customer/{customer.pk}/change/", change)
+    assert response.status_code == 302
+    customer.refresh_from_db()
+    assert (customer.phone, customer.phone_unreadable) == ("front desk", True)
