@@ -7,6 +7,7 @@ import pytest
 from backorders.money import format_money
 from packets.models import Decision
 from packets.store_actions import preview
+from tests.packets.contract_content import pdf_text
 from tests.packets.packet_content import case_with_packet, contract_content
 from tests.packets.store_fakes import backorder_case, decision_for
 
@@ -54,7 +55,7 @@ def test_the_store_action_preview_shows_a_yen_refund_without_decimals(owner):
 
 
 @pytest.mark.django_db
-def test_the_packet_page_shows_the_order_value_and_line_prices_in_the_orders_currency(owner_client):
+def test_the_packet_page_and_pdf_show_the_order_value_and_line_prices_in_the_orders_currency(owner_client):
     content = contract_content()
     content["order"].update(value="12345.6", currency="JPY")
     for line in content["order"]["lines"]:
@@ -65,3 +66,6 @@ def test_the_packet_page_shows_the_order_value_and_line_prices_in_the_orders_cur
 
     assert "¥12,346" in body and "¥1,200" in body
     assert "12,345.60" not in body and "1,200.00" not in body
+    pdf = owner_client.get(f"/cases/{case.pk}/packet.pdf")
+    text = pdf_text(b"".join(pdf.streaming_content) if pdf.streaming else pdf.content)
+    assert "¥12,346" in text and "¥1,200" in text and "12345.6" not in text
