@@ -201,14 +201,20 @@ def _rows_holding(model, byte_column: str, text_columns: list[str], scrubber: Sc
     hits: set[int] = set()
     with connection.cursor() as cursor:
         for value in sorted({v for form in scrubber.forms for v in (form, form.lower())}):
+            escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
             if connection.vendor == "postgresql":
+                # the bytes as they are, and (for ASCII values) in any letter case
                 texts = " OR ".join(f"{c}::text ILIKE %s" for c in text_columns)
-                sql = f"SELECT id FROM {table} WHERE position(%s::bytea in {byte_column}) > 0 OR {texts}"  # noqa: S608
+                sql = (
+                    f"SELECT id FROM {table} WHERE position(%s::bytea in {byte_column}) > 0"  # noqa: S608
+                    f" OR encode({byte_column}, 'escape') ILIKE %s OR {texts}"
+                )
+                params = [value.encode(), *[f"%{escaped}%"] * (1 + len(text_columns))]
             else:
                 texts = " OR ".join(f"instr(lower({c}), lower(%s)) > 0" for c in text_columns)
                 sql = f"SELECT id FROM {table} WHERE instr({byte_column}, %s) > 0 OR {texts}"  # noqa: S608
-            like = f"%{value}%" if connection.vendor == "postgresql" else value
-            cursor.execute(sql, [value.encode(), *[like] * len(text_columns)])
+                params = [value.encode(), *[value] * len(text_columns)]
+            cursor.execute(sql, params)
             hits.update(pk for (pk,) in cursor.fetchall())
     return hits
 

@@ -86,7 +86,7 @@ def seed_everywhere(owner):
         topic="orders/create",
         body_sha256="1" * 64,
         headers={"x-shopify-topic": "orders/create"},
-        body=f'{{"email": "{EMAIL.lower()}", "customer": {{"id": {CHANNEL_ID}}}}}'.encode(),
+        body=f'{{"email": "{EMAIL.upper()}", "customer": {{"id": {CHANNEL_ID}}}}}'.encode(),
         status=WebhookDelivery.Status.REJECTED,
         error="signature check failed",
     )
