@@ -8,7 +8,7 @@ the cadence writes to such a customer by email, and the SMS sender refuses anyth
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import phonenumbers
 from django.conf import settings
@@ -16,8 +16,7 @@ from django.conf import settings
 MAX_LENGTH = 32  # Customer.phone
 
 
-@dataclass(frozen=True)
-class PhoneReading:
+class PhoneReading(NamedTuple):
     phone: str  # E.164 when readable; otherwise the text as it came (trimmed to the column)
     unreadable: bool
 

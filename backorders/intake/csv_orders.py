@@ -385,9 +385,8 @@ def _customers(facts: list[CustomerFacts | None]) -> dict[str, int]:
             email.lower(), {"email": email[:254], "name": "", "phone": "", "phone_unreadable": False}
         )
         row["name"] = f.name[:255] or row["name"]  # the last order that names them, as one by one
-        if f.phone.strip():
-            reading = read_phone(f.phone)
-            row["phone"], row["phone_unreadable"] = reading.phone, reading.unreadable
+        if f.phone.strip():  # in E.164, or kept as typed and flagged
+            row["phone"], row["phone_unreadable"] = read_phone(f.phone)
     if not wanted:
         return {}
     found = {
@@ -399,13 +398,14 @@ def _customers(facts: list[CustomerFacts | None]) -> dict[str, int]:
     }
     changed = []
     for key, row in found.items():
-        want = wanted[key]
-        name = want["name"] or row["name"]
-        phone, unreadable = (
-            (want["phone"], want["phone_unreadable"]) if want["phone"] else (row["phone"], row["phone_unreadable"])
-        )
-        if (name, phone, unreadable) != (row["name"], row["phone"], row["phone_unreadable"]):
-            changed.append({"id": row["id"], "name": name, "phone": phone, "phone_unreadable": unreadable})
+        phone = wanted[key] if wanted[key]["phone"] else row
+        new = {
+            "name": wanted[key]["name"] or row["name"],
+            "phone": phone["phone"],
+            "phone_unreadable": phone["phone_unreadable"],
+        }
+        if any(new[name] != row[name] for name in new):
+            changed.append({"id": row["id"], **new})
     update_rows(Customer, changed, ["name", "phone", "phone_unreadable"])
     unknown = [key for key in wanted if key not in found]
     ids = copy_new(
