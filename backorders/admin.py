@@ -1,6 +1,7 @@
 from django.contrib import admin
 
 from .models import Customer, Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent, WebhookDelivery
+from .phones import read_phone
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -25,9 +26,17 @@ class ProductAdmin(admin.ModelAdmin):
 
 @admin.register(Customer)
 class CustomerAdmin(admin.ModelAdmin):
-    list_display = ["name", "email", "phone", "preferred_channel", "orders_count"]
-    list_filter = ["preferred_channel", "sms_opt_in"]
+    list_display = ["name", "email", "phone", "phone_unreadable", "preferred_channel", "orders_count"]
+    list_filter = ["preferred_channel", "sms_opt_in", "phone_unreadable"]
     search_fields = ["name", "email", "phone"]
+    readonly_fields = ["phone_unreadable"]
+
+    def save_model(self, request, obj, form, change):
+        """A phone typed here is read into E.164 as at intake (or kept as typed and flagged)."""
+        if "phone" in form.changed_data or not change:
+            reading = read_phone(obj.phone)
+            obj.phone, obj.phone_unreadable = reading.phone, reading.unreadable
+        super().save_model(request, obj, form, change)
 
 
 class OrderLineInline(admin.TabularInline):

@@ -12,6 +12,9 @@ from email.utils import formataddr
 from pathlib import Path
 
 import dj_database_url
+import phonenumbers
+from babel import Locale, UnknownLocaleError
+from babel.numbers import get_currency_name
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -64,6 +67,29 @@ def env_timezone(name: str, default: str) -> str:
         zoneinfo.ZoneInfo(value)
     except (zoneinfo.ZoneInfoNotFoundError, ValueError):
         raise ImproperlyConfigured(f"{name} must be an IANA time zone such as Europe/Berlin, got {value!r}") from None
+    return value
+
+
+def env_currency(name: str, default: str) -> str:
+    value = env_str(name, default).upper()
+    if len(value) != 3 or get_currency_name(value, locale="en") == value:
+        raise ImproperlyConfigured(f"{name} must be an ISO 4217 currency code such as USD or JPY, got {value!r}")
+    return value
+
+
+def env_locale(name: str, default: str) -> str:
+    value = env_str(name, default)
+    try:
+        Locale.parse(value.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        raise ImproperlyConfigured(f"{name} must be a locale such as en_US or de_DE, got {value!r}") from None
+    return value.replace("-", "_")
+
+
+def env_region(name: str, default: str) -> str:
+    value = env_str(name, default).upper()
+    if value not in phonenumbers.SUPPORTED_REGIONS:
+        raise ImproperlyConfigured(f"{name} must be a two-letter country code such as US or GB, got {value!r}")
     return value
 
 
@@ -176,6 +202,10 @@ USE_I18N = True
 USE_TZ = True
 TIME_ZONE = "UTC"  # stored and computed in UTC
 STORE_TIME_ZONE = env_timezone("STORE_TIME_ZONE", "America/New_York")  # shown to people
+STORE_CURRENCY = env_currency("STORE_CURRENCY", "USD")  # amounts that name no currency (product prices)
+MONEY_LOCALE = env_locale("MONEY_LOCALE", "en_US")  # how amounts are written: symbol, separators
+# The store's country: the region of a phone number typed without its country code ("(555) 555-5555").
+STORE_COUNTRY = env_region("STORE_COUNTRY", "US")
 
 STATIC_URL = "static/"
 STATIC_ROOT = BASE_DIR / "staticfiles"
@@ -374,7 +404,7 @@ AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]
 # with a message that says which setting is missing.
 SHOPIFY_SHOP_URL = env_str("SHOPIFY_SHOP_URL").rstrip("/")  # https://your-shop.myshopify.com
 SHOPIFY_ADMIN_TOKEN = env_str("SHOPIFY_ADMIN_TOKEN")
-SHOPIFY_API_VERSION = env_str("SHOPIFY_API_VERSION", "2026-01")
+SHOPIFY_API_VERSION = env_str("SHOPIFY_API_VERSION", "2026-10")
 SHOPIFY_JOB_POLL_SECONDS = env_int("SHOPIFY_JOB_POLL_SECONDS", 1, minimum=0)  # between orderCancel job polls
 SHOPIFY_JOB_POLL_MAX = env_int("SHOPIFY_JOB_POLL_MAX", 10, minimum=1)  # then the row waits as needs_check
 WOOCOMMERCE_URL = env_str("WOOCOMMERCE_URL").rstrip("/")

@@ -38,6 +38,7 @@ from django.utils import timezone
 from backorders.bulk import InList, insert_rows, paused_gc
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, StorePolicy
+from backorders.phones import is_e164
 from suppliers.eta import customer_ranges
 from suppliers.models import SupplierUpdate
 
@@ -80,10 +81,10 @@ def cadence_key(line_id: int, step: str) -> str:
 
 
 def preferred_channel(customer) -> tuple[str, str] | None:
-    """(channel, address) for a customer: SMS only with opt-in and a phone, else email."""
+    """(channel, address) for a customer: SMS only with opt-in and a phone in E.164, else email."""
     if customer is None or customer.erased_at is not None:
         return None
-    if customer.preferred_channel == "sms" and customer.sms_opt_in and customer.phone:
+    if customer.preferred_channel == "sms" and customer.sms_opt_in and is_e164(customer.phone):
         return Message.Channel.SMS, customer.phone
     if customer.email:
         return Message.Channel.EMAIL, customer.email

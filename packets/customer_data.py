@@ -13,6 +13,10 @@ Erasure anonymises what identifies the person and keeps the structure the audit 
 * the raw webhook deliveries of their orders: the kept body replaced by a marker (its SHA-256 of
   the original stays, so a duplicate copy is still recognised) and the headers emptied.
 
+Copies that landed elsewhere (a name typed into a decision note, an address quoted in a failed
+task's result or an outbound event, a rejected webhook's body, an import file, the channel's
+customer id) are found by value and replaced (``packets.customer_erasure``).
+
 Packets are left untouched. They are immutable snapshots whose SHA-256 an auditor checks
 (``manage.py verify_audit``), and they record what was known when a decision was made. The
 erasure's ``AuditEvent`` lists the packets that still hold the customer's name or email, so the
@@ -25,12 +29,10 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from backorders.models import Customer, Order, WebhookDelivery
+from backorders.models import Customer, Order, Shipment, WebhookDelivery
 
+from .customer_erasure import ERASED, ERASED_BODY, Scrubber, needles, scrub_everywhere, scrub_related
 from .models import AuditEvent, Case, InboundMessage, Message, Packet, ZendeskTicket
-
-ERASED = "[erased]"
-ERASED_BODY = b'{"erased": true}'
 
 
 class CustomerNotFound(Exception):
@@ -126,6 +128,9 @@ def erase_customer(email: str, *, actor=None, reason: str = "erasure requested b
             raise CustomerNotFound(f"Customer {customer.pk} was erased on {customer.erased_at:%Y-%m-%d}.")
         order_ids = list(Order.objects.filter(customer=customer).values_list("pk", flat=True))
         orders = Order.objects.filter(pk__in=order_ids)
+        identifying, local = needles(customer, orders)
+        copies = scrub_related(customer, order_ids, Scrubber(identifying + local))
+        copies |= scrub_everywhere(customer, Scrubber(identifying))
         external = [f"order:{x}" for x in orders.values_list("external_id", flat=True)]
         kept_packets = list(
             Packet.objects.filter(case__order_id__in=order_ids).order_by("pk").values_list("pk", flat=True)
@@ -142,11 +147,24 @@ def erase_customer(email: str, *, actor=None, reason: str = "erasure requested b
             "webhook_deliveries": WebhookDelivery.objects.filter(resource_id__in=external).update(
                 body=ERASED_BODY, headers={}
             ),
+            "shipments": Shipment.objects.filter(order_id__in=order_ids).update(destination_postal_code=""),
+            "copies": {name: n for name, n in copies.items() if n},
         }
-        customer.email = customer.name = customer.phone = ""
-        customer.sms_opt_in = False
+        customer.email = customer.name = customer.phone = customer.shopify_id = customer.woocommerce_id = ""
+        customer.sms_opt_in = customer.phone_unreadable = False
         customer.erased_at = timezone.now()
-        customer.save(update_fields=["email", "name", "phone", "sms_opt_in", "erased_at"])
+        customer.save(
+            update_fields=[
+                "email",
+                "name",
+                "phone",
+                "shopify_id",
+                "woocommerce_id",
+                "sms_opt_in",
+                "phone_unreadable",
+                "erased_at",
+            ]
+        )
         return AuditEvent.record(
             "customer.erased",
             actor=actor,

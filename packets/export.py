@@ -16,6 +16,7 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
+from .customer_erasure import redact_audit_rows, redact_packet_content
 from .models import AuditEvent, Case, Decision, ExportJob, Packet
 from .pdf import LockedFetcher, render_document
 
@@ -76,13 +77,14 @@ def packet_context(case: Case, *, exported_by=None, now: dt.datetime | None = No
     """Everything the printed packet shows, read in a fixed number of queries."""
     packet, decision, decisions = decided_packet(case)
     content = packet.content if isinstance(packet.content, dict) else {}
+    content = redact_packet_content(content, case.order.customer if case.order else None)
     messages = list(
         case.messages.exclude(status="draft")
         .filter(approved_at__isnull=False)
         .select_related("approved_by")
         .order_by("created_at", "id")
     )
-    audit = list(case.audit_events.order_by("at", "id"))
+    audit = redact_audit_rows(list(case.audit_events.order_by("at", "id")), case.order.customer if case.order else None)
     policy_section = content.get("policy") or {}
     rules = policy_section.get("rules") or {}
     applied = list(policy_section.get("applied") or [])

@@ -7,12 +7,13 @@ first case, overwriting nothing until the finished file is saved.
 
 from __future__ import annotations
 
-import csv
 import io
 import zipfile
 
 from django.core.files.base import ContentFile
 from django.utils import timezone
+
+from backorders import csv_safe
 
 from .export import NothingToExport, case_for_export, pdf_filename, record_export, render_packet_document
 from .models import Case, ExportJob
@@ -54,7 +55,7 @@ def _render(job: ExportJob) -> tuple[bytes, str, list[str]]:
     documents = []
     skipped: list[str] = []
     manifest = io.StringIO()
-    rows = csv.writer(manifest)
+    rows = csv_safe.writer(manifest)
     rows.writerow(["case", "title", "packet_version", "sha256_recorded", "sha256_recomputed", "intact", "file"])
     archive_buffer = io.BytesIO()
     with zipfile.ZipFile(archive_buffer, "w", compression=zipfile.ZIP_DEFLATED) as archive:

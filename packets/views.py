@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backorders.roles import is_owner, is_staff_member
 
 from . import decisions as verbs
+from .customer_erasure import redact_audit_rows, redact_packet_content
 from .forms import (
     DECISION_KEYS,
     AssignForm,
@@ -175,12 +176,12 @@ def draft_bulk_approve(request: HttpRequest) -> HttpResponse:
 
 def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
     packet = case.packets.order_by("-version").first()
-    content = packet.content if packet else {}
+    content = redact_packet_content(packet.content if packet else {}, case.order.customer if case.order else None)
     case_decisions = list(case.decisions.select_related("decided_by", "approved_by", "packet"))
     case_messages = list(case.messages.all())
     inbound = list(case.inbound_messages.all())
     outcomes = list(case.outcomes.select_related("recorded_by", "decision"))
-    audit = list(case.audit_events.all()[:AUDIT_ROWS])
+    audit = redact_audit_rows(list(case.audit_events.all()[:AUDIT_ROWS]), case.order.customer if case.order else None)
     owner = is_owner(request.user)
     staff = verbs.staff_users()
     version = packet.version if packet else None

@@ -21,7 +21,9 @@ from decimal import Decimal
 from django.db import DataError, transaction
 from django.utils.text import slugify
 
+from backorders import csv_safe
 from backorders.calendar import BusinessCalendar
+from backorders.csv_safe import unescape_cell
 from backorders.intake.csv_import import MAX_UNITS, YEARS, ImportFileError, database_refusal
 from backorders.models import Product
 
@@ -121,7 +123,7 @@ def _import_row(row: dict, *, create_missing: bool, calendar: BusinessCalendar) 
         raise RowError("quoted_at is before ordered_at")
     if received_at is not None and received_at < ordered_at:
         raise RowError("received_at is before ordered_at")
-    supplier_name, sku = row["supplier"].strip(), row["sku"].strip()
+    supplier_name, sku = unescape_cell(row["supplier"].strip()), unescape_cell(row["sku"].strip())
     reference = (row.get("reference") or "").strip()
     if not reference:
         key = f"{supplier_name.lower()}|{sku}|{ordered_at.isoformat()}"
@@ -274,6 +276,6 @@ def generate_history_rows(
 
 
 def write_history_csv(rows: list[dict], out) -> None:
-    writer = csv.DictWriter(out, fieldnames=COLUMNS)
+    writer = csv_safe.DictWriter(out, fieldnames=COLUMNS)
     writer.writeheader()
     writer.writerows(rows)

@@ -42,7 +42,7 @@ class SupplierSource(models.Model):
         PRIMARY = "primary", "Primary"
         BACKUP = "backup", "Backup"
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="sources")
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="sources", db_index=False)
     product = models.ForeignKey(Product, on_delete=models.CASCADE, related_name="sources")
     role = models.CharField(max_length=8, choices=Role.choices, default=Role.PRIMARY)
     supplier_sku = models.CharField(max_length=128, blank=True)
@@ -90,7 +90,7 @@ class SupplierUpdate(models.Model):
         WEAK = "weak", "Weak"
         CONFLICTING = "conflicting", "Conflicting"
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="updates")
+    supplier = models.ForeignKey(Supplier, on_delete=models.CASCADE, related_name="updates", db_index=False)
     product = models.ForeignKey(
         Product, null=True, blank=True, on_delete=models.CASCADE, related_name="supplier_updates"
     )
@@ -149,7 +149,7 @@ class PurchaseOrder(models.Model):
         Status.CANCELLED: set(),
     }
 
-    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders")
+    supplier = models.ForeignKey(Supplier, on_delete=models.PROTECT, related_name="purchase_orders", db_index=False)
     reference = models.CharField(max_length=64, unique=True)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.SENT)
     ordered_at = models.DateTimeField(default=timezone.now)
@@ -179,7 +179,7 @@ class PurchaseOrder(models.Model):
 
 
 class PurchaseOrderLine(models.Model):
-    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines")
+    purchase_order = models.ForeignKey(PurchaseOrder, on_delete=models.CASCADE, related_name="lines", db_index=False)
     product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="purchase_order_lines")
     quantity = models.PositiveIntegerField()
     received_quantity = models.PositiveIntegerField(default=0)

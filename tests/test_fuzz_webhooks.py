@@ -27,7 +27,7 @@ from hypothesis import strategies as st
 from backorders.models import OrderLine, Product, WebhookDelivery
 from backorders.tasks import process_delivery
 from tests.backorders.intake_samples import compact
-from tests.backorders.signed import SOURCES, configure, sample_payload, send
+from tests.backorders.signed import SHOPIFY_WITHOUT_X, SOURCES, configure, sample_payload, send
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
 
@@ -116,7 +116,7 @@ def secrets(settings):
     configure(settings)
 
 
-@pytest.mark.parametrize("source", SOURCES)
+@pytest.mark.parametrize("source", [*SOURCES, SHOPIFY_WITHOUT_X])
 def test_it_survives_mutated_payloads_from_every_source(client, source):
     from tests import factories
 

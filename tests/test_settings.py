@@ -24,6 +24,10 @@ ROOT = Path(__file__).resolve().parent.parent
         (lambda name: project_settings.env_timezone(name, "UTC"), "X_TZ", "Mars/Olympus"),
         (lambda name: project_settings.env_database(name, "sqlite:///x"), "X_DB", "mysql://u@h/db"),
         (lambda name: project_settings.env_database(name, "sqlite:///x"), "X_DB", "nonsense://"),
+        (lambda name: project_settings.env_currency(name, "USD"), "X_CURRENCY", "DOLLARS"),
+        (lambda name: project_settings.env_currency(name, "USD"), "X_CURRENCY", "XYZ"),
+        (lambda name: project_settings.env_locale(name, "en_US"), "X_LOCALE", "klingon_XX"),
+        (lambda name: project_settings.env_region(name, "US"), "X_REGION", "USA"),
     ],
 )
 def test_it_raises_improperly_configured_on_values_it_cannot_read(monkeypatch, helper, name, raw):
@@ -40,6 +44,11 @@ def test_it_reads_good_values(monkeypatch):
     assert project_settings.env_list("X_LIST") == ["a.example", "b.example"]
     db = project_settings.env_database("X_DB", "sqlite:///x")
     assert db["ENGINE"] == "django.db.backends.postgresql" and db["NAME"] == "shop"
+    monkeypatch.setenv("X_CURRENCY", "jpy")
+    monkeypatch.setenv("X_REGION", "gb")
+    assert project_settings.env_currency("X_CURRENCY", "USD") == "JPY"
+    assert project_settings.env_region("X_REGION", "US") == "GB"
+    assert project_settings.env_locale("X_UNSET", "de-DE") == "de_DE"
     sqlite = project_settings.env_database("X_UNSET", "sqlite:////tmp/x.sqlite3")
     assert sqlite["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 

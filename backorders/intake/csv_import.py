@@ -27,13 +27,12 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
+from .. import csv_safe
 from ..bulk import paused_gc
 from ..models import ImportJob
 
 Progress = Callable[[int], None]
 
-# Cells a spreadsheet would run as a formula (OWASP's list): quoted in the downloadable report.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 # The most units a count or a quantity can be: the database keeps them as 32-bit integers.
 MAX_UNITS = 2**31 - 1
 # Times outside these years are typing slips (0001, 9999) that the database or Python cannot hold.
@@ -218,19 +217,12 @@ def parse_time(value: str) -> datetime | None:
 # --------------------------------------------------------------------------- the report file
 
 
-def safe_cell(value) -> str:
-    text = "" if value is None else str(value)
-    return "'" + text if text.startswith(FORMULA_STARTS) else text
-
-
 def report_csv(entries: list[dict]) -> str:
     out = io.StringIO()
-    writer = csv.writer(out)
+    writer = csv_safe.writer(out)
     writer.writerow(["row", "column", "level", "reason"])
     for e in entries:
-        writer.writerow(
-            [safe_cell(e.get("row")), safe_cell(e.get("column")), e.get("level"), safe_cell(e.get("reason"))]
-        )
+        writer.writerow([e.get("row"), e.get("column"), e.get("level"), e.get("reason")])
     return out.getvalue()
 
 

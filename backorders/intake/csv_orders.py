@@ -24,6 +24,7 @@ from django.db.models.functions import Lower
 from ..allocation import reserve_lines
 from ..bulk import InList, copy_new, paused_gc, update_rows
 from ..models import Channel, Customer, Order, OrderLine, Product
+from ..phones import read_phone
 from .common import MappingError
 from .csv_import import (
     MAX_UNITS,
@@ -380,9 +381,12 @@ def _customers(facts: list[CustomerFacts | None]) -> dict[str, int]:
         email = f.email.strip() if f else ""
         if not email:
             continue
-        row = wanted.setdefault(email.lower(), {"email": email[:254], "name": "", "phone": ""})
+        row = wanted.setdefault(
+            email.lower(), {"email": email[:254], "name": "", "phone": "", "phone_unreadable": False}
+        )
         row["name"] = f.name[:255] or row["name"]  # the last order that names them, as one by one
-        row["phone"] = f.phone[:32] or row["phone"]
+        if f.phone.strip():  # in E.164, or kept as typed and flagged
+            row["phone"], row["phone_unreadable"] = read_phone(f.phone)
     if not wanted:
         return {}
     found = {
@@ -390,16 +394,23 @@ def _customers(facts: list[CustomerFacts | None]) -> dict[str, int]:
         for row in Customer.objects.exclude(email="")
         .annotate(email_ci=Lower("email"))
         .filter(InList("email_ci", list(wanted)))
-        .values("id", "email_ci", "name", "phone")
+        .values("id", "email_ci", "name", "phone", "phone_unreadable")
     }
     changed = []
     for key, row in found.items():
-        name, phone = wanted[key]["name"] or row["name"], wanted[key]["phone"] or row["phone"]
-        if (name, phone) != (row["name"], row["phone"]):
-            changed.append({"id": row["id"], "name": name, "phone": phone})
-    update_rows(Customer, changed, ["name", "phone"])
+        phone = wanted[key] if wanted[key]["phone"] else row
+        new = {
+            "name": wanted[key]["name"] or row["name"],
+            "phone": phone["phone"],
+            "phone_unreadable": phone["phone_unreadable"],
+        }
+        if any(new[name] != row[name] for name in new):
+            changed.append({"id": row["id"], **new})
+    update_rows(Customer, changed, ["name", "phone", "phone_unreadable"])
     unknown = [key for key in wanted if key not in found]
-    ids = copy_new(Customer, ("email", "name", "phone"), [tuple(wanted[key].values()) for key in unknown])
+    ids = copy_new(
+        Customer, ("email", "name", "phone", "phone_unreadable"), [tuple(wanted[key].values()) for key in unknown]
+    )
     return {**{key: row["id"] for key, row in found.items()}, **dict(zip(unknown, ids, strict=True))}
 
 

@@ -19,6 +19,7 @@ from django.utils.text import slugify
 
 from ..allocation import release_order, reserve_new_lines
 from ..models import Customer, Order, OrderLine, Product
+from ..phones import read_phone
 from .common import MappingError
 
 
@@ -158,11 +159,13 @@ def _upsert_customer(facts: CustomerFacts) -> Customer | None:
         return None
     known = {
         "name": facts.name[:255],
-        "phone": facts.phone[:32],
         "shopify_id": facts.shopify_id,
         "woocommerce_id": facts.woocommerce_id,
     }
     known = {name: value for name, value in known.items() if value}
+    if facts.phone.strip():
+        reading = read_phone(facts.phone)
+        known.update(phone=reading.phone, phone_unreadable=reading.unreadable)
     # the same condition as the partial unique index on lower(email), so that index serves the lookup
     customer = (
         Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()

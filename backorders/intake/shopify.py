@@ -53,15 +53,19 @@ def shipment_status(raw) -> str:
     return SHIPMENT_STATUS.get(str(raw or "").strip().lower(), TrackingStatus.UNKNOWN)
 
 
+def shopify_header(request: HttpRequest, name: str) -> str:
+    """A Shopify header by its name after the prefix: ``X-Shopify-<name>``, or ``Shopify-<name>`` as newer
+    deliveries (events, and webhooks from API versions that drop the ``X-``) send it."""
+    return request.headers.get(f"X-Shopify-{name}") or request.headers.get(f"Shopify-{name}") or ""
+
+
 def verify(request: HttpRequest) -> bool:
-    return matches_base64_hmac(
-        settings.SHOPIFY_WEBHOOK_SECRETS, request.body, request.headers.get("X-Shopify-Hmac-Sha256", "")
-    )
+    return matches_base64_hmac(settings.SHOPIFY_WEBHOOK_SECRETS, request.body, shopify_header(request, "Hmac-Sha256"))
 
 
 def delivery_keys(request: HttpRequest, payload: dict) -> dict:
     """What the view stores beside the body: topic, the webhook id, and the resource's id and version."""
-    topic = request.headers.get("X-Shopify-Topic", "").strip()
+    topic = shopify_header(request, "Topic").strip()
     resource = topic.split("/", 1)[0].rstrip("s") if topic else ""
     rid = payload.get("id") if "id" in payload else payload.get("inventory_item_id")
     try:
@@ -71,7 +75,7 @@ def delivery_keys(request: HttpRequest, payload: dict) -> dict:
         resource_id, updated_at = "", None  # the worker reports it properly
     return {
         "topic": topic,
-        "delivery_id": request.headers.get("X-Shopify-Webhook-Id", "").strip(),
+        "delivery_id": shopify_header(request, "Webhook-Id").strip(),
         "resource_id": resource_id,
         "resource_updated_at": updated_at,
     }

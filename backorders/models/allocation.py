@@ -46,7 +46,7 @@ class StockAllocation(models.Model):
         Status.RECORDED: set(),
     }
 
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="allocations")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="allocations", db_index=False)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices)
     reference = models.CharField(max_length=128, blank=True, help_text="Purchase order, delivery id or order.")

@@ -30,7 +30,7 @@ class Shipment(models.Model):
         STORE = "store", "Store warehouse"
         SUPPLIER = "supplier", "Supplier (drop-ship)"
 
-    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments")
+    order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="shipments", db_index=False)
     carrier = models.CharField(max_length=64, blank=True)
     tracking_number = models.CharField(max_length=128)
     tracking_url = models.URLField(max_length=500, blank=True)
@@ -76,7 +76,7 @@ class Shipment(models.Model):
 
 
 class TrackingEvent(models.Model):
-    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events")
+    shipment = models.ForeignKey(Shipment, on_delete=models.CASCADE, related_name="events", db_index=False)
     status = models.CharField(max_length=24, choices=TrackingStatus.choices)
     raw_status = models.CharField(max_length=64, blank=True, help_text="The carrier's or provider's own status.")
     raw_substatus = models.CharField(max_length=128, blank=True)

@@ -24,7 +24,12 @@ class Customer(models.Model):
 
     email = models.EmailField(blank=True)
     name = models.CharField(max_length=255, blank=True)
-    phone = models.CharField(max_length=32, blank=True)
+    phone = models.CharField(max_length=32, blank=True, help_text="E.164 (+15555555555) when it could be read.")
+    phone_unreadable = models.BooleanField(
+        default=False,
+        db_default=False,
+        help_text="The phone could not be read as a number: kept as typed, never sent an SMS.",
+    )
     preferred_channel = models.CharField(max_length=8, choices=ContactChannel.choices, default=ContactChannel.EMAIL)
     sms_opt_in = models.BooleanField(default=False)
     orders_count = models.PositiveIntegerField(default=0, help_text="Orders placed before, as the channel reports.")
@@ -157,7 +162,7 @@ class OrderLine(models.Model):
         CANCELLED = "cancelled", "Cancelled"
 
     order = models.ForeignKey(Order, on_delete=models.CASCADE, related_name="lines")
-    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines")
+    product = models.ForeignKey(Product, on_delete=models.PROTECT, related_name="order_lines", db_index=False)
     external_id = models.CharField(max_length=64, blank=True)
     sku = models.CharField(max_length=128, blank=True, help_text="The SKU as the channel sent it.")
     title = models.CharField(max_length=255, blank=True)

@@ -27,7 +27,13 @@ class AuditEvent(models.Model):
     actor_label = models.CharField(max_length=150, blank=True, help_text="Username or 'system' at the time.")
     action = models.CharField(max_length=64, db_index=True)
     case = models.ForeignKey(
-        "Case", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="audit_events"
+        "Case",
+        null=True,
+        blank=True,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        related_name="audit_events",
     )
     object_type = models.CharField(max_length=64, blank=True)
     object_id = models.CharField(max_length=64, blank=True)

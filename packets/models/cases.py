@@ -203,7 +203,7 @@ class Case(models.Model):
 class Packet(models.Model):
     """An immutable, versioned snapshot of a case's evidence and recommendation."""
 
-    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="packets")
+    case = models.ForeignKey(Case, on_delete=models.CASCADE, related_name="packets", db_index=False)
     version = models.PositiveIntegerField()
     policy = models.ForeignKey(StorePolicy, on_delete=models.PROTECT, related_name="packets")
     created_at = models.DateTimeField(default=timezone.now)

@@ -62,7 +62,7 @@ class StoreAction(StatusMachine, models.Model):
     }
 
     case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="store_actions")
-    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="store_actions")
+    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="store_actions", db_index=False)
     order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="store_actions")
     platform = models.CharField(max_length=16, choices=Platform.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices)
@@ -234,7 +234,9 @@ class OutboundDelivery(models.Model):
         SUCCEEDED = "succeeded", "Delivered"
         FAILED = "failed", "Gave up"
 
-    subscription = models.ForeignKey(OutboundSubscription, on_delete=models.CASCADE, related_name="deliveries")
+    subscription = models.ForeignKey(
+        OutboundSubscription, on_delete=models.CASCADE, related_name="deliveries", db_index=False
+    )
     event_id = models.CharField(max_length=64, help_text="The webhook-id header: the same on every attempt.")
     event_type = models.CharField(max_length=64)
     payload = models.JSONField(encoder=DjangoJSONEncoder, help_text="The body sent, as JSON.")

@@ -57,7 +57,9 @@ class Message(StatusMachine, models.Model):
         Status.CANCELLED: set(),
     }
 
-    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
+    case = models.ForeignKey(
+        Case, null=True, blank=True, on_delete=models.CASCADE, related_name="messages", db_index=False
+    )
     order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
     order_line = models.ForeignKey(OrderLine, null=True, blank=True, on_delete=models.CASCADE, related_name="messages")
     customer = models.ForeignKey(Customer, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages")

@@ -27,6 +27,7 @@ from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsR
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
+from backorders.phones import is_e164
 from packets.models import Message
 
 
@@ -180,6 +181,11 @@ def _twilio_messages_url() -> str:
 
 
 def send_sms(message: Message) -> str:
+    if not is_e164(message.to):
+        raise PermanentSendError(
+            f"{message.to!r} is not a phone number in international form (E.164, such as +15555555555): "
+            "no SMS sent; fix the customer's phone or write by email"
+        )
     response = _post(
         "Twilio",
         _twilio_messages_url(),

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from backorders.money import format_money
+
 from . import facts as f
 from .facts import PolicyFacts, SourceFacts
 from .supply import Range
@@ -147,7 +149,7 @@ def build_options(inputs: OptionInputs, policy: PolicyFacts) -> list[dict]:
                     quality=f"A different item: {item.title}.",
                     consent=True,
                     needs_owner=extra > policy.replacement_boundary,
-                    notes=f"{item.available} in stock; sells for {money(item.price)}.",
+                    notes=f"{item.available} in stock; sells for {format_money(item.price)}.",
                 )
             )
         options.extend(_switches(inputs, policy))

@@ -12,6 +12,7 @@ from decimal import Decimal
 from django.db.models import Max
 
 from backorders.models import Channel, Order, OrderLine, StorePolicy
+from backorders.money import format_money
 
 from ..models import Case, Decision, Message, StoreAction
 from .shopify import line_item_gid, order_gid
@@ -26,7 +27,6 @@ WAITING_ACTIONS = {Decision.Action.WAIT, Decision.Action.SWITCH_SUPPLIER, Decisi
 STANDING_KEYS = {Kind.HOLD: "store_hold", Kind.RELEASE_HOLD: "store_hold", Kind.TAG: "store_tag"}
 BACKORDER_TAG = "backorder"
 IN_FLIGHT = [Message.Status.APPROVED, Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT]
-SYMBOLS = {"USD": "$", "CAD": "CA$", "AUD": "A$", "EUR": "€", "GBP": "£", "JPY": "¥"}
 
 
 @dataclass
@@ -36,12 +36,6 @@ class Planned:
     plan: dict
     amount: Decimal | None = None
     lines: list[str] = field(default_factory=list)
-
-
-def money(amount, currency: str = "USD") -> str:
-    amount = Decimal(str(amount)).quantize(Decimal("0.01"))
-    symbol = SYMBOLS.get((currency or "USD").upper())
-    return f"{symbol}{amount:,}" if symbol else f"{amount:,} {currency}"
 
 
 def short_lines(order: Order, case: Case, lines: list[OrderLine] | None = None) -> list[tuple[OrderLine, int]]:
@@ -190,7 +184,7 @@ def describe(kind: str, platform: str, plan: dict) -> str:
     currency = plan.get("currency", "USD")
     if kind == Kind.CANCEL and platform == Platform.SHOPIFY:
         if plan.get("refund_amount"):
-            money_part = f"refund {money(plan['refund_amount'], currency)} to {plan['refund_to']}"
+            money_part = f"refund {format_money(plan['refund_amount'], currency)} to {plan['refund_to']}"
         elif plan.get("payment_state") in {Order.PaymentState.PENDING, Order.PaymentState.AUTHORIZED}:
             money_part = "release the payment authorization (nothing was charged)"
         else:
@@ -208,11 +202,11 @@ def describe(kind: str, platform: str, plan: dict) -> str:
         if platform == Platform.SHOPIFY:
             units = " (unfulfilled units, not restocked)" if plan.get("lines") else ""
             return (
-                f"Will refund {money(plan['amount'], currency)} on order {number} on Shopify{items}{units} "
+                f"Will refund {format_money(plan['amount'], currency)} on order {number} on Shopify{items}{units} "
                 f"to the original payment."
             )
         how = "through the payment gateway" if plan.get("api_refund", True) else "as a record only (no gateway call)"
-        return f"Will refund {money(plan['amount'], currency)} on order {number} on {store} {how}{items}."
+        return f"Will refund {format_money(plan['amount'], currency)} on order {number} on {store} {how}{items}."
     if kind == Kind.HOLD:
         return (
             f"Will hold fulfilment of order {number} on Shopify (inventory out of stock), "

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from decimal import Decimal, InvalidOperation
-
 from django import template
 
+from backorders.money import format_money
 from packets.timeline import to_moment
 
 register = template.Library()
@@ -19,14 +18,13 @@ def moment(value):
 
 @register.filter
 def money(value, currency: str = ""):
-    """A decimal string as money with two places: "84.2" -> "84.20"."""
+    """A decimal string from a packet as money in its currency: "84.2"|money:"USD" -> "$84.20"."""
     if value in (None, ""):
         return ""
     try:
-        amount = Decimal(str(value)).quantize(Decimal("0.01"))
-    except (InvalidOperation, ValueError):
+        return format_money(value, currency or None)
+    except (TypeError, ValueError):
         return value
-    return f"{amount:,} {currency}".strip()
 
 
 @register.filter

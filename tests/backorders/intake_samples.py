@@ -53,18 +53,28 @@ def b64_hmac(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def post_shopify(client, topic: str, body: bytes, *, webhook_id: str, secret: str = SHOPIFY_SECRET, signature=None):
+def post_shopify(
+    client,
+    topic: str,
+    body: bytes,
+    *,
+    webhook_id: str,
+    secret: str = SHOPIFY_SECRET,
+    signature=None,
+    prefix: str = "X-Shopify-",
+):
+    """Post as Shopify does; ``prefix="shopify-"`` sends the newer header names without ``X-``."""
     return client.post(
         "/webhooks/shopify/",
         data=body,
         content_type="application/json",
         headers={
-            "X-Shopify-Topic": topic,
-            "X-Shopify-Hmac-Sha256": signature if signature is not None else b64_hmac(secret, body),
-            "X-Shopify-Shop-Domain": "backorder-desk-test.myshopify.com",
-            "X-Shopify-API-Version": "2026-01",
-            "X-Shopify-Webhook-Id": webhook_id,
-            "X-Shopify-Triggered-At": "2026-09-03T14:15:00.000Z",
+            f"{prefix}Topic": topic,
+            f"{prefix}Hmac-Sha256": signature if signature is not None else b64_hmac(secret, body),
+            f"{prefix}Shop-Domain": "backorder-desk-test.myshopify.com",
+            f"{prefix}API-Version": "2026-10",
+            f"{prefix}Webhook-Id": webhook_id,
+            f"{prefix}Triggered-At": "2026-09-03T14:15:00.000Z",
         },
     )
 

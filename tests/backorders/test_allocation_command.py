@@ -73,7 +73,7 @@ def service_key(line: OrderLine, policy: StorePolicy) -> tuple:
 
 
 def test_on_the_demo_store_ten_kettles_go_to_the_first_waiting_orders_in_line():
-    call_command("seed_demo", stdout=io.StringIO())
+    call_command("seed_demo", "--allow-production", stdout=io.StringIO())
     policy = StorePolicy.objects.current()
     kettle = Product.objects.get(sku="KETTLE-2L")
     queue = sorted(

@@ -201,3 +201,25 @@ def test_it_reads_a_supplier_update_as_evidence_through_the_suppliers_app(client
     assert process_delivery(failed.pk) == "failed"
     failed.refresh_from_db()
     assert "no supplier has the code or name 'nobody'" in failed.error
+
+
+@time_machine.travel(NOW + timedelta(seconds=20), tick=False)
+def test_it_answers_a_correctly_signed_body_that_is_not_utf8_with_the_json_error(client):
+    import base64
+    import hashlib
+    import hmac
+
+    body = '{"type": "order", "data": {"id": "caf\xe9"}}'.encode("latin-1")  # é as one byte: not UTF-8
+    key = base64.b64decode(SECRET.removeprefix("whsec_"))
+    stamp = str(int(NOW.timestamp()))
+    signed = b"msg_latin1." + stamp.encode() + b"." + body
+    signature = "v1," + base64.b64encode(hmac.new(key, signed, hashlib.sha256).digest()).decode()
+    headers = {"webhook-id": "msg_latin1", "webhook-timestamp": stamp, "webhook-signature": signature}
+
+    response = client.post(URL, body, content_type="application/json", headers=headers)
+
+    assert response.status_code == 400, response.content
+    assert b"not valid JSON" in response.content
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.status == WebhookDelivery.Status.REJECTED and delivery.signature_valid
+    assert "not valid JSON" in delivery.error and "malformed" not in delivery.error

@@ -52,6 +52,20 @@ def deliver(client, topic: str, payload: dict, webhook_id: str) -> WebhookDelive
 # --------------------------------------------------------------------------- the endpoint
 
 
+def test_it_takes_the_newer_header_names_without_x(client):
+    body = compact(open_order())
+    response = post_shopify(client, "orders/create", body, webhook_id="evt-no-x-1", prefix="shopify-")
+    assert response.status_code == 200, response.content
+    delivery = WebhookDelivery.objects.get()
+    assert delivery.signature_valid and delivery.status == WebhookDelivery.Status.RECEIVED
+    assert (delivery.topic, delivery.delivery_id) == ("orders/create", "evt-no-x-1")
+
+    again = post_shopify(client, "orders/create", body, webhook_id="evt-no-x-1", prefix="shopify-")
+    assert again.json()["duplicate"] is True
+    forged = post_shopify(client, "orders/create", body, webhook_id="evt-no-x-2", prefix="shopify-", signature="bm9")
+    assert forged.status_code == 401
+
+
 def test_it_keeps_a_signed_delivery_and_queues_it_without_processing_in_the_request(client):
     body = compact(open_order())
     response = post_shopify(client, "orders/create", body, webhook_id="b54557e4-bdd9-4b37-8a5f-bf7d70bcd043")

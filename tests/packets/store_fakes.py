@@ -23,19 +23,34 @@ from packets.store_actions import on_decision_approved
 from scripts.fake_shopify import FakeShopStore, serve
 from tests import factories
 from tests.loopback import serve_json_api
+from tests.shopify_schema import problems
 
 SHOPIFY_TOKEN = "shpat_test_token"
 
 
 @pytest.fixture
 def shop(settings):
-    """The fake Shopify store, with the app's settings pointed at it."""
+    """The fake Shopify store, with the app's settings pointed at it (the default API version).
+
+    Every GraphQL document the product posts to it, with its variables, is validated against
+    Shopify's Admin schema for that version; the test fails if any is refused.
+    """
     store = FakeShopStore(token=SHOPIFY_TOKEN)
+    version = settings.SHOPIFY_API_VERSION  # the product's default
+    problems(version, "query { shop { name } }")  # load the schema now, not inside a timed request
+    invalid = []
+    answer = store.answer
+
+    def answer_checked(query: str, variables: dict):
+        """Every document the product sends, with its variables, is checked against Shopify's schema."""
+        invalid.extend(f"{query.split('(')[0]}: {problem}" for problem in problems(version, query, variables))
+        return answer(query, variables)
+
+    store.answer = answer_checked
     server = serve(store)
     host, port = server.server_address[:2]
     settings.SHOPIFY_SHOP_URL = f"http://{host}:{port}"
     settings.SHOPIFY_ADMIN_TOKEN = SHOPIFY_TOKEN
-    settings.SHOPIFY_API_VERSION = "2026-01"
     settings.SHOPIFY_JOB_POLL_SECONDS = 0  # poll the cancel job without waiting between polls
     settings.STORE_API_READ_TIMEOUT = 0.5
     try:
@@ -44,6 +59,7 @@ def shop(settings):
         store.release.set()
         server.shutdown()
         server.server_close()
+    assert invalid == [], f"documents Shopify's {version} Admin schema refuses"
 
 
 def approve(decision: Decision, user) -> list:

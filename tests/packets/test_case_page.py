@@ -31,7 +31,7 @@ def test_it_lays_out_every_packet_section(owner_client):
     for text in [
         content["summary"],
         "Order #1042",
-        "84.20 USD",
+        "$84.20",
         "Ships in 2–4 business days",
         "Ada Adams",
         "VIP",

@@ -4,7 +4,8 @@ from collections import Counter
 
 import pytest
 from django.contrib.auth import authenticate
-from django.core.management import call_command
+from django.contrib.auth.models import User
+from django.core.management import CommandError, call_command
 from django.db.models import F, Q, Sum
 
 from backorders.models import Order, OrderLine, Product, Shipment
@@ -16,7 +17,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def demo(db):
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", "--allow-production", stdout=open("/dev/null", "w"))  # noqa: SIM115
 
 
 def test_it_builds_a_store_of_the_promised_size(demo):
@@ -30,7 +31,7 @@ def test_it_builds_a_store_of_the_promised_size(demo):
 
 def test_it_is_idempotent(demo):
     counts = [Product.objects.count(), Order.objects.count(), OrderLine.objects.count(), Shipment.objects.count()]
-    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    call_command("seed_demo", "--allow-production", stdout=open("/dev/null", "w"))  # noqa: SIM115
     assert counts == [
         Product.objects.count(),
         Order.objects.count(),
@@ -66,3 +67,17 @@ def test_it_creates_an_owner_and_a_support_login_that_work(demo):
     assert list(owner.groups.values_list("name", flat=True)) == ["Owner"]
     assert list(support.groups.values_list("name", flat=True)) == ["Support"]
     assert not support.is_staff
+
+
+def test_it_refuses_to_run_with_debug_off_unless_told_to(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="--allow-production"):
+        call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert not User.objects.filter(username="owner").exists(), "no login with a published password"
+    assert not Product.objects.exists()
+
+
+def test_it_runs_with_debug_on_as_make_run_sets_it(db, settings):
+    settings.DEBUG = True
+    call_command("seed_demo", stdout=open("/dev/null", "w"))  # noqa: SIM115
+    assert authenticate(username="owner", password="backorder-owner") is not None
