@@ -367,7 +367,7 @@ def routine_drafts():
         needs_owner=False,
         guideline_issues=[],
         case__evidence_strength=BULK_SAFE_EVIDENCE,
-    )
+    ).exclude(case__risk_level__in=Message.OWNER_RISKS)
 
 
 def bulk_approve_messages(message_ids: list[int], user) -> BulkResult:

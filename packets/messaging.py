@@ -25,9 +25,17 @@ logger = logging.getLogger(__name__)
 
 
 def can_approve(user, message: Message) -> bool:
-    if message.needs_owner:
+    """Staff approve messages; the owner alone those a VIP, a high value or conflicting evidence
+    flagged, and every customer message on a case on chargeback watch or owner-only."""
+    if message.owner_reason:
         return is_owner(user)
     return is_staff_member(user)
+
+
+def _refusal(message: Message) -> str:
+    if message.owner_reason:
+        return f"This message needs the owner's approval: {message.owner_reason}"
+    return "Only the store's owner and support staff approve messages"
 
 
 def current_issues(message: Message, policy: StorePolicy | None = None) -> list[str]:
@@ -46,7 +54,7 @@ def approve_message(message_id: int, user) -> Message:
     with transaction.atomic():
         message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
-            raise PermissionDenied("This message needs the owner's approval.")
+            raise PermissionDenied(_refusal(message))
         issues = message.guideline_issues or current_issues(message)
         if issues:
             raise ValidationError("This draft breaks the store's message guidelines: " + "; ".join(issues))

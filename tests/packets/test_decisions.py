@@ -235,7 +235,9 @@ def test_it_approves_drafts_in_bulk_rechecking_each(support, django_capture_on_c
 
     assert result.done == [clean.pk]
     reasons = dict(result.skipped)
-    assert reasons[for_owner.pk] == "This message needs the owner's approval."
+    assert reasons[for_owner.pk] == (
+        "This message needs the owner's approval: VIP, high value or conflicting evidence: only the owner approves it"
+    )
     assert "guaranteed" in reasons[flagged.pk]
     assert result.skipped[-1] == (clean.pk, "no longer a draft")
     clean.refresh_from_db()
