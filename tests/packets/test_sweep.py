@@ -250,6 +250,33 @@ def test_next_monday_morning(settings, now, expected):
     assert next_monday_morning(now) == expected
 
 
+@pytest.mark.parametrize(
+    "body",
+    ["This is a SCAM.", "Fraud. I'm calling my bank.", "I will report you if this does not ship."],
+)
+def test_fraud_scam_bank_and_report_you_put_the_case_on_chargeback_watch(store, body):
+    run_sweep()
+    factories.InboundMessageFactory(order=store["order"], customer=store["order"].customer, body=body)
+    run_sweep()
+    case = order_case(store)
+    assert (case.risk_level, case.status) == ("chargeback_watch", "awaiting_owner")
+    assert "chargeback" in case.latest_packet.content["customer_risk"]["intents"]
+
+
+def test_a_request_for_a_call_is_routed_to_support_with_callback_priority(store):
+    run_sweep()
+    factories.InboundMessageFactory(
+        order=store["order"], customer=store["order"].customer, body="Could someone please call me about this order?"
+    )
+    run_sweep()
+    case = order_case(store)
+    risk = case.latest_packet.content["customer_risk"]
+    assert "callback_requested" in risk["intents"] and risk["urgency"] == "high"
+    assert "The customer asks for a phone call." in risk["signals"]
+    assert case.recommended_action == "message_customer" and case.status == "open"  # support's, not the owner's
+    assert "support calls them back first" in case.latest_packet.recommendation_reason
+
+
 def test_inbound_messages_without_an_order_are_scored_but_not_linked(policy):
     message = factories.InboundMessageFactory(body="My lawyer will be in touch.")
     run_sweep()
