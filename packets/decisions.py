@@ -8,7 +8,7 @@ a decision becomes approved: whatever later acts on the store hangs off it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -84,6 +84,7 @@ def decide(
     amount: Decimal | None = None,
     next_check_at: datetime | None = None,
     packet_version: int | None = None,
+    replaces: int | None = None,
 ) -> Decision:
     """Record a decision on the case's latest packet.
 
@@ -91,6 +92,10 @@ def decide(
     one the policy reserves for the owner, made by support, stays *proposed* and the case waits
     for the owner. ``packet_version`` is the version the person read: when a newer one exists,
     the decision is refused so nobody decides on facts that have changed.
+
+    A second decision on the packet version that already has a standing one (proposed or
+    approved) is refused, naming the earlier one (who, what, when), unless ``replaces`` names
+    it: the person saw it and decides again on purpose. A replaced proposal is turned down.
     """
     _require_staff(user)
     if action not in Decision.Action.values:
@@ -110,6 +115,7 @@ def decide(
                 f"The packet changed while you read it (now version {packet.version}); "
                 "read the changes and decide again."
             )
+        _refuse_a_second_decision(case, packet, user, replaces)
         if action == Decision.Action.PAUSE_PRODUCT and case.product_id is None:
             raise ValidationError("This case is not about one product, so there is nothing to pause.")
         policy = StorePolicy.objects.current()
@@ -142,6 +148,55 @@ def decide(
             approve_decision(decision.pk, user)
             decision.refresh_from_db()
     return decision
+
+
+class AlreadyDecided(ValidationError):
+    """A decision stands on this packet version already; ``earlier`` is it."""
+
+    def __init__(self, earlier: Decision, packet: Packet):
+        self.earlier = earlier
+        super().__init__(
+            f"Already decided on packet v{packet.version}: {describe_decision(earlier)}. Nothing has changed "
+            "since; to decide again anyway, confirm that the new decision replaces it.",
+            code="already_decided",
+        )
+
+
+def earlier_decision(case: Case, packet: Packet) -> Decision | None:
+    """The standing (proposed or approved) decision already made on this packet version, if any."""
+    return (
+        case.decisions.filter(packet=packet, status__in=[Decision.Status.PROPOSED, Decision.Status.APPROVED])
+        .select_related("decided_by")
+        .order_by("-decided_at", "-id")
+        .first()
+    )
+
+
+def describe_decision(decision: Decision) -> str:
+    who = decision.decided_by.get_full_name() or decision.decided_by.get_username()
+    when = timezone.localtime(decision.decided_at, UTC).strftime("%b %-d, %H:%M UTC")
+    state = "waiting for the owner" if decision.status == Decision.Status.PROPOSED else "approved"
+    return f"{who} chose “{decision.get_action_display()}” on {when} ({state})"
+
+
+def _refuse_a_second_decision(case: Case, packet: Packet, user, replaces: int | None) -> None:
+    earlier = earlier_decision(case, packet)
+    if earlier is None:
+        return
+    if replaces != earlier.pk:
+        raise AlreadyDecided(earlier, packet)
+    if earlier.status == Decision.Status.PROPOSED:
+        if not is_owner(user) and earlier.decided_by_id != user.pk:
+            raise PermissionDenied("Only the owner, or whoever proposed it, can replace a proposal.")
+        Decision.objects.filter(pk=earlier.pk).update(status=Decision.Status.REJECTED)
+        AuditEvent.record(
+            "decision.rejected",
+            actor=user,
+            case=case,
+            obj=earlier,
+            summary=f"Replaced by a new decision: {earlier.get_action_display()}",
+            decision_action=earlier.action,
+        )
 
 
 def approve_decision(decision_id: int, owner) -> Decision:

@@ -10,7 +10,9 @@ Python which cases should be open and what their packets say (``sweep_cases`` an
 - a case the owner resolved is reopened only when its facts changed since; a case the sweep
   resolved is reopened when its cause comes back. Either way an audit row says so: nothing is
   reopened silently;
-- a case whose risk rises to owner-only or chargeback watch moves to "awaiting the owner".
+- a case whose risk rises to owner-only or chargeback watch moves to "awaiting the owner";
+- a decided ("actioned") case, out of the default queue, comes back to it (open) when its facts
+  change.
 
 Runs are serialised with a PostgreSQL advisory lock, so the schedule and an intake-triggered run
 never race. ``AFTER_SWEEP`` names functions called with ``now`` once the reconcile is committed.
@@ -289,6 +291,12 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
         latest = snap.latest_packets.get(row["id"])
         if latest is None or latest["facts_sha256"] != sha:
             packets.append((row["id"], (latest["version"] if latest else 0) + 1, d, sha, latest and latest["id"]))
+            if row["status"] == Case.Status.ACTIONED:
+                # decided cases stay out of the queue until something changes: now it has
+                _transition(
+                    row, Case.Status.OPEN, "Back in the queue: its facts changed since the decision.", now, audits
+                )
+                rows_to_update[row["id"]] = row
         old_rank = row["risk_rank"]
         if _apply(row, d):
             rows_to_update[row["id"]] = row

@@ -86,6 +86,12 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
     clear = params.copy()
     for name in [*FACETS, "page"]:
         clear.pop(name, None)
+    toggle = params.copy()
+    toggle.pop("page", None)
+    if form.cleaned_data.get("decided"):
+        toggle.pop("decided", None)
+    else:
+        toggle["decided"] = "1"
     context = {
         "filter_form": form,
         "page": page,
@@ -94,6 +100,8 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
         "q": form.cleaned_data.get("q") or "",
         "clear_url": f"?{clear.urlencode()}" if clear else "?",
         "current_url": request.get_full_path(),
+        "decided": form.cleaned_data.get("decided"),
+        "decided_url": f"?{toggle.urlencode()}" if toggle else "?",
     }
     return context, 200
 
@@ -256,10 +264,13 @@ def case_decide(request: HttpRequest, case_id: int) -> HttpResponse:
                 amount=data["amount"],
                 next_check_at=data["next_check_at"],
                 packet_version=data["packet_version"],
+                replaces=data["replaces"],
             )
         except ValidationError as exc:
             for error in _errors(exc):
                 form.add_error(None, error)
+            if isinstance(exc, verbs.AlreadyDecided):
+                form.earlier = exc.earlier  # the page offers to replace it
         else:
             if decision.status == Decision.Status.PROPOSED:
                 flash.info(request, f"Proposed “{decision.get_action_display()}”: it waits for the owner's approval.")

@@ -33,7 +33,9 @@ def packet_case(**fields):
 
 
 def escalate(case, user, note="The customer threatens a chargeback; needs a call from the helpdesk."):
-    return verbs.decide(case.pk, user, action="escalate", note=note)
+    # escalating again on the same packet version says so: it replaces the earlier decision
+    earlier = case.decisions.filter(status__in=["proposed", "approved"]).order_by("-decided_at", "-id").first()
+    return verbs.decide(case.pk, user, action="escalate", note=note, replaces=earlier and earlier.pk)
 
 
 @pytest.mark.django_db(transaction=True)
