@@ -16,7 +16,7 @@ from backorders.models import StorePolicy
 from backorders.roles import is_owner, is_staff_member
 
 from .models import AuditEvent, Message
-from .notify import guidelines
+from .notify import channels, guidelines
 
 SEND_TASK = "packets.notify.tasks.send_message"
 STANDING_STEPS_EXTRA = ("delay_notice", "eta_revised", "restocked", "shipped")
@@ -55,6 +55,9 @@ def approve_message(message_id: int, user) -> Message:
         message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
             raise PermissionDenied(_refusal(message))
+        unset = channels.not_ready(message.channel)
+        if unset:
+            raise ValidationError(f"Cannot be sent: {unset}. Set it up, or cancel this draft")
         issues = message.guideline_issues or current_issues(message)
         if issues:
             raise ValidationError("This draft breaks the store's message guidelines: " + "; ".join(issues))
@@ -71,7 +74,10 @@ def retry_failed_message(message_id: int, user) -> Message:
     with transaction.atomic():
         message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
-            raise PermissionDenied("This message needs the owner's approval.")
+            raise PermissionDenied(_refusal(message))
+        unset = channels.not_ready(message.channel)
+        if unset:
+            raise ValidationError(f"Cannot be sent: {unset}")
         message.set_status(
             Message.Status.QUEUED,
             actor=user,

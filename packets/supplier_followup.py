@@ -35,6 +35,7 @@ from backorders.roles import is_owner
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSource, SupplierUpdate
 
 from .models import AuditEvent, IllegalTransition, Message
+from .notify import channels
 
 OPEN_PO_STATUSES = [PurchaseOrder.Status.APPROVED, PurchaseOrder.Status.SENT, PurchaseOrder.Status.PARTIAL]
 
@@ -150,8 +151,8 @@ def _chase(supplier, needs, heard_at, now, policy, calendar, result) -> None:
     silent_days = calendar.business_days_between(anchor, now)
     if silent_days < window:
         return
-    if not supplier.email:
-        result.no_email.append(supplier.pk)
+    if not supplier.email or not channels.ready(channels.EMAIL):
+        result.no_email.append(supplier.pk)  # no address, or no email set up: nothing is drafted
         return
     key = f"supplier-chase:{supplier.pk}:{anchor:%Y%m%dT%H%M%S}:{silent_days // window}"
     with transaction.atomic():

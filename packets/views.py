@@ -32,6 +32,7 @@ from .forms import (
 )
 from .messaging import approve_message, can_approve
 from .models import Case, Decision, IllegalTransition, Message
+from .notify import channels
 from .queue import FACETS, QueueFilterForm, queue
 from .timeline import timeline_svg
 
@@ -158,7 +159,10 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     drafts = verbs.routine_drafts() if routine else Message.objects.filter(status=Message.Status.DRAFT)
     drafts = drafts.select_related("case__order__customer", "case__product").order_by("created_at", "id")
     page = Paginator(drafts, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(m, can_approve(request.user, m) and not m.guideline_issues) for m in page.object_list]
+    rows = []
+    for m in page.object_list:
+        unset = channels.not_ready(m.channel)
+        rows.append((m, can_approve(request.user, m) and not m.guideline_issues and not unset, unset))
     return render(
         request,
         "packets/draft_list.html",
@@ -200,8 +204,13 @@ def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
         }
     )
     message_rows = [
-        {"message": m, "can_approve": m.status == Message.Status.DRAFT and can_approve(request.user, m)}
+        {
+            "message": m,
+            "can_approve": m.status == Message.Status.DRAFT and can_approve(request.user, m) and not unset,
+            "channel_problem": unset,
+        }
         for m in case_messages
+        for unset in [channels.not_ready(m.channel) if m.status == Message.Status.DRAFT else ""]
     ]
     context = {
         "case": case,
