@@ -1,8 +1,10 @@
 """What people do with a case: decide, propose, approve or reject, record outcomes, assign.
 
 Every verb owns its transaction, locks the case row it changes, checks the person's role on the
-server and writes an AuditEvent in the same transaction. ``approve_decision`` is the single place
-a decision becomes approved: whatever later acts on the store hangs off it.
+server and writes an AuditEvent in the same transaction. What a person does to a case refreshes
+that case's packet once the transaction commits (``refresh.refresh_after_commit``).
+``approve_decision`` is the single place a decision becomes approved: whatever later acts on the
+store hangs off it.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from . import zendesk
 from .messaging import approve_message
 from .models import AuditEvent, Case, Decision, IllegalTransition, Message, Outcome, Packet
 from .outbound import case_changes, case_payload, case_updated, decision_payload, emit_many
+from .refresh import refresh_after_commit
 from .store_actions import on_decision_approved
 
 # Where an approved decision leaves the case.
@@ -144,6 +147,7 @@ def decide(
             status_was = case.status
             case.set_status(Case.Status.AWAITING_OWNER, actor=user, reason=f"{user} proposed: {action}")
             case_updated(case, "decision", status_was=status_was)
+            refresh_after_commit(case.pk)
         else:
             approve_decision(decision.pk, user)
             decision.refresh_from_db()
@@ -241,6 +245,7 @@ def approve_decision(decision_id: int, owner) -> Decision:
                 ("case.updated", case_payload(case, case_changes(case, status_was, "decision")), case),
             ]
         )
+        refresh_after_commit(case.pk)
     return decision
 
 
@@ -290,6 +295,7 @@ def reject_decision(decision_id: int, owner, note: str = "") -> Decision:
         if case.status == Case.Status.AWAITING_OWNER and not still_proposed:
             case.set_status(Case.Status.OPEN, actor=owner, reason="Proposal rejected")
         case_updated(case, "decision", status_was=status_was)
+        refresh_after_commit(case.pk)
     return decision
 
 
@@ -314,6 +320,7 @@ def record_outcome(case_id: int, user, *, kind: str, note: str = "", decision_id
             summary=f"{outcome.get_kind_display()}. {outcome.note}".strip(),
             kind=kind,
         )
+        refresh_after_commit(case.pk)
     return outcome
 
 

@@ -17,6 +17,7 @@ from backorders.roles import is_owner, is_staff_member
 
 from .models import AuditEvent, Message
 from .notify import channels, guidelines
+from .refresh import refresh_after_commit
 
 SEND_TASK = "packets.notify.tasks.send_message"
 STANDING_STEPS_EXTRA = ("delay_notice", "eta_revised", "restocked", "shipped")
@@ -66,6 +67,7 @@ def approve_message(message_id: int, user) -> Message:
         )
         message.set_status(Message.Status.QUEUED, actor=user, reason="Queued for sending", queued_at=timezone.now())
         transaction.on_commit(lambda: enqueue_send(message.pk))
+        refresh_after_commit(message.case_id)
     return message
 
 

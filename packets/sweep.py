@@ -99,8 +99,13 @@ class SweepResult:
 
 
 @paused_gc()  # the snapshot of a large store is hundreds of thousands of live objects
-def run_sweep(now: datetime | None = None) -> SweepResult:
-    """Reconcile cases and packets with the facts, then call the ``AFTER_SWEEP`` hooks."""
+def run_sweep(now: datetime | None = None, *, only: str | None = None) -> SweepResult:
+    """Reconcile cases and packets with the facts, then call the ``AFTER_SWEEP`` hooks.
+
+    ``only`` (a case's dedupe key) reconciles that one case, as a full run would, and leaves every
+    other case and the hooks to the schedule: what ``packets.refresh.refresh_case`` runs after a
+    person or the customer acted on the case.
+    """
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
@@ -108,12 +113,14 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         snap = load(now)
+        if only is not None:
+            snap.open_cases = {key: row for key, row in snap.open_cases.items() if key == only}
         result = SweepResult()
         readings = _score(snap, result)
-        desired = build_desired(snap)
+        desired = build_desired(snap, only)
         case_ids = _reconcile(snap, desired, result)
         _store_messages(snap, readings, desired, case_ids, result)
-    for path in AFTER_SWEEP:
+    for path in AFTER_SWEEP if only is None else ():
         import_string(path)(now)
     result.seconds = time.monotonic() - started
     return result
