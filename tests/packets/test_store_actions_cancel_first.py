@@ -8,9 +8,11 @@ not cancel.
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
+from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
@@ -125,3 +127,34 @@ def test_it_never_refunds_when_shopify_refuses_the_cancel(shop, owner, owner_cli
     assert not shop.order("5000000000001").get("refunds")
     page = owner_client.get(reverse("packets:store-action-panel", args=[case.pk])).content.decode()
     assert "Order cannot be cancelled." in page
+
+
+@pytest.mark.django_db(transaction=True)
+def test_it_never_refunds_before_the_cancel_when_workers_race(woo, owner):  # noqa: F811
+    cancel, refund = woo_cancel(owner)
+    outcomes: list[str] = []
+    cancel_done = threading.Event()
+
+    def eager_worker():
+        # a second worker handed the refund again and again (redeliveries, the scheduled retry)
+        try:
+            while not cancel_done.is_set():
+                outcomes.append(run_store_action(refund.pk))
+            outcomes.append(run_store_action(refund.pk))
+        finally:
+            connection.close()
+
+    racer = threading.Thread(target=eager_worker)
+    racer.start()
+    try:
+        assert run_store_action(cancel.pk) == "succeeded"
+    finally:
+        cancel_done.set()
+        racer.join(timeout=30)
+
+    assert outcomes.count("succeeded") == 1 and all(
+        o == "succeeded" or o.startswith(("waiting:", "nothing to do", "another worker")) for o in outcomes
+    )
+    applied = [r["method"] for r in woo.requests if r["applied"]]
+    assert applied == ["PUT", "POST"]  # the refund only ever after the cancel
+    assert len(woo.refunds["727"]) == 1
