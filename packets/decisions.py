@@ -26,7 +26,7 @@ from . import zendesk
 from .messaging import approve_message
 from .models import AuditEvent, Case, Decision, IllegalTransition, Message, Outcome, Packet
 from .outbound import case_changes, case_payload, case_updated, decision_payload, emit_many
-from .refresh import refresh_after_commit
+from .refresh import refresh_after_commit, refreshing_together
 from .store_actions import on_decision_approved
 
 # Where an approved decision leaves the case.
@@ -382,6 +382,11 @@ def bulk_accept_recommendation(
 ) -> BulkResult:
     """Accept each routine case's recommendation; each case is re-checked on its own."""
     _require_staff(user)
+    with refreshing_together():
+        return _bulk_accept(case_ids, user, note=note, next_check_at=next_check_at)
+
+
+def _bulk_accept(case_ids: list[int], user, *, note: str, next_check_at: datetime | None) -> BulkResult:
     result = BulkResult()
     cases = {c.pk: c for c in Case.objects.filter(pk__in=case_ids)}
     for case_id in case_ids:
@@ -433,8 +438,14 @@ def routine_drafts():
 
 
 def bulk_approve_messages(message_ids: list[int], user) -> BulkResult:
-    """Approve each draft on its own; a draft that needs the owner or breaks a guideline is skipped."""
+    """Approve each draft on its own; a draft that needs the owner or breaks a guideline is skipped.
+    The cases of the approved drafts are refreshed together at the end, by one task."""
     _require_staff(user)
+    with refreshing_together():
+        return _bulk_approve(message_ids, user)
+
+
+def _bulk_approve(message_ids: list[int], user) -> BulkResult:
     result = BulkResult()
     for message_id in message_ids:
         try:

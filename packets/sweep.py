@@ -21,6 +21,7 @@ never race. ``AFTER_SWEEP`` names functions called with ``now`` once the reconci
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -99,13 +100,14 @@ class SweepResult:
 
 
 @paused_gc()  # the snapshot of a large store is hundreds of thousands of live objects
-def run_sweep(now: datetime | None = None, *, only: str | None = None) -> SweepResult:
+def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None) -> SweepResult:
     """Reconcile cases and packets with the facts, then call the ``AFTER_SWEEP`` hooks.
 
-    ``only`` (a case's dedupe key) reconciles that one case, as a full run would, and leaves every
-    other case and the hooks to the schedule: what ``packets.refresh.refresh_case`` runs after a
-    person or the customer acted on the case.
+    ``only`` (cases' dedupe keys) reconciles those cases, as a full run would, and leaves every
+    other case and the hooks to the schedule: what ``packets.refresh.refresh_cases`` runs after a
+    person or the customer acted on them.
     """
+    only = frozenset(only) if only is not None else None
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
@@ -114,7 +116,7 @@ def run_sweep(now: datetime | None = None, *, only: str | None = None) -> SweepR
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         snap = load(now)
         if only is not None:
-            snap.open_cases = {key: row for key, row in snap.open_cases.items() if key == only}
+            snap.open_cases = {key: row for key, row in snap.open_cases.items() if key in only}
         result = SweepResult()
         readings = _score(snap, result)
         desired = build_desired(snap, only)

@@ -347,13 +347,13 @@ class CaseBuilder(ParcelCases):
 
     # ----------------------------------------------------------------- all of them
 
-    def build(self, only: str | None = None) -> dict[str, Desired]:
-        """Every case the facts call for; with ``only``, just the case of that key (if the facts
-        still call for it), built from the same snapshot as a full run would build it."""
+    def build(self, only: frozenset[str] | None = None) -> dict[str, Desired]:
+        """Every case the facts call for; with ``only``, just the cases of those keys (those the
+        facts still call for), built from the same snapshot as a full run would build them."""
         s = self.snap
 
         def wanted(key: str) -> bool:
-            return only is None or key == only
+            return only is None or key in only
 
         desired: dict[str, Desired] = {}
         for order_id, short in s.waiting_by_order.items():
@@ -392,5 +392,5 @@ class CaseBuilder(ParcelCases):
         return desired
 
 
-def build_desired(snap: Snapshot, only: str | None = None) -> dict[str, Desired]:
+def build_desired(snap: Snapshot, only: frozenset[str] | None = None) -> dict[str, Desired]:
     return CaseBuilder(snap).build(only)

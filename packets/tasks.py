@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .refresh import refresh_case as _refresh_case
+from .refresh import refresh_cases as _refresh_cases
 from .sweep import run_sweep as _run_sweep
 
 
@@ -11,6 +11,6 @@ def run_sweep() -> str:
     return str(_run_sweep())
 
 
-def refresh_case(case_id: int) -> str:
-    """One case's packet brought up to date after a person or the customer acted on it."""
-    return _refresh_case(case_id)
+def refresh_cases(case_ids: list[int]) -> str:
+    """Cases' packets brought up to date after a person or the customer acted on them."""
+    return _refresh_cases(case_ids)

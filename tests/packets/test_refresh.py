@@ -13,6 +13,8 @@ from decimal import Decimal
 import pytest
 import time_machine
 from django.test import Client
+from django_q.models import OrmQ
+from django_q.signing import SignedPackage
 
 from backorders.models import OrderLine
 from packets import decisions as verbs
@@ -121,3 +123,18 @@ def test_a_refresh_resolves_a_case_whose_cause_is_gone(store):
     refresh_case(case.pk)
     case.refresh_from_db()
     assert case.status == "resolved"
+
+
+def test_bulk_approval_refreshes_its_cases_with_one_task(store, owner, django_capture_on_commit_callbacks):
+    other = factories.CaseFactory()
+    drafts = [
+        factories.MessageFactory(case=case, order=case.order, step="update_48h") for case in (store["case"], other)
+    ]
+    with django_capture_on_commit_callbacks(execute=True):
+        result = verbs.bulk_approve_messages([m.pk for m in drafts], owner)
+
+    assert sorted(result.done) == sorted(m.pk for m in drafts)
+    tasks = [SignedPackage.loads(row.payload) for row in OrmQ.objects.order_by("pk")]
+    refreshes = [task["args"] for task in tasks if task["func"] == "packets.tasks.refresh_cases"]
+    assert refreshes == [(sorted([store["case"].pk, other.pk]),)]  # one task, both cases
+    assert [task["func"] for task in tasks].count("packets.notify.tasks.send_message") == 2

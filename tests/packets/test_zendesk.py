@@ -46,7 +46,7 @@ def test_escalating_opens_one_ticket_through_the_worker_and_shows_its_link(zende
 
     escalate(case, support)  # support may escalate; the case goes to the owner
 
-    assert queued_task_names() == ["packets.zendesk.open_ticket", "packets.tasks.refresh_case"]
+    assert queued_task_names() == ["packets.zendesk.open_ticket", "packets.tasks.refresh_cases"]
     tasks = run_queued_tasks()
     assert all(task["success"] for task in tasks), [task["result"] for task in tasks]
     [request] = [r for r in zendesk.requests if r["method"] == "POST"]
