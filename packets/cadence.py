@@ -46,7 +46,7 @@ from . import cadence_parts as parts
 from .cadence_rows import LINE_VALUES, _line
 from .messaging import enqueue_send
 from .models import AuditEvent, Case, Message
-from .notify import drafting
+from .notify import channels, drafting
 from .notify.links import customer_links
 
 FTC_DEFAULT_DAYS = 30  # no shipping time stated: the rule's 30 days
@@ -81,12 +81,18 @@ def cadence_key(line_id: int, step: str) -> str:
 
 
 def preferred_channel(customer) -> tuple[str, str] | None:
-    """(channel, address) for a customer: SMS only with opt-in and a phone in E.164, else email."""
+    """(channel, address) for a customer: SMS only with opt-in and a phone in E.164, else email; never
+    a channel that is not set up (an SMS customer gets email while SMS is not), None when none is."""
     if customer is None or customer.erased_at is not None:
         return None
-    if customer.preferred_channel == "sms" and customer.sms_opt_in and is_e164(customer.phone):
+    if (
+        customer.preferred_channel == "sms"
+        and customer.sms_opt_in
+        and is_e164(customer.phone)
+        and channels.ready(channels.SMS)
+    ):
         return Message.Channel.SMS, customer.phone
-    if customer.email:
+    if customer.email and channels.ready(channels.EMAIL):
         return Message.Channel.EMAIL, customer.email
     return None
 

@@ -1,14 +1,16 @@
 """What people do with a case: decide, propose, approve or reject, record outcomes, assign.
 
 Every verb owns its transaction, locks the case row it changes, checks the person's role on the
-server and writes an AuditEvent in the same transaction. ``approve_decision`` is the single place
-a decision becomes approved: whatever later acts on the store hangs off it.
+server and writes an AuditEvent in the same transaction. What a person does to a case refreshes
+that case's packet once the transaction commits (``refresh.refresh_after_commit``).
+``approve_decision`` is the single place a decision becomes approved: whatever later acts on the
+store hangs off it.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from django.contrib.auth import get_user_model
@@ -24,6 +26,7 @@ from . import zendesk
 from .messaging import approve_message
 from .models import AuditEvent, Case, Decision, IllegalTransition, Message, Outcome, Packet
 from .outbound import case_changes, case_payload, case_updated, decision_payload, emit_many
+from .refresh import refresh_after_commit, refreshing_together
 from .store_actions import on_decision_approved
 
 # Where an approved decision leaves the case.
@@ -84,6 +87,7 @@ def decide(
     amount: Decimal | None = None,
     next_check_at: datetime | None = None,
     packet_version: int | None = None,
+    replaces: int | None = None,
 ) -> Decision:
     """Record a decision on the case's latest packet.
 
@@ -91,6 +95,10 @@ def decide(
     one the policy reserves for the owner, made by support, stays *proposed* and the case waits
     for the owner. ``packet_version`` is the version the person read: when a newer one exists,
     the decision is refused so nobody decides on facts that have changed.
+
+    A second decision on the packet version that already has a standing one (proposed or
+    approved) is refused, naming the earlier one (who, what, when), unless ``replaces`` names
+    it: the person saw it and decides again on purpose. A replaced proposal is turned down.
     """
     _require_staff(user)
     if action not in Decision.Action.values:
@@ -110,6 +118,7 @@ def decide(
                 f"The packet changed while you read it (now version {packet.version}); "
                 "read the changes and decide again."
             )
+        _refuse_a_second_decision(case, packet, user, replaces)
         if action == Decision.Action.PAUSE_PRODUCT and case.product_id is None:
             raise ValidationError("This case is not about one product, so there is nothing to pause.")
         policy = StorePolicy.objects.current()
@@ -138,10 +147,60 @@ def decide(
             status_was = case.status
             case.set_status(Case.Status.AWAITING_OWNER, actor=user, reason=f"{user} proposed: {action}")
             case_updated(case, "decision", status_was=status_was)
+            refresh_after_commit(case.pk)
         else:
             approve_decision(decision.pk, user)
             decision.refresh_from_db()
     return decision
+
+
+class AlreadyDecided(ValidationError):
+    """A decision stands on this packet version already; ``earlier`` is it."""
+
+    def __init__(self, earlier: Decision, packet: Packet):
+        self.earlier = earlier
+        super().__init__(
+            f"Already decided on packet v{packet.version}: {describe_decision(earlier)}. Nothing has changed "
+            "since; to decide again anyway, confirm that the new decision replaces it.",
+            code="already_decided",
+        )
+
+
+def earlier_decision(case: Case, packet: Packet) -> Decision | None:
+    """The standing (proposed or approved) decision already made on this packet version, if any."""
+    return (
+        case.decisions.filter(packet=packet, status__in=[Decision.Status.PROPOSED, Decision.Status.APPROVED])
+        .select_related("decided_by")
+        .order_by("-decided_at", "-id")
+        .first()
+    )
+
+
+def describe_decision(decision: Decision) -> str:
+    who = decision.decided_by.get_full_name() or decision.decided_by.get_username()
+    when = timezone.localtime(decision.decided_at, UTC).strftime("%b %-d, %H:%M UTC")
+    state = "waiting for the owner" if decision.status == Decision.Status.PROPOSED else "approved"
+    return f"{who} chose “{decision.get_action_display()}” on {when} ({state})"
+
+
+def _refuse_a_second_decision(case: Case, packet: Packet, user, replaces: int | None) -> None:
+    earlier = earlier_decision(case, packet)
+    if earlier is None:
+        return
+    if replaces != earlier.pk:
+        raise AlreadyDecided(earlier, packet)
+    if earlier.status == Decision.Status.PROPOSED:
+        if not is_owner(user) and earlier.decided_by_id != user.pk:
+            raise PermissionDenied("Only the owner, or whoever proposed it, can replace a proposal.")
+        Decision.objects.filter(pk=earlier.pk).update(status=Decision.Status.REJECTED)
+        AuditEvent.record(
+            "decision.rejected",
+            actor=user,
+            case=case,
+            obj=earlier,
+            summary=f"Replaced by a new decision: {earlier.get_action_display()}",
+            decision_action=earlier.action,
+        )
 
 
 def approve_decision(decision_id: int, owner) -> Decision:
@@ -186,6 +245,7 @@ def approve_decision(decision_id: int, owner) -> Decision:
                 ("case.updated", case_payload(case, case_changes(case, status_was, "decision")), case),
             ]
         )
+        refresh_after_commit(case.pk)
     return decision
 
 
@@ -235,6 +295,7 @@ def reject_decision(decision_id: int, owner, note: str = "") -> Decision:
         if case.status == Case.Status.AWAITING_OWNER and not still_proposed:
             case.set_status(Case.Status.OPEN, actor=owner, reason="Proposal rejected")
         case_updated(case, "decision", status_was=status_was)
+        refresh_after_commit(case.pk)
     return decision
 
 
@@ -259,6 +320,7 @@ def record_outcome(case_id: int, user, *, kind: str, note: str = "", decision_id
             summary=f"{outcome.get_kind_display()}. {outcome.note}".strip(),
             kind=kind,
         )
+        refresh_after_commit(case.pk)
     return outcome
 
 
@@ -320,6 +382,11 @@ def bulk_accept_recommendation(
 ) -> BulkResult:
     """Accept each routine case's recommendation; each case is re-checked on its own."""
     _require_staff(user)
+    with refreshing_together():
+        return _bulk_accept(case_ids, user, note=note, next_check_at=next_check_at)
+
+
+def _bulk_accept(case_ids: list[int], user, *, note: str, next_check_at: datetime | None) -> BulkResult:
     result = BulkResult()
     cases = {c.pk: c for c in Case.objects.filter(pk__in=case_ids)}
     for case_id in case_ids:
@@ -367,12 +434,18 @@ def routine_drafts():
         needs_owner=False,
         guideline_issues=[],
         case__evidence_strength=BULK_SAFE_EVIDENCE,
-    )
+    ).exclude(case__risk_level__in=Message.OWNER_RISKS)
 
 
 def bulk_approve_messages(message_ids: list[int], user) -> BulkResult:
-    """Approve each draft on its own; a draft that needs the owner or breaks a guideline is skipped."""
+    """Approve each draft on its own; a draft that needs the owner or breaks a guideline is skipped.
+    The cases of the approved drafts are refreshed together at the end, by one task."""
     _require_staff(user)
+    with refreshing_together():
+        return _bulk_approve(message_ids, user)
+
+
+def _bulk_approve(message_ids: list[int], user) -> BulkResult:
     result = BulkResult()
     for message_id in message_ids:
         try:

@@ -71,6 +71,7 @@ class DecisionForm(forms.Form):
     amount = forms.DecimalField(required=False, min_value=0, max_digits=12, decimal_places=2)
     next_check_on = forms.DateField(required=False, widget=forms.DateInput(attrs={"type": "date"}))
     packet_version = forms.IntegerField(min_value=1, widget=forms.HiddenInput)
+    replaces = forms.IntegerField(required=False, min_value=1, widget=forms.HiddenInput)
 
     def clean(self):
         data = super().clean()

@@ -29,8 +29,10 @@ def hand_back_due(
     started_field: str,
     enqueue: Callable[[int], object],
     limit: int,
+    held: Q | None = None,
 ) -> int:
-    """Enqueue up to ``limit`` due or lost rows of ``model`` after commit; returns how many."""
+    """Enqueue up to ``limit`` due or lost rows of ``model`` after commit; returns how many.
+    Rows matching ``held`` (waiting on something else) are left alone."""
     now = timezone.now()
     window = timedelta(seconds=int(settings.Q_CLUSTER["retry"]))
     lost_before = now - window
@@ -38,13 +40,11 @@ def hand_back_due(
         Q(next_attempt_at__lte=now) | Q(next_attempt_at__isnull=True, created_at__lt=lost_before)
     )
     stuck = Q(status=running, **{f"{started_field}__lt": lost_before})
+    rows = model.objects.select_for_update(skip_locked=True).filter(due | stuck)
+    if held is not None:
+        rows = rows.exclude(held)
     with transaction.atomic():
-        ids = list(
-            model.objects.select_for_update(skip_locked=True)
-            .filter(due | stuck)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:limit]
-        )
+        ids = list(rows.order_by("pk").values_list("pk", flat=True)[:limit])
         if ids:
             model.objects.filter(pk__in=ids).exclude(status=running).update(next_attempt_at=now + window)
             transaction.on_commit(lambda: [enqueue(pk) for pk in ids])

@@ -16,7 +16,8 @@ from backorders.models import StorePolicy
 from backorders.roles import is_owner, is_staff_member
 
 from .models import AuditEvent, IllegalTransition, Message
-from .notify import guidelines
+from .notify import channels, guidelines
+from .refresh import refresh_after_commit
 
 SEND_TASK = "packets.notify.tasks.send_message"
 STANDING_STEPS_EXTRA = ("delay_notice", "eta_revised", "restocked", "shipped")
@@ -25,9 +26,17 @@ logger = logging.getLogger(__name__)
 
 
 def can_approve(user, message: Message) -> bool:
-    if message.needs_owner:
+    """Staff approve messages; the owner alone those a VIP, a high value or conflicting evidence
+    flagged, and every customer message on a case on chargeback watch or owner-only."""
+    if message.owner_reason:
         return is_owner(user)
     return is_staff_member(user)
+
+
+def _refusal(message: Message) -> str:
+    if message.owner_reason:
+        return f"This message needs the owner's approval: {message.owner_reason}"
+    return "Only the store's owner and support staff approve messages"
 
 
 def current_issues(message: Message, policy: StorePolicy | None = None) -> list[str]:
@@ -103,9 +112,12 @@ def approve_message(message_id: int, user) -> Message:
     with transaction.atomic():
         message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
-            raise PermissionDenied("This message needs the owner's approval.")
+            raise PermissionDenied(_refusal(message))
         if message.status != Message.Status.DRAFT:
             raise NoLongerADraft(no_longer_a_draft(message))
+        unset = channels.not_ready(message.channel)
+        if unset:
+            raise ValidationError(f"Cannot be sent: {unset}. Set it up, or cancel this draft")
         refresh_links(message)
         issues = message.guideline_issues or current_issues(message)
         if issues:
@@ -115,6 +127,7 @@ def approve_message(message_id: int, user) -> Message:
         )
         message.set_status(Message.Status.QUEUED, actor=user, reason="Queued for sending", queued_at=timezone.now())
         transaction.on_commit(lambda: enqueue_send(message.pk))
+        refresh_after_commit(message.case_id)
     return message
 
 
@@ -123,7 +136,10 @@ def retry_failed_message(message_id: int, user) -> Message:
     with transaction.atomic():
         message = Message.objects.select_for_update(of=("self",)).select_related("case").get(pk=message_id)
         if not can_approve(user, message):
-            raise PermissionDenied("This message needs the owner's approval.")
+            raise PermissionDenied(_refusal(message))
+        unset = channels.not_ready(message.channel)
+        if unset:
+            raise ValidationError(f"Cannot be sent: {unset}")
         message.set_status(
             Message.Status.QUEUED,
             actor=user,

@@ -45,6 +45,7 @@ class QueueFilterForm(forms.Form):
     age = forms.ChoiceField(required=False, choices=[("", "Any")] + [(key, label) for key, label, *_ in AGE_BUCKETS])
     assignee = forms.RegexField(required=False, regex=r"^(none|\d+)$", error_messages={"invalid": "Unknown assignee."})
     page = forms.IntegerField(required=False, min_value=1)
+    decided = forms.BooleanField(required=False, help_text="Include cases already decided (actioned).")
 
     def active(self) -> dict[str, str]:
         """The facet filters in force, as strings (the shape facet values take)."""
@@ -235,6 +236,10 @@ def queue(form: QueueFilterForm, now=None):
     now = now or timezone.now()
     active = form.active()
     text = form.cleaned_data.get("q") or ""
-    cases = filtered_cases(Case.objects.for_queue(), active, text, now)
-    facets, total = facet_counts(Case.objects.open(), active, text, now)
+    cases, counted = Case.objects.for_queue(), Case.objects.open()
+    if not form.cleaned_data.get("decided"):
+        # decided cases leave the queue until something changes (the sweep reopens them then)
+        cases, counted = cases.exclude(status=Case.Status.ACTIONED), counted.exclude(status=Case.Status.ACTIONED)
+    cases = filtered_cases(cases, active, text, now)
+    facets, total = facet_counts(counted, active, text, now)
     return cases, facets, active, total

@@ -3,7 +3,13 @@
 VADER gives a compound score from -1 (most negative) to 1. Intents are read with plain patterns,
 because the phrases that matter to a store (a refund, a chargeback, a lawyer) are few and
 explicit; a pattern that matched is shown to the owner, so a false alarm is visible and cheap.
-Negations ("I don't want a refund") are not understood: the intent is still reported.
+Negations ("I don't want a refund") are not understood: the intent is still reported. Every
+pattern matches whole words, in any case ("scam" never matches "scampi").
+
+Two intents escalate as the playbooks ask: chargeback risk (fraud, scam, dispute, chargeback, "my
+bank", "report you") puts the case on chargeback watch, for the owner, and stops automated
+replies; a callback request ("please call me", a phone number asked for) goes to support with
+callback priority.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ BAD_REVIEW = "bad_review"
 LEGAL_THREAT = "legal_threat"
 WHERE_IS_MY_ORDER = "where_is_my_order"
 NOT_RECEIVED = "not_received"
+CALLBACK = "callback_requested"
 
 INTENT_LABELS = {
     REFUND: "asks for a refund",
@@ -30,6 +37,7 @@ INTENT_LABELS = {
     LEGAL_THREAT: "threatens legal action",
     WHERE_IS_MY_ORDER: "asks where the order is",
     NOT_RECEIVED: "says the parcel never arrived",
+    CALLBACK: "asks for a phone call",
 }
 
 # Intents that are threats: they put the case in front of the owner whatever the score.
@@ -39,8 +47,10 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     REFUND: re.compile(r"\brefund|\bmoney back\b|\breimburse", re.I),
     CANCEL: re.compile(r"\bcancel", re.I),
     CHARGEBACK: re.compile(
-        r"charge[\s-]?back|\bdispute|\bmy bank\b|credit card company|\bpaypal (?:claim|dispute)|"
-        r"reverse the (?:charge|payment)",
+        r"\bcharge[\s-]?backs?\b|\bdisput(?:e|es|ed|ing)\b|\bmy bank\b|\bcredit card company\b|"
+        r"\bpaypal (?:claim|dispute)\b|\breverse the (?:charge|payment)\b|"
+        r"\bfraud(?:ulent|ster|sters)?\b|\bscam(?:s|med|mer|mers|ming)?\b|\brip[\s-]?off\b|"
+        r"\breport(?:ing)? (?:you|this|your (?:store|shop|company))\b|\bstolen from me\b",
         re.I,
     ),
     BAD_REVIEW: re.compile(
@@ -62,6 +72,14 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
         r"\b(?:never|not|haven't|hasn't|have not|has not|didn't|did not) (?:been )?"
         r"(?:received|arrived|delivered|got|get)|"
         r"\bnever (?:came|arrived|showed up)|\bnothing (?:arrived|came)|\bnot here\b",
+        re.I,
+    ),
+    CALLBACK: re.compile(
+        r"\b(?:call|ring|phone) me\b|\bcall me back\b|\bgive me a (?:call|ring)\b|\bcall(?:back| back) request|"
+        r"\b(?:request|want|like|need) a (?:call|callback|call back|phone call)\b|"
+        r"\b(?:can|could|would|will) (?:someone|somebody|you|anyone) (?:please )?(?:call|phone|ring)\b|"
+        r"\b(?:speak|talk) to (?:someone|somebody|a (?:person|human)) (?:on|by|over) the phone\b|"
+        r"\b(?:your|a) (?:phone|telephone|contact) number\b|\bnumber (?:i|I) can call\b|\bcall you\b",
         re.I,
     ),
 }

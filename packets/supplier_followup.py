@@ -12,7 +12,9 @@ never has more than one proposed purchase order (the database refuses a second).
   recorded on the supplier's trail (a ``SILENCE`` update) for the scorecard.
 - **Purchase-order proposal**: for each backordered SKU, the units short (waiting demand minus
   free stock minus units on open purchase orders) go on the supplier's proposed purchase order,
-  for the owner to approve (``approve_purchase_order``).
+  for the owner to approve (``approve_purchase_order``). A SKU that cannot be reordered never
+  does: discontinued in the catalog, or its newest supplier word says discontinued or variant
+  missing (what the packet's supply verdict reads too). Its line leaves an open proposal.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from datetime import datetime
 
 from django.core.exceptions import PermissionDenied
 from django.db import transaction
-from django.db.models import F, Max, Min, Sum
+from django.db.models import F, Max, Min, OuterRef, Subquery, Sum
 from django.utils import timezone
 
 from backorders.calendar import BusinessCalendar
@@ -33,6 +35,7 @@ from backorders.roles import is_owner
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSource, SupplierUpdate
 
 from .models import AuditEvent, IllegalTransition, Message
+from .notify import channels
 
 OPEN_PO_STATUSES = [PurchaseOrder.Status.APPROVED, PurchaseOrder.Status.SENT, PurchaseOrder.Status.PARTIAL]
 
@@ -52,6 +55,7 @@ class _Need:
     waiting_since: datetime
     free: int
     on_order: int
+    orderable: bool = True  # False: discontinued or variant missing, never reordered
 
     @property
     def short(self) -> int:
@@ -68,9 +72,13 @@ def _needs(now: datetime) -> dict[int, list[_Need]]:
     }
     if not waiting:
         return {}
-    sources = SupplierSource.objects.filter(
-        product_id__in=waiting, active=True, role=SupplierSource.Role.PRIMARY, supplier__active=True
-    ).select_related("supplier", "product")
+    sources = (
+        SupplierSource.objects.filter(
+            product_id__in=waiting, active=True, role=SupplierSource.Role.PRIMARY, supplier__active=True
+        )
+        .select_related("supplier", "product")
+        .annotate(latest_stock=Subquery(_latest_stock_word().values("stock_status")[:1]))
+    )
     on_order = defaultdict(int)
     for product_id, quantity, received in PurchaseOrderLine.objects.filter(
         product_id__in=waiting, purchase_order__status__in=OPEN_PO_STATUSES
@@ -88,9 +96,25 @@ def _needs(now: datetime) -> dict[int, list[_Need]]:
                 waiting_since=row["since"] or now,
                 free=product.on_hand - product.allocated,
                 on_order=on_order[product.pk],
+                orderable=product.status != Product.Status.DISCONTINUED and source.latest_stock not in NOT_ORDERABLE,
             )
         )
     return needs
+
+
+# A product the supplier's newest word says cannot be supplied as ordered: never reordered.
+NOT_ORDERABLE = frozenset({SupplierUpdate.StockStatus.DISCONTINUED, SupplierUpdate.StockStatus.VARIANT_MISSING})
+
+
+def _latest_stock_word():
+    """The product's newest supplier evidence that says something about stock, newest first (the
+    same reading as ``packets.rules.supply.classify_supply``: silences and unknown statuses skipped)."""
+    return (
+        SupplierUpdate.objects.filter(product_id=OuterRef("product_id"))
+        .exclude(kind=SupplierUpdate.Kind.SILENCE)
+        .exclude(kind=SupplierUpdate.Kind.STOCK_STATUS, stock_status=SupplierUpdate.StockStatus.UNKNOWN)
+        .order_by("-received_at", "-id")
+    )
 
 
 def draft_supplier_followups(now: datetime | None = None) -> FollowupResult:
@@ -127,8 +151,8 @@ def _chase(supplier, needs, heard_at, now, policy, calendar, result) -> None:
     silent_days = calendar.business_days_between(anchor, now)
     if silent_days < window:
         return
-    if not supplier.email:
-        result.no_email.append(supplier.pk)
+    if not supplier.email or not channels.ready(channels.EMAIL):
+        result.no_email.append(supplier.pk)  # no address, or no email set up: nothing is drafted
         return
     key = f"supplier-chase:{supplier.pk}:{anchor:%Y%m%dT%H%M%S}:{silent_days // window}"
     with transaction.atomic():
@@ -188,7 +212,7 @@ def _chase_body(supplier, needs, heard_at, calendar) -> str:
 
 def _propose(supplier, needs, now, result) -> None:
     """Make the supplier's proposed purchase order carry exactly what is short; drop it when nothing is."""
-    short = {n.product.pk: n for n in needs if n.short > 0}
+    short = {n.product.pk: n for n in needs if n.short > 0 and n.orderable}
     with transaction.atomic():
         Supplier.objects.select_for_update().filter(pk=supplier.pk).first()
         proposal = (

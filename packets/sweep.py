@@ -10,7 +10,9 @@ Python which cases should be open and what their packets say (``sweep_cases`` an
 - a case the owner resolved is reopened only when its facts changed since; a case the sweep
   resolved is reopened when its cause comes back. Either way an audit row says so: nothing is
   reopened silently;
-- a case whose risk rises to owner-only or chargeback watch moves to "awaiting the owner".
+- a case whose risk rises to owner-only or chargeback watch moves to "awaiting the owner";
+- a decided ("actioned") case, out of the default queue, comes back to it (open) when its facts
+  change.
 
 Runs are serialised with a PostgreSQL advisory lock, so the schedule and an intake-triggered run
 never race. ``AFTER_SWEEP`` names functions called with ``now`` once the reconcile is committed.
@@ -19,6 +21,7 @@ never race. ``AFTER_SWEEP`` names functions called with ``now`` once the reconci
 from __future__ import annotations
 
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -97,8 +100,14 @@ class SweepResult:
 
 
 @paused_gc()  # the snapshot of a large store is hundreds of thousands of live objects
-def run_sweep(now: datetime | None = None) -> SweepResult:
-    """Reconcile cases and packets with the facts, then call the ``AFTER_SWEEP`` hooks."""
+def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None) -> SweepResult:
+    """Reconcile cases and packets with the facts, then call the ``AFTER_SWEEP`` hooks.
+
+    ``only`` (cases' dedupe keys) reconciles those cases, as a full run would, and leaves every
+    other case and the hooks to the schedule: what ``packets.refresh.refresh_cases`` runs after a
+    person or the customer acted on them.
+    """
+    only = frozenset(only) if only is not None else None
     started = time.monotonic()
     now = now or timezone.now()
     with transaction.atomic():
@@ -106,12 +115,14 @@ def run_sweep(now: datetime | None = None) -> SweepResult:
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
         snap = load(now)
+        if only is not None:
+            snap.open_cases = {key: row for key, row in snap.open_cases.items() if key in only}
         result = SweepResult()
         readings = _score(snap, result)
-        desired = build_desired(snap)
+        desired = build_desired(snap, only)
         case_ids = _reconcile(snap, desired, result)
         _store_messages(snap, readings, desired, case_ids, result)
-    for path in AFTER_SWEEP:
+    for path in AFTER_SWEEP if only is None else ():
         import_string(path)(now)
     result.seconds = time.monotonic() - started
     return result
@@ -289,6 +300,12 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
         latest = snap.latest_packets.get(row["id"])
         if latest is None or latest["facts_sha256"] != sha:
             packets.append((row["id"], (latest["version"] if latest else 0) + 1, d, sha, latest and latest["id"]))
+            if row["status"] == Case.Status.ACTIONED:
+                # decided cases stay out of the queue until something changes: now it has
+                _transition(
+                    row, Case.Status.OPEN, "Back in the queue: its facts changed since the decision.", now, audits
+                )
+                rows_to_update[row["id"]] = row
         old_rank = row["risk_rank"]
         if _apply(row, d):
             rows_to_update[row["id"]] = row

@@ -350,10 +350,18 @@ class CaseBuilder(ParcelCases):
 
     # ----------------------------------------------------------------- all of them
 
-    def build(self) -> dict[str, Desired]:
+    def build(self, only: frozenset[str] | None = None) -> dict[str, Desired]:
+        """Every case the facts call for; with ``only``, just the cases of those keys (those the
+        facts still call for), built from the same snapshot as a full run would build them."""
         s = self.snap
+
+        def wanted(key: str) -> bool:
+            return only is None or key in only
+
         desired: dict[str, Desired] = {}
         for order_id, short in s.waiting_by_order.items():
+            if not wanted(f"backorder:order:{order_id}"):
+                continue
             d = self.backorder(order_id, short)
             desired[d.key] = d
         candidates = (
@@ -362,12 +370,14 @@ class CaseBuilder(ParcelCases):
             | set(s.updates_by_product)
         )
         for product_id in sorted(candidates):
-            if product_id not in s.products:
+            if product_id not in s.products or not wanted(f"stockout:product:{product_id}"):
                 continue
             d = self.stockout(product_id)
             if d:
                 desired[d.key] = d
         for row in s.shipments:
+            if not wanted(f"tracking:shipment:{row['id']}"):
+                continue
             d = self.tracking(row)
             if d:
                 desired[d.key] = d
@@ -377,11 +387,13 @@ class CaseBuilder(ParcelCases):
             if supplier_id is not None:
                 waiting_by_supplier.setdefault(supplier_id, []).append(product_id)
         for supplier_id, product_ids in sorted(waiting_by_supplier.items()):
+            if not wanted(f"silence:supplier:{supplier_id}"):
+                continue
             if is_silent(s.suppliers[supplier_id], now=s.now, calendar=s.calendar, policy=self.rules):
                 d = self.silence(supplier_id, sorted(product_ids))
                 desired[d.key] = d
         return desired
 
 
-def build_desired(snap: Snapshot) -> dict[str, Desired]:
-    return CaseBuilder(snap).build()
+def build_desired(snap: Snapshot, only: frozenset[str] | None = None) -> dict[str, Desired]:
+    return CaseBuilder(snap).build(only)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from .refresh import refresh_cases as _refresh_cases
 from .sweep import run_sweep as _run_sweep
 
 logger = logging.getLogger(__name__)
@@ -15,3 +16,8 @@ def run_sweep() -> str:
     result = _run_sweep()
     logger.log(logging.INFO if result.changed else logging.DEBUG, "Sweep: %s", result)
     return str(result)
+
+
+def refresh_cases(case_ids: list[int]) -> str:
+    """Cases' packets brought up to date after a person or the customer acted on them."""
+    return _refresh_cases(case_ids)

@@ -33,6 +33,7 @@ from .forms import (
 )
 from .messaging import NoLongerADraft, approve_message, can_approve
 from .models import Case, Decision, IllegalTransition, Message
+from .notify import channels
 from .queue import FACETS, QueueFilterForm, queue
 from .timeline import timeline_svg
 
@@ -87,6 +88,12 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
     clear = params.copy()
     for name in [*FACETS, "page"]:
         clear.pop(name, None)
+    toggle = params.copy()
+    toggle.pop("page", None)
+    if form.cleaned_data.get("decided"):
+        toggle.pop("decided", None)
+    else:
+        toggle["decided"] = "1"
     context = {
         "filter_form": form,
         "page": page,
@@ -95,6 +102,8 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
         "q": form.cleaned_data.get("q") or "",
         "clear_url": f"?{clear.urlencode()}" if clear else "?",
         "current_url": request.get_full_path(),
+        "decided": form.cleaned_data.get("decided"),
+        "decided_url": f"?{toggle.urlencode()}" if toggle else "?",
     }
     return context, 200
 
@@ -151,7 +160,10 @@ def draft_list(request: HttpRequest) -> HttpResponse:
     drafts = verbs.routine_drafts() if routine else Message.objects.filter(status=Message.Status.DRAFT)
     drafts = drafts.select_related("case__order__customer", "case__product").order_by("created_at", "id")
     page = Paginator(drafts, PAGE_SIZE).get_page(request.GET.get("page"))
-    rows = [(m, can_approve(request.user, m) and not m.guideline_issues) for m in page.object_list]
+    rows = []
+    for m in page.object_list:
+        unset = channels.not_ready(m.channel)
+        rows.append((m, can_approve(request.user, m) and not m.guideline_issues and not unset, unset))
     return render(
         request,
         "packets/draft_list.html",
@@ -193,8 +205,13 @@ def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
         }
     )
     message_rows = [
-        {"message": m, "can_approve": m.status == Message.Status.DRAFT and can_approve(request.user, m)}
+        {
+            "message": m,
+            "can_approve": m.status == Message.Status.DRAFT and can_approve(request.user, m) and not unset,
+            "channel_problem": unset,
+        }
         for m in case_messages
+        for unset in [channels.not_ready(m.channel) if m.status == Message.Status.DRAFT else ""]
     ]
     context = {
         "case": case,
@@ -257,10 +274,13 @@ def case_decide(request: HttpRequest, case_id: int) -> HttpResponse:
                 amount=data["amount"],
                 next_check_at=data["next_check_at"],
                 packet_version=data["packet_version"],
+                replaces=data["replaces"],
             )
         except ValidationError as exc:
             for error in _errors(exc):
                 form.add_error(None, error)
+            if isinstance(exc, verbs.AlreadyDecided):
+                form.earlier = exc.earlier  # the page offers to replace it
         else:
             if decision.status == Decision.Status.PROPOSED:
                 flash.info(request, f"Proposed “{decision.get_action_display()}”: it waits for the owner's approval.")

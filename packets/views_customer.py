@@ -23,6 +23,7 @@ from .models import AuditEvent, Case, InboundMessage
 from .notify.drafting import customer_date
 from .notify.links import LinkExpired, LinkInvalid, read_token
 from .outbound import case_payload, case_updated, emit
+from .refresh import refresh_after_commit
 
 CANCEL_INTENT = "cancel"
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PARTIAL, OrderLine.State.PENDING)
@@ -171,6 +172,7 @@ def request_cancel(order: Order, *, ip: str = "") -> InboundMessage:
             summary=f"Customer asked to cancel order {locked.number}; the owner confirms the refund",
             ip=ip,
         )
+        refresh_after_commit(case.pk)
     return inbound
 
 

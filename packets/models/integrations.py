@@ -29,6 +29,10 @@ class StoreAction(StatusMachine, models.Model):
     is made once per action and reused only when the same call is retried; an outcome that is not
     known (a timeout after sending) becomes ``needs_check`` and the store is read back before any
     new call.
+
+    ``after`` names the action this one waits on (a refund that belongs to a cancel): the worker
+    runs it only once that action succeeded. While it has not, the row stays pending and shows
+    what it waits for; if that action failed, it is never sent.
     """
 
     class Platform(models.TextChoices):
@@ -83,6 +87,14 @@ class StoreAction(StatusMachine, models.Model):
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="store_actions"
     )
+    after = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.PROTECT,
+        related_name="dependents",
+        help_text="The action this one waits on: it runs only after that one succeeded.",
+    )
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
@@ -108,6 +120,20 @@ class StoreAction(StatusMachine, models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.SUCCEEDED, self.Status.FAILED}
+
+    def waiting_on(self, after: StoreAction | None = None) -> StoreAction | None:
+        """The action this pending one still waits on (``after`` when the caller has it loaded)."""
+        if self.after_id is None or self.status != self.Status.PENDING:
+            return None
+        after = after if after is not None and after.pk == self.after_id else self.after
+        return None if after.status == self.Status.SUCCEEDED else after
+
+    @classmethod
+    def unblocked(cls) -> Q:
+        """Rows free to run: waiting on nothing, or on an action that succeeded. A condition on the
+        row's own column (no join), so a conditional UPDATE re-checks it on the row it locks."""
+        succeeded = cls.objects.filter(status=cls.Status.SUCCEEDED).values("pk")
+        return Q(after__isnull=True) | Q(after_id__in=succeeded)
 
     def set_status(self, new: str, *, actor=None, reason: str = "", **fields) -> None:
         with transaction.atomic():

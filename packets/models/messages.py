@@ -43,6 +43,9 @@ class Message(StatusMachine, models.Model):
         BOUNCED = "bounced", "Bounced"
         COMPLAINED = "complained", "Marked as spam"
 
+    # Cases whose customer messages only the owner approves, whoever drafted them.
+    OWNER_RISKS = frozenset({Case.Risk.OWNER_ONLY, Case.Risk.CHARGEBACK_WATCH})
+
     # A report only ever moves a message up this scale: a late "delivered" never hides a bounce.
     DELIVERY_RANK = {Delivery.UNKNOWN: 0, Delivery.DELIVERED: 1, Delivery.BOUNCED: 2, Delivery.COMPLAINED: 3}
 
@@ -120,6 +123,15 @@ class Message(StatusMachine, models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_channel_display()} to {self.to} ({self.status})"
+
+    @property
+    def owner_reason(self) -> str:
+        """Why only the owner may approve this message; empty when staff may."""
+        if self.audience == self.Audience.CUSTOMER and self.case_id and self.case.risk_level in self.OWNER_RISKS:
+            return f"the case is {self.case.get_risk_level_display().lower()}: only the owner approves its messages"
+        if self.needs_owner:
+            return "VIP, high value or conflicting evidence: only the owner approves it"
+        return ""
 
     def set_status(self, new: str, *, actor=None, reason: str = "", save: bool = True, **fields) -> None:
         with transaction.atomic():

@@ -64,6 +64,11 @@ def send_message(message_id: int) -> str:
         logger.info("Message %s not sent: %s", message_id, message)
         return message
 
+    paused = _paused(message)
+    if paused:
+        _fail(message, paused)
+        return "refused: automated replies paused"
+
     refresh_links(message)  # the links go out as the site is now, not as it was when drafted
     issues = current_issues(message) if not message.guideline_issues else message.guideline_issues
     if issues:
@@ -90,6 +95,18 @@ def send_message(message_id: int) -> str:
         raise
     _mark_sent(message, provider_id, f"Sent ({provider_id})")
     return f"sent as {provider_id}"
+
+
+def _paused(message: Message) -> str:
+    """Why an automatically approved reply must not go out now (its case went on chargeback watch
+    after it was approved); empty when it may. A person's approval is not second-guessed."""
+    case = message.case
+    if message.standing_approval and case is not None and case.risk_level == case.Risk.CHARGEBACK_WATCH:
+        return (
+            "Not sent: the case is on chargeback watch, so automated replies are paused. "
+            "The owner reads the case and sends this again, or writes another."
+        )
+    return ""
 
 
 def _claim(message_id: int) -> Message | str:

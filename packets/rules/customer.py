@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from packets.sentiment import INTENT_LABELS, THREATS
+from packets.sentiment import CALLBACK, INTENT_LABELS, THREATS
 
 from . import facts as f
 from .facts import InboundFacts, OrderFacts, PolicyFacts
@@ -39,6 +39,8 @@ def assess_customer(order: OrderFacts | None, policy: PolicyFacts) -> CustomerRi
     scores = [m.sentiment for m in messages if m.sentiment is not None]
     worst = min(scores) if scores else None
     signals = [f"The customer {INTENT_LABELS[i]}." for i in intents]
+    if CALLBACK in intents:
+        signals.append("Support calls them back first (callback priority); no written reply replaces the call.")
     escalation = None
     threats = [i for i in intents if i in THREATS]
     negative = policy.escalate_negative_sentiment and worst is not None and worst < policy.escalate_below_sentiment
@@ -54,7 +56,7 @@ def assess_customer(order: OrderFacts | None, policy: PolicyFacts) -> CustomerRi
         signals.append(f"VIP: {order.orders_count} previous orders.")
     if order.is_high_value(policy):
         signals.append(f"High-value order ({order.total}).")
-    if escalation or any(m.escalated for m in messages):
+    if escalation or CALLBACK in intents or any(m.escalated for m in messages):
         urgency = "high"
     elif len(messages) >= 2 or any(i in ASKS for i in intents) or (worst is not None and worst < 0):
         urgency = "medium"

@@ -123,6 +123,8 @@ def assess_risk(ctx: RiskContext, policy: PolicyFacts) -> str:
         add((f.REFUND_RISK, "The customer asked to cancel or for a refund."))
     if customer.escalation:
         add((customer.escalation, "The customer's words escalate this to the owner."))
+    if "callback_requested" in customer.intents:
+        add((f.CUSTOMER_UPDATE, "The customer asked for a phone call: support calls back first."))
     money_at_stake = ctx.order is not None and (
         ctx.order.is_vip(policy) or ctx.order.is_high_value(policy) or ctx.order.total > policy.money_boundary
     )
@@ -133,6 +135,9 @@ def assess_risk(ctx: RiskContext, policy: PolicyFacts) -> str:
     fired.sort(key=lambda pair: -_rank(pair[0]))
     ctx.reasons[:] = [reason for _, reason in dict.fromkeys(fired)]
     return fired[0][0]
+
+
+CALL_BACK = "The customer asked for a phone call: support calls them back first, then records what was said."
 
 
 def recommend(ctx: RiskContext) -> tuple[str, str]:
@@ -149,6 +154,8 @@ def recommend(ctx: RiskContext) -> tuple[str, str]:
             )
         if "cancel" in intents:
             return f.CANCEL, "The customer asked to cancel; the goods have not shipped."
+        if "callback_requested" in intents and not ctx.customer.escalation:
+            return f.MESSAGE_CUSTOMER, CALL_BACK
         if "refund" in intents:
             return (f.CANCEL if unpaid else f.REFUND), "The customer asked for their money back."
         if intents & {"bad_review"} or ctx.customer.escalation:
@@ -197,6 +204,8 @@ def recommend(ctx: RiskContext) -> tuple[str, str]:
     if ctx.kind == f.STALE_TRACKING:
         if intents & {"chargeback", "legal_threat"} and c != f.DELIVERED_CONFLICT:
             return f.ESCALATE, "The customer threatens a dispute over a parcel that is not moving: the owner decides."
+        if "callback_requested" in intents and not ctx.customer.escalation:
+            return f.MESSAGE_CUSTOMER, CALL_BACK
         moves = {
             f.LABEL_CREATED_ONLY: (f.REQUEST_PROOF, "Ask the warehouse and carrier for proof of pickup."),
             f.SUPPLIER_SILENCE: (f.CHASE_SUPPLIER, "Ask the supplier for proof they handed the parcel over."),

@@ -3,7 +3,9 @@
 Nothing runs on a store until a decision is approved. The verbs here are the entry points:
 
 * ``on_decision_approved(decision)``: called inside the approving transaction; writes one
-  ``StoreAction`` row per store call the decision needs and enqueues them after commit. Cancel and
+  ``StoreAction`` row per store call the decision needs and enqueues them after commit. A refund
+  that belongs to a cancel records the cancel as the action it waits on (``after``): the worker
+  runs it only after the cancel succeeded, and a failed cancel leaves it waiting, never sent. Cancel and
   refund need an owner's approval; hold and tag may run on a staff approval or a standing one.
 * ``preview(decision_or_action, case)``: the plain-language lines shown before approval.
 * ``release_holds(order_id)``: our own fulfilment holds on an order whose units are now allocated;
@@ -50,6 +52,7 @@ def on_decision_approved(decision: Decision) -> list[StoreAction]:
     policy = StorePolicy.objects.current()
     approver = decision.approved_by
     actions = []
+    made: dict[str, StoreAction] = {}
     with transaction.atomic():
         for planned in plan_for(decision, case, policy=policy):
             if planned.kind in StoreAction.OWNER_ONLY_KINDS:
@@ -66,11 +69,22 @@ def on_decision_approved(decision: Decision) -> list[StoreAction]:
                     f"(no staff approval and no standing approval for it)"[:500],
                 )
                 continue
-            actions.append(_create(decision, case, planned, approver))
+            after = made.get(planned.after) if planned.after else None
+            if planned.after and after is None:
+                AuditEvent.record(
+                    "store_action.not_covered",
+                    case=case,
+                    obj=decision,
+                    summary=f"Not sent: {describe(planned.kind, planned.platform, planned.plan)} "
+                    f"(the action it waits on is not planned)"[:500],
+                )
+                continue
+            made[planned.kind] = _create(decision, case, planned, approver, after=after)
+            actions.append(made[planned.kind])
     return actions
 
 
-def _create(decision: Decision, case, planned: Planned, approver) -> StoreAction:
+def _create(decision: Decision, case, planned: Planned, approver, *, after: StoreAction | None = None) -> StoreAction:
     try:
         with transaction.atomic():
             action = StoreAction.objects.create(
@@ -83,6 +97,7 @@ def _create(decision: Decision, case, planned: Planned, approver) -> StoreAction
                 plan=planned.plan,
                 idempotency_key=new_key(decision.pk, planned.kind),
                 approved_by=approver if getattr(approver, "is_authenticated", False) else None,
+                after=after,
             )
     except IntegrityError:
         # the same decision approved again (or at the same moment): its action already exists
@@ -94,8 +109,11 @@ def _create(decision: Decision, case, planned: Planned, approver) -> StoreAction
         obj=action,
         summary=describe(action.kind, action.platform, action.plan)[:500],
         plan=action.plan,
+        after=action.after_id,
     )
-    transaction.on_commit(lambda: enqueue(action.pk))
+    if after is None:
+        # a waiting action is enqueued by the one it waits on, once that one succeeded
+        transaction.on_commit(lambda: enqueue(action.pk))
     return action
 
 

@@ -36,6 +36,7 @@ class Planned:
     plan: dict
     amount: Decimal | None = None
     lines: list[str] = field(default_factory=list)
+    after: str | None = None  # the kind of the action (of the same decision) this one waits on
 
 
 def short_lines(order: Order, case: Case, lines: list[OrderLine] | None = None) -> list[tuple[OrderLine, int]]:
@@ -123,6 +124,8 @@ def _cancel(decision, case, order, platform, policy) -> list[Planned]:
         lines = [(line, line.quantity - line.shipped) for line in order.lines.all() if line.quantity > line.shipped]
         refund = _refund(decision, case, order, platform, lines, amount=decision.amount or order.total)
         if refund:
+            refund.after = Kind.CANCEL  # the money goes back only once the order is cancelled
+            refund.plan["after_cancel"] = True
             planned.append(refund)
     return planned
 
@@ -199,6 +202,8 @@ def describe(kind: str, platform: str, plan: dict) -> str:
         return f"Will set order {number} to cancelled on {store} (this alone refunds nothing)."
     if kind == Kind.REFUND:
         items = f" for {', '.join(plan['items'])}" if plan.get("items") else ""
+        if plan.get("after_cancel"):
+            items += ", only after the cancellation succeeds (never if it fails)"
         if platform == Platform.SHOPIFY:
             units = " (unfulfilled units, not restocked)" if plan.get("lines") else ""
             return (

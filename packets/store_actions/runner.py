@@ -19,6 +19,11 @@ A worker killed mid-call leaves the row ``running``. When django-q2 delivers the
 worker takes the row over and reads the store back before anything else. Every attempt after
 the first reads back, too. ``retry_due_actions`` (scheduled each minute) hands due rows, and rows
 whose task was lost, back to the queue.
+
+An action that waits on another (``StoreAction.after``: a refund that belongs to a cancel) is
+claimed only once that one succeeded, in the same conditional UPDATE, so no worker, retry or
+redelivery sends it earlier. The success enqueues it; a failure leaves it pending, said on the
+case, and never sent.
 """
 
 from __future__ import annotations
@@ -28,7 +33,7 @@ from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from ..leases import hand_back_due
@@ -86,7 +91,7 @@ def _claim(action_id: int) -> tuple[StoreAction, bool] | str:
     now = timezone.now()
     prior = None
     for status in (Status.PENDING, Status.NEEDS_CHECK):
-        if StoreAction.objects.filter(pk=action_id, status=status).update(
+        if StoreAction.objects.filter(StoreAction.unblocked(), pk=action_id, status=status).update(
             status=Status.RUNNING, started_at=now, attempts=F("attempts") + 1, next_attempt_at=None
         ):
             prior = status
@@ -95,6 +100,9 @@ def _claim(action_id: int) -> tuple[StoreAction, bool] | str:
     if action is None:
         return "no such store action"
     if prior is None:
+        waits = action.waiting_on()
+        if waits is not None:
+            return f"waiting: {waits.get_kind_display().lower()} is {waits.get_status_display().lower()}"
         if action.status != Status.RUNNING:
             return f"nothing to do: the action is {action.status}"
         started = action.started_at
@@ -165,6 +173,8 @@ def _record(action: StoreAction, result: CallResult, *, read_back: bool = False)
             note = f" ({result.note})" if result.note else ""
             locked.set_status(Status.SUCCEEDED, reason=f"{label}: done{note}"[:500], **fields)
             emit("store_action.succeeded", action_payload(locked), case=locked.case)
+            waiting = list(locked.dependents.filter(status=Status.PENDING).values_list("pk", flat=True))
+            transaction.on_commit(lambda: [enqueue(pk) for pk in waiting])
             if locked.kind == StoreAction.Kind.HOLD:
                 from . import release_holds
 
@@ -172,6 +182,7 @@ def _record(action: StoreAction, result: CallResult, *, read_back: bool = False)
         elif outcome == results.FAILED:
             locked.set_status(Status.FAILED, reason=f"{label} failed: {fields['error']}"[:500], **fields)
             emit("store_action.failed", action_payload(locked), case=locked.case)
+            _hold_dependents(locked, label)
         else:
             delay = max(backoff_seconds(locked.attempts), result.retry_after or 0.0)
             when = timezone.now() + timedelta(seconds=delay)
@@ -184,6 +195,19 @@ def _record(action: StoreAction, result: CallResult, *, read_back: bool = False)
                 **fields,
             )
         return f"{locked.status}{' after reading the store back' if read_back else ''}"
+
+
+def _hold_dependents(failed: StoreAction, label: str) -> None:
+    """Say on the case that what waits on a failed action is not sent (it stays pending)."""
+    for waiting in failed.dependents.filter(status=Status.PENDING):
+        AuditEvent.record(
+            "store_action.held",
+            case=failed.case,
+            obj=waiting,
+            summary=f"{waiting.get_kind_display()} not sent: {label} failed. It waits, and goes out only if "
+            f"the {failed.get_kind_display().lower()} is run again and succeeds."[:500],
+            after=failed.pk,
+        )
 
 
 def action_payload(action: StoreAction) -> dict:
@@ -215,4 +239,5 @@ def retry_due_actions(limit: int = 200) -> int:
         started_field="started_at",
         enqueue=enqueue,
         limit=limit,
+        held=Q(status=Status.PENDING) & ~StoreAction.unblocked(),
     )

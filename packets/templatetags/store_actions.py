@@ -27,8 +27,11 @@ PREVIEWED = {
 def store_action_panel(case) -> dict:
     """Actions with their preview lines, and what approving each proposed decision would send."""
     actions = list(StoreAction.objects.for_panel().filter(case=case))
+    by_id = {action.pk: action for action in actions}
     for action in actions:
         action.preview_line = preview(action)[0]
+        # what a pending action still waits on (always an action of the same decision, so loaded)
+        action.waits_for = action.waiting_on(by_id.get(action.after_id))
     proposed = [
         d
         for d in case.decisions.filter(status=Decision.Status.PROPOSED).order_by("decided_at")
@@ -45,7 +48,10 @@ def store_action_panel(case) -> dict:
     return {
         "actions": actions,
         "previews": previews,
-        "running": any(not a.is_finished for a in actions),
+        # poll while something can still change; an action held by a failed one cannot by itself
+        "running": any(
+            not a.is_finished and not (a.waits_for and a.waits_for.status == StoreAction.Status.FAILED) for a in actions
+        ),
     }
 
 

@@ -123,7 +123,7 @@ class FakeWooStore:
         self._ids = 700
 
     def fail_next(self, method: str, mode: str) -> None:
-        """mode: hang (applied, no answer), 429, 500, cannot_refund (the gateway cannot refund)."""
+        """mode: hang (applied, no answer), 400 (refused), 429, 500, cannot_refund (the gateway cannot refund)."""
         self.faults.append((method, mode))
 
     def created(self, method: str) -> list[dict]:
@@ -147,6 +147,17 @@ class FakeWooStore:
             fault = next((f for f in self.faults if f[0] == method), None)
             if fault:
                 self.faults.remove(fault)
+                if fault[1] == "400":
+                    return (
+                        400,
+                        {
+                            "code": "woocommerce_rest_invalid_order_status",
+                            "message": "Invalid order status: the order cannot be cancelled.",
+                            "data": {"status": 400},
+                        },
+                        {},
+                        False,
+                    )
                 if fault[1] == "429":
                     return (
                         429,

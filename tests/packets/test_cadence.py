@@ -12,8 +12,9 @@ from django.utils import timezone
 
 from backorders.models import Customer, Order, OrderLine, StorePolicy
 from packets.cadence import draft_due_messages
-from packets.messaging import grant_standing_approval
+from packets.messaging import approve_message, grant_standing_approval
 from packets.models import AuditEvent, Case, Message
+from packets.notify.tasks import send_message
 from suppliers.eta import customer_range
 from suppliers.models import PurchaseOrder, SupplierUpdate
 from tests import factories
@@ -139,7 +140,14 @@ def test_it_gives_a_range_and_never_one_date_when_the_supplier_quoted(policy):
     assert message.eta_told == f"{eta.start.isoformat()}..{eta.end.isoformat()}"
 
 
-def test_it_prefers_sms_only_with_opt_in_and_a_phone(policy):
+@pytest.fixture
+def sms_set_up(settings):
+    settings.TWILIO_ACCOUNT_SID, settings.TWILIO_AUTH_TOKEN = "AC0123456789", "token-0123456789"
+    settings.TWILIO_FROM = "+15555550199"
+    return settings
+
+
+def test_it_prefers_sms_only_with_opt_in_and_a_phone(policy, sms_set_up):
     with time_machine.travel(T0, tick=False):
         texter = factories.CustomerFactory(preferred_channel="sms", sms_opt_in=True, phone="+15555550100")
         no_opt_in = factories.CustomerFactory(preferred_channel="sms", phone="+15555550101")
@@ -342,3 +350,51 @@ def test_when_a_renewed_notice_is_due(told, eta_end, today, due):
     ]
     eta = EtaRange(date(2026, 3, 14), eta_end, 0.9, "quote") if eta_end else None
     assert _renewal_due(rows, eta, T0 + timedelta(days=5), today) is due
+
+
+# --------------------------------------------------------------------------- channels that are not set up
+
+
+def test_it_never_drafts_sms_while_sms_is_not_set_up(policy, settings):
+    settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = settings.TWILIO_FROM = ""
+    with time_machine.travel(T0, tick=False):
+        texter = factories.CustomerFactory(preferred_channel="sms", sms_opt_in=True, phone="+15555550100")
+        no_email = factories.CustomerFactory(preferred_channel="sms", sms_opt_in=True, phone="+15555550102", email="")
+        line, unreachable = waiting_line(customer=texter), waiting_line(customer=no_email)
+        draft_due_messages()
+    assert [(m.channel, m.to) for m in Message.objects.filter(order_line=line)] == [("email", texter.email)]
+    assert not Message.objects.filter(order_line=unreachable).exists()  # no channel set up reaches them
+    assert not Message.objects.filter(channel="sms").exists()
+
+
+def test_it_never_drafts_email_while_email_is_not_set_up(policy, settings):
+    settings.EMAIL_BACKEND, settings.EMAIL_HOST = "django.core.mail.backends.smtp.EmailBackend", ""
+    with time_machine.travel(T0, tick=False):
+        waiting_line()
+        draft_due_messages()
+    assert not Message.objects.exists()
+
+
+def test_a_message_that_failed_for_its_channel_is_not_followed_by_another(policy, sms_set_up, owner):
+    with time_machine.travel(T0, tick=False):
+        texter = factories.CustomerFactory(preferred_channel="sms", sms_opt_in=True, phone="+15555550100")
+        line = waiting_line(customer=texter)
+        draft_due_messages()
+    [sms] = Message.objects.filter(order_line=line)
+    # SMS loses its configuration after the draft was approved and before it went out
+    with time_machine.travel(T0 + timedelta(minutes=5), tick=False):
+        approve_message(sms.pk, owner)
+        sms_set_up.TWILIO_ACCOUNT_SID = ""
+        assert (
+            send_message(sms.pk)
+            == "failed: SMS is not configured: set TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN and TWILIO_FROM"
+        )
+    for minutes in (10, 15, 60):
+        with time_machine.travel(T0 + timedelta(minutes=minutes), tick=False):
+            draft_due_messages()
+    assert list(Message.objects.filter(customer=texter).values_list("channel", "status")) == [("sms", "failed")]
+    # the next cadence step, when it falls due, goes by a channel that is set up
+    with time_machine.travel(T0 + timedelta(days=3), tick=False):
+        draft_due_messages()
+    later = Message.objects.filter(customer=texter).exclude(pk=sms.pk)
+    assert [m.channel for m in later] == ["email"]

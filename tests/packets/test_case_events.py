@@ -157,8 +157,8 @@ def test_decisions_report_the_case_with_what_changed(owner, support):
 
     proposal = verbs.decide(case.pk, support, action="refund", note="Asked twice")
     verbs.reject_decision(proposal.pk, owner, "Not yet")
-    verbs.decide(case.pk, owner, action="chase_supplier", note="Ask Copperline for a date")
-    verbs.decide(case.pk, owner, action="chase_supplier", note="Again")
+    first = verbs.decide(case.pk, owner, action="chase_supplier", note="Ask Copperline for a date")
+    verbs.decide(case.pk, owner, action="chase_supplier", note="Again", replaces=first.pk)
 
     updates = [p["data"] for p in events("case.updated")]
     assert [(u["status"], u["changes"]) for u in updates] == [

@@ -142,8 +142,8 @@ def test_it_approves_a_draft_and_queues_it(owner_client, django_capture_on_commi
     assert response.status_code == 302 and response["Location"] == f"/cases/{case.pk}/"
     draft.refresh_from_db()
     assert draft.status == Message.Status.QUEUED and draft.approved_at is not None
-    if Conf.ORM:  # the ORM broker (no REDIS_URL) keeps the enqueued task as a row
-        assert OrmQ.objects.count() == 1
+    if Conf.ORM:  # the ORM broker (no REDIS_URL) keeps the enqueued tasks as rows: the send, the refresh
+        assert OrmQ.objects.count() == 2
 
 
 def test_it_shows_a_guideline_refusal_as_a_form_error(owner_client):

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, timedelta
 from decimal import Decimal
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 from django.utils import timezone
 
 from backorders.models import Product
@@ -74,8 +75,9 @@ def test_it_treats_an_amount_over_the_money_boundary_as_the_owners_call(support,
     decision = verbs.decide(case.pk, support, action="message_customer", note="Goodwill credit", amount=over)
 
     assert decision.status == Decision.Status.PROPOSED
+    other, _ = case_with_packet()  # one decision per packet version: another case
     within = verbs.decide(
-        case.pk, support, action="message_customer", note="Small credit", amount=policy.money_boundary
+        other.pk, support, action="message_customer", note="Small credit", amount=policy.money_boundary
     )
     assert within.status == Decision.Status.APPROVED
 
@@ -235,9 +237,65 @@ def test_it_approves_drafts_in_bulk_rechecking_each(support, django_capture_on_c
 
     assert result.done == [clean.pk]
     reasons = dict(result.skipped)
-    assert reasons[for_owner.pk] == "This message needs the owner's approval."
+    assert reasons[for_owner.pk] == (
+        "This message needs the owner's approval: VIP, high value or conflicting evidence: only the owner approves it"
+    )
     assert "guaranteed" in reasons[flagged.pk]
     assert result.skipped[-1] == (clean.pk, "no longer a draft")
     clean.refresh_from_db()
     for_owner.refresh_from_db()
     assert clean.status == Message.Status.QUEUED and for_owner.status == Message.Status.DRAFT
+
+
+# --------------------------------------------------------------------------- one decision per packet version
+
+
+def test_it_refuses_a_second_decision_on_the_same_packet_naming_the_first(owner, support):
+    case, packet = case_with_packet()
+    first = verbs.decide(case.pk, support, action="chase_supplier", note="Emailed Northwind")
+
+    with pytest.raises(verbs.AlreadyDecided) as refused:
+        verbs.decide(case.pk, owner, action="chase_supplier", note="Chasing again", packet_version=packet.version)
+
+    when = timezone.localtime(first.decided_at, UTC).strftime("%b %-d, %H:%M UTC")
+    assert refused.value.messages == [
+        f"Already decided on packet v{packet.version}: {support.get_full_name()} chose “Chase supplier” on {when} "
+        "(approved). Nothing has changed since; to decide again anyway, confirm that the new decision replaces it."
+    ]
+    assert refused.value.earlier == first
+    assert Decision.objects.filter(case=case).count() == 1
+
+
+def test_it_decides_again_when_the_person_confirms_it_replaces_the_earlier_one(owner, support):
+    case, _ = case_with_packet()
+    proposal = verbs.decide(case.pk, support, action="refund", note="Refund in full")
+    assert proposal.status == Decision.Status.PROPOSED
+
+    again = verbs.decide(case.pk, owner, action="wait", note="Wait", next_check_at=soon(), replaces=proposal.pk)
+
+    proposal.refresh_from_db()
+    assert again.status == Decision.Status.APPROVED and proposal.status == Decision.Status.REJECTED
+    assert "Replaced by a new decision: Refund" in AuditEvent.objects.get(action="decision.rejected").summary
+
+
+def test_a_rejected_proposal_does_not_block_a_new_decision(owner, support):
+    case, _ = case_with_packet()
+    proposal = verbs.decide(case.pk, support, action="refund", note="Refund in full")
+    verbs.reject_decision(proposal.pk, owner, "Not yet")
+    assert verbs.decide(case.pk, owner, action="chase_supplier", note="Ask first").status == "approved"
+
+
+def test_the_page_names_the_earlier_decision_and_offers_to_replace_it(owner, owner_client):
+    case, packet = case_with_packet()
+    first = verbs.decide(case.pk, owner, action="chase_supplier", note="Emailed Northwind")
+    url = reverse("packets:case-decide", args=[case.pk])
+    form = {"action": "chase_supplier", "note": "Again", "packet_version": packet.version}
+
+    response = owner_client.post(url, form)
+
+    assert response.status_code == 400
+    page = response.content.decode()
+    assert "Already decided on packet v1:" in page and "chose “Chase supplier”" in page
+    assert f'name="replaces" value="{first.pk}" required' in page
+    assert owner_client.post(url, {**form, "replaces": first.pk}).status_code == 302
+    assert Decision.objects.filter(case=case, status="approved").count() == 2

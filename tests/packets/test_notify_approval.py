@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import pytest
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
+from packets.decisions import bulk_approve_messages
 from packets.messaging import approve_message, retry_failed_message
 from packets.models import AuditEvent, Message
 from tests import factories
@@ -58,3 +60,55 @@ def test_it_lets_staff_send_a_failed_message_again(support, django_capture_on_co
     assert message.status == "queued" and message.attempts == 0 and len(callbacks) == 1
     assert AuditEvent.objects.filter(action="message.queued", object_id=str(message.pk)).exists()
     assert Message.objects.filter(status="failed").count() == 0
+
+
+# --------------------------------------------------------------------------- a channel that is not set up
+
+
+@pytest.fixture
+def sms_gone(settings):
+    settings.TWILIO_ACCOUNT_SID = settings.TWILIO_AUTH_TOKEN = settings.TWILIO_FROM = ""
+
+
+def sms_draft() -> Message:
+    case = factories.CaseFactory()
+    factories.PacketFactory(case=case)
+    return factories.MessageFactory(
+        case=case, order=case.order, channel="sms", to="+15555550123", body="Order #1001 waits on stock."
+    )
+
+
+def test_it_refuses_a_draft_whose_channel_is_not_set_up(owner, sms_gone):
+    message = sms_draft()
+    with pytest.raises(ValidationError, match=r"SMS is not set up \(missing TWILIO_ACCOUNT_SID, TWILIO_AUTH_TOKEN"):
+        approve_message(message.pk, owner)
+    message.refresh_from_db()
+    assert message.status == "draft" and not OrmQ.objects.exists()
+
+
+def test_bulk_approval_skips_a_draft_whose_channel_is_not_set_up(owner, sms_gone):
+    message = sms_draft()
+    result = bulk_approve_messages([message.pk], owner)
+    assert result.done == [] and "Cannot be sent: SMS is not set up" in result.skipped[0][1]
+
+
+def test_it_refuses_to_send_a_failed_message_again_while_its_channel_is_not_set_up(owner, sms_gone):
+    message = sms_draft()
+    Message.objects.filter(pk=message.pk).update(status="failed", approved_at=timezone.now())
+    with pytest.raises(ValidationError, match="SMS is not set up"):
+        retry_failed_message(message.pk, owner)
+
+
+def test_the_case_page_and_the_draft_list_say_the_channel_is_not_set_up(owner_client, sms_gone):
+    message = sms_draft()
+    page = owner_client.get(reverse("packets:case-detail", args=[message.case_id])).content.decode()
+    assert "Cannot be sent: SMS is not set up (missing TWILIO_ACCOUNT_SID" in page
+    assert "data-approve-message" not in page
+    drafts = owner_client.get(reverse("packets:draft-list")).content.decode()
+    assert f'value="{message.pk}" aria-label="Select draft {message.pk}" disabled' in drafts
+    assert "cannot be sent: SMS is not set up" in drafts
+
+    response = owner_client.post(reverse("packets:message-approve", args=[message.pk]))
+    assert response.status_code == 400 and "Cannot be sent: SMS is not set up" in response.content.decode()
+    message.refresh_from_db()
+    assert message.status == "draft"

@@ -236,3 +236,17 @@ def test_it_sends_each_message_once_however_often_the_task_runs(loopback_smtp): 
     assert send_message(message.pk) == "nothing to do: the message is sent"
     assert len(loopback_smtp.messages) == 1
     assert json.loads(json.dumps(loopback_smtp.messages[0].rcpt_tos)) == ["customer@example.com"]
+
+
+@pytest.mark.django_db
+def test_it_pauses_an_automatically_approved_reply_when_the_case_went_on_chargeback_watch(loopback_smtp):  # noqa: F811
+    case = factories.CaseFactory(risk_level="chargeback_watch")
+    automatic = queued(case=case, standing_approval=True)
+    by_a_person = queued(case=case)
+
+    assert send_message(automatic.pk) == "refused: automated replies paused"
+    assert send_message(by_a_person.pk).startswith("sent as ")
+
+    automatic.refresh_from_db()
+    assert automatic.status == "failed" and "automated replies are paused" in automatic.last_error
+    assert len(loopback_smtp.messages) == 1

@@ -9,6 +9,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from packets import decisions as verbs
 from packets.models import Case, Decision, Message
 from tests import factories
 from tests.packets.packet_content import case_with_packet, contract_content
@@ -264,3 +265,26 @@ def test_the_connections_page_is_in_the_owners_menu_only(client, owner, support)
     assert 'href="/connections/"' in client.get("/cases/").content.decode()
     client.force_login(support)
     assert 'href="/connections/"' not in client.get("/cases/").content.decode()
+
+
+def test_decided_cases_leave_the_default_queue_and_show_on_request(owner_client):
+    make("to decide")
+    make("waiting for the owner", status="awaiting_owner")
+    make("decided", status="actioned")
+
+    default = owner_client.get("/cases/")
+    assert queued_titles(default) == ["to decide", "waiting for the owner"]
+    assert sum(facet(default, "kind").values()) == 2  # the counts agree with the rows
+    assert 'href="?decided=1"' in default.content.decode()
+
+    everything = owner_client.get("/cases/?decided=1")
+    assert sorted(queued_titles(everything)) == ["decided", "to decide", "waiting for the owner"]
+    assert sum(facet(everything, "kind").values()) == 3
+    assert "Hide decided cases" in everything.content.decode()
+
+
+def test_deciding_takes_the_case_out_of_the_queue(owner, owner_client):
+    case, _ = case_with_packet()
+    assert case.title in queued_titles(owner_client.get("/cases/"))
+    verbs.decide(case.pk, owner, action="chase_supplier", note="Emailed Northwind")
+    assert case.title not in queued_titles(owner_client.get("/cases/"))

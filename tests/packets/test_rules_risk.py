@@ -93,6 +93,7 @@ def test_it_rates_the_risk(context, risk):
         ([said("bad_review", sentiment=-0.36)], f.OWNER_ONLY, "high"),
         ([said(sentiment=-0.51)], f.OWNER_ONLY, "high"),  # just under the policy's -0.50
         ([said(sentiment=-0.50)], None, "medium"),  # at the line: not under it
+        ([said("callback_requested", sentiment=0.2)], None, "high"),  # support calls back first
     ],
 )
 def test_the_customers_words_set_urgency_and_escalation(messages, escalation, urgency):
@@ -104,6 +105,24 @@ def test_the_customers_words_set_urgency_and_escalation(messages, escalation, ur
 def test_an_escalating_customer_lifts_any_case_to_the_owner():
     threat = assess_customer(order(inbound=[said("chargeback", sentiment=-0.6)]), POLICY)
     context = ctx(f.BACKORDER, f.RESTOCK_DELAY, customer=threat, order=order(), evidence_strength="confirmed")
+    assert assess_risk(context, POLICY) == f.CHARGEBACK_WATCH
+    assert recommend(context)[0] == f.REFUND
+
+
+def test_a_request_for_a_call_goes_to_support_with_callback_priority():
+    caller = assess_customer(order(inbound=[said("callback_requested", sentiment=0.3)]), POLICY)
+    assert caller.urgency == "high" and caller.escalation is None
+    assert "Support calls them back first (callback priority)" in " ".join(caller.signals)
+    for kind, category in [(f.BACKORDER, f.RESTOCK_DELAY), (f.STALE_TRACKING, f.STALE_IN_TRANSIT)]:
+        context = ctx(kind, category, customer=caller, order=order(), evidence_strength="confirmed")
+        assert assess_risk(context, POLICY) == f.CUSTOMER_UPDATE
+        action, reason = recommend(context)
+        assert action == f.MESSAGE_CUSTOMER and "support calls them back first" in reason
+
+
+def test_a_call_request_with_chargeback_words_stays_with_the_owner():
+    both = assess_customer(order(inbound=[said("chargeback", "callback_requested", sentiment=-0.6)]), POLICY)
+    context = ctx(f.BACKORDER, f.RESTOCK_DELAY, customer=both, order=order(), evidence_strength="confirmed")
     assert assess_risk(context, POLICY) == f.CHARGEBACK_WATCH
     assert recommend(context)[0] == f.REFUND
 

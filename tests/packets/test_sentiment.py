@@ -54,3 +54,54 @@ def test_it_escalates_threats_and_scores_under_the_policy_line(subject, body, es
 def test_a_negative_score_alone_does_not_escalate_when_the_policy_says_not_to():
     reading = sentiment.read_message("", "This is awful, terrible, the worst store ever.")
     assert sentiment.should_escalate(reading, below=-0.5, enabled=False) is False
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "This is a SCAM.",
+        "You are a scammer and I'm telling my bank.",
+        "This is fraud, plain and simple.",
+        "Fraudulent shop!",
+        "I'll dispute it.",
+        "I will report you to the consumer office.",
+        "I am REPORTING THIS to my card issuer.",
+        "Total rip-off.",
+    ],
+)
+def test_it_reads_fraud_scam_dispute_bank_and_report_you_as_chargeback_risk(text):
+    assert sentiment.CHARGEBACK in sentiment.detect_intents(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please call me about this.",
+        "PLEASE CALL ME",
+        "Can someone phone me tomorrow?",
+        "Could you call me back?",
+        "What is your phone number?",
+        "I'd like a phone call, not another email.",
+        "Give me a ring when you know more.",
+    ],
+)
+def test_it_reads_a_request_for_a_phone_call(text):
+    assert sentiment.CALLBACK in sentiment.detect_intents(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Scampi and chips were lovely.",  # scam inside a word
+        "The result is undisputed: great mug.",  # dispute inside a word
+        "I will recall my order number later.",  # call inside a word
+        "Fraudsters aside, thanks for the quick answer?",  # fraud stays chargeback, never a callback
+        "My bankroll is fine.",
+        "Call my sister if the courier needs directions.",  # not asking us to call the customer
+    ],
+)
+def test_it_matches_whole_words_only(text):
+    intents = sentiment.detect_intents(text)
+    assert sentiment.CALLBACK not in intents
+    if "raud" not in text:
+        assert sentiment.CHARGEBACK not in intents

@@ -42,7 +42,8 @@ def test_it_previews_a_partial_refund_and_a_woocommerce_cancel(owner):
     woo_case = backorder_case("woocommerce", external_id="727", number="#727")
     assert preview(decision_for(woo_case, Decision.Action.CANCEL, owner)) == [
         "Will set order #727 to cancelled on WooCommerce (this alone refunds nothing).",
-        "Will refund $84.20 on order #727 on WooCommerce through the payment gateway for 2 × Blue Mug.",
+        "Will refund $84.20 on order #727 on WooCommerce through the payment gateway for 2 × Blue Mug, "
+        "only after the cancellation succeeds (never if it fails).",
     ]
 
 

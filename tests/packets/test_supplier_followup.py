@@ -136,6 +136,44 @@ def test_it_withdraws_a_proposal_nobody_needs_any_more(source, policy):
     assert [(ln.product, ln.quantity) for ln in proposal.lines.all()] == [(other.product, 1)]
 
 
+def test_it_never_reorders_a_discontinued_product(source, policy):
+    waiting_on(source, quantity=3)
+    source.product.status = "discontinued"
+    source.product.save()
+    draft_supplier_followups(MONDAY)
+    assert not PurchaseOrder.objects.filter(status="proposed").exists()
+
+
+@pytest.mark.parametrize("status", ["discontinued", "variant_missing"])
+def test_it_never_reorders_what_the_supplier_says_it_cannot_supply(source, policy, status):
+    waiting_on(source, quantity=3)
+    kept = factories.SupplierSourceFactory(supplier=source.supplier, product=factories.ProductFactory(on_hand=0))
+    factories.OrderLineFactory(product=kept.product, quantity=2, state="backordered")
+    draft_supplier_followups(MONDAY)  # both short: both proposed
+    proposal = PurchaseOrder.objects.get(status="proposed")
+    assert {ln.product for ln in proposal.lines.all()} == {source.product, kept.product}
+
+    said = {"supplier": source.supplier, "product": source.product, "stock_status": status}
+    factories.SupplierUpdateFactory(**said, received_at=MONDAY - timedelta(days=1))
+    # a later silence or an update that says nothing about stock does not hide what they said
+    factories.SupplierUpdateFactory(**{**said, "stock_status": "unknown"}, received_at=MONDAY)
+    factories.SupplierUpdateFactory(**{**said, "kind": "silence", "stock_status": "unknown"}, received_at=MONDAY)
+    draft_supplier_followups(MONDAY)
+
+    assert [(ln.product, ln.quantity) for ln in proposal.lines.all()] == [(kept.product, 2)]
+
+
+def test_it_reorders_again_once_the_supplier_says_it_is_back(source, policy):
+    waiting_on(source, quantity=3)
+    said = {"supplier": source.supplier, "product": source.product}
+    factories.SupplierUpdateFactory(**said, stock_status="variant_missing", received_at=MONDAY - timedelta(days=2))
+    draft_supplier_followups(MONDAY)
+    assert not PurchaseOrder.objects.filter(status="proposed").exists()
+    factories.SupplierUpdateFactory(**said, stock_status="out_of_stock", received_at=MONDAY - timedelta(days=1))
+    draft_supplier_followups(MONDAY)
+    assert PurchaseOrder.objects.get(status="proposed").lines.get().quantity == 3
+
+
 def test_the_owner_approves_a_proposal_and_its_units_go_on_order(source, policy, owner):
     waiting_on(source, quantity=3)
     draft_supplier_followups(MONDAY)

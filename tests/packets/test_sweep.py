@@ -13,6 +13,7 @@ from django_q.models import Schedule
 
 from backorders.models import OrderLine
 from packets import sweep as sweep_module
+from packets.decisions import decide
 from packets.models import AuditEvent, Case, InboundMessage, Packet
 from packets.schedules import sync_schedules
 from packets.sweep import run_sweep
@@ -248,6 +249,49 @@ def test_next_monday_morning(settings, now, expected):
 
     settings.STORE_TIME_ZONE = "America/New_York"
     assert next_monday_morning(now) == expected
+
+
+@pytest.mark.parametrize(
+    "body",
+    ["This is a SCAM.", "Fraud. I'm calling my bank.", "I will report you if this does not ship."],
+)
+def test_fraud_scam_bank_and_report_you_put_the_case_on_chargeback_watch(store, body):
+    run_sweep()
+    factories.InboundMessageFactory(order=store["order"], customer=store["order"].customer, body=body)
+    run_sweep()
+    case = order_case(store)
+    assert (case.risk_level, case.status) == ("chargeback_watch", "awaiting_owner")
+    assert "chargeback" in case.latest_packet.content["customer_risk"]["intents"]
+
+
+def test_a_request_for_a_call_is_routed_to_support_with_callback_priority(store):
+    run_sweep()
+    factories.InboundMessageFactory(
+        order=store["order"], customer=store["order"].customer, body="Could someone please call me about this order?"
+    )
+    run_sweep()
+    case = order_case(store)
+    risk = case.latest_packet.content["customer_risk"]
+    assert "callback_requested" in risk["intents"] and risk["urgency"] == "high"
+    assert "The customer asks for a phone call." in risk["signals"]
+    assert case.recommended_action == "message_customer" and case.status == "open"  # support's, not the owner's
+    assert "support calls them back first" in case.latest_packet.recommendation_reason
+
+
+def test_a_decided_case_stays_out_of_the_queue_until_its_facts_change(store, owner):
+    run_sweep()
+    case = order_case(store)
+    decide(case.pk, owner, action="chase_supplier", note="Emailed Copperline")
+    assert not run_sweep().changed
+    case.refresh_from_db()
+    assert case.status == "actioned"
+
+    factories.InboundMessageFactory(order=store["order"], customer=store["order"].customer, body="Any update?")
+    run_sweep()
+    case.refresh_from_db()
+    assert case.status == "open" and case.latest_packet.version == 2
+    event = AuditEvent.objects.filter(case=case, data__new="open").get()
+    assert event.summary == "actioned → open. Back in the queue: its facts changed since the decision."
 
 
 def test_inbound_messages_without_an_order_are_scored_but_not_linked(policy):

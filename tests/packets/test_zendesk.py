@@ -17,7 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from packets import decisions as verbs
-from packets.models import AuditEvent, ZendeskTicket
+from packets.models import AuditEvent, Case, ZendeskTicket
 from packets.zendesk import agent_url, open_ticket, retry_due_tickets
 from tests import factories
 from tests.packets.zendesk_fakes import TOKEN, zendesk  # noqa: F401
@@ -33,18 +33,22 @@ def packet_case(**fields):
 
 
 def escalate(case, user, note="The customer threatens a chargeback; needs a call from the helpdesk."):
-    return verbs.decide(case.pk, user, action="escalate", note=note)
+    # escalating again on the same packet version says so: it replaces the earlier decision
+    earlier = case.decisions.filter(status__in=["proposed", "approved"]).order_by("-decided_at", "-id").first()
+    return verbs.decide(case.pk, user, action="escalate", note=note, replaces=earlier and earlier.pk)
 
 
 @pytest.mark.django_db(transaction=True)
 def test_escalating_opens_one_ticket_through_the_worker_and_shows_its_link(zendesk, support, owner_client):  # noqa: F811
     case = packet_case()
+    # the store behind this case is not in the test: keep the queued refresh from resolving it
+    Case.objects.filter(pk=case.pk).update(dedupe_key=f"escalation-test:case:{case.pk}")
 
     escalate(case, support)  # support may escalate; the case goes to the owner
 
-    assert queued_task_names() == ["packets.zendesk.open_ticket"]
-    [task] = run_queued_tasks()
-    assert task["success"], task["result"]
+    assert queued_task_names() == ["packets.zendesk.open_ticket", "packets.tasks.refresh_cases"]
+    tasks = run_queued_tasks()
+    assert all(task["success"] for task in tasks), [task["result"] for task in tasks]
     [request] = [r for r in zendesk.requests if r["method"] == "POST"]
     assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
     ticket = ZendeskTicket.objects.get()
@@ -58,7 +62,7 @@ def test_escalating_opens_one_ticket_through_the_worker_and_shows_its_link(zende
     assert ticket.url == f"{zendesk.base}/agent/tickets/{made['id']}"
 
     escalate(case, support, note="Escalating again after another angry email.")
-    assert queued_task_names() == [], "the case has its ticket"
+    assert "packets.zendesk.open_ticket" not in queued_task_names(), "the case has its ticket"
     assert len(zendesk.tickets) == 1
 
     page = owner_client.get(reverse("packets:case-detail", args=[case.pk])).content.decode()
