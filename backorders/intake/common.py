@@ -63,6 +63,8 @@ def loads(body: bytes) -> dict:
         data = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadPayload(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadPayload("body is JSON nested too deeply to read") from None
     if not isinstance(data, dict):
         raise BadPayload(f"body is JSON but not an object (got {type(data).__name__})")
     return data
