@@ -369,6 +369,8 @@ SHOPIFY_JOB_POLL_MAX = env_int("SHOPIFY_JOB_POLL_MAX", 10, minimum=1)  # then th
 WOOCOMMERCE_URL = env_str("WOOCOMMERCE_URL").rstrip("/")
 WOOCOMMERCE_CONSUMER_KEY = env_str("WOOCOMMERCE_CONSUMER_KEY")
 WOOCOMMERCE_CONSUMER_SECRET = env_str("WOOCOMMERCE_CONSUMER_SECRET")
+# The keys go as HTTP basic auth, so an http:// store URL is refused unless this allows it (a local stand-in).
+WOOCOMMERCE_ALLOW_HTTP = env_bool("WOOCOMMERCE_ALLOW_HTTP", default=False)
 STORE_API_CONNECT_TIMEOUT = env_int("STORE_API_CONNECT_TIMEOUT", 5, minimum=1)  # seconds
 STORE_API_READ_TIMEOUT = env_int("STORE_API_READ_TIMEOUT", 30, minimum=1)
 STORE_ACTION_MAX_ATTEMPTS = env_int("STORE_ACTION_MAX_ATTEMPTS", 8, minimum=1)
