@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from datetime import UTC, datetime
 
 CONTEXT_FIELDS = ("case_id", "order_id", "message_id", "delivery_id", "product_id", "task_id")
@@ -28,3 +29,23 @@ class JsonFormatter(logging.Formatter):
         if record.exc_info:
             entry["exception"] = self.formatException(record.exc_info)
         return json.dumps(entry, default=str)
+
+
+# query parameters whose value is a secret (Shippo's webhook token)
+SECRET_PARAMS = re.compile(r"(?i)([?&;](?:token|access_token|secret)=)[^&\s\"']*")
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every secret query parameter replaced by ``[redacted]``."""
+    return SECRET_PARAMS.sub(r"\1[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message so no secret query parameter reaches a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True
