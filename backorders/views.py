@@ -88,6 +88,7 @@ def woocommerce_webhook(request: HttpRequest) -> HttpResponse:
             body_sha256=WebhookDelivery.hash_body(request.body),
             headers=request_headers(request),
             body=request.body,
+            body_size=len(request.body),
             status=WebhookDelivery.Status.IGNORED,
             error="WooCommerce webhook ping (unsigned, answered 200)",
         )

@@ -360,6 +360,9 @@ INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep"
 # Largest webhook body taken (bytes); larger ones get 413 and are kept as rejected without the body.
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
+# Deliveries done with (processed, ignored, duplicate, rejected, dismissed) are deleted after this many
+# days by the intake.prune_deliveries schedule; failed ones stay until replayed or dismissed.
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
