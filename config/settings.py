@@ -400,6 +400,9 @@ OUTBOUND_READ_TIMEOUT = env_int("OUTBOUND_READ_TIMEOUT", 15, minimum=1)
 OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 8, minimum=1)
 # Deliveries one change hands to the queue at once; a larger burst goes out a batch a minute.
 OUTBOUND_ENQUEUE_AT_ONCE = env_int("OUTBOUND_ENQUEUE_AT_ONCE", 500, minimum=1)
+# Subscriptions may point only at public addresses (checked when saved and before each send, resolving
+# DNS); true allows loopback, private and link-local targets (a receiver on the same private network).
+OUTBOUND_ALLOW_PRIVATE_TARGETS = env_bool("OUTBOUND_ALLOW_PRIVATE_TARGETS", default=False)
 GENERIC_WEBHOOK_SECRET = env_str("GENERIC_WEBHOOK_SECRET")  # whsec_...; empty rejects every delivery
 if GENERIC_WEBHOOK_SECRET and not GENERIC_WEBHOOK_SECRET.startswith("whsec_"):
     raise ImproperlyConfigured("GENERIC_WEBHOOK_SECRET must be a Standard Webhooks secret starting with whsec_")
