@@ -14,6 +14,7 @@ import logging
 
 from django.http import HttpRequest, HttpResponse
 from django.http.multipartparser import MultiPartParser
+from django.utils.cache import add_never_cache_headers
 from django.utils.http import parse_header_parameters
 
 logger = logging.getLogger("config.requests")
@@ -58,3 +59,19 @@ class RefuseUnreadableRequests:
             logger.warning("Refused %s %s: %s", request.method, request.path.replace("\x00", "\\x00"), problem)
             return HttpResponse(f"Bad request: {problem}.", status=400, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class NoStoreForSignedInPages:
+    """``Cache-Control: no-store`` (with ``private, no-cache``) on every answer to a signed-in
+    person: cases, customers' details, PDFs and exports must stay out of shared and browser caches
+    once someone signs out. The customer's own page says so itself (``never_cache``)."""
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        user = getattr(request, "user", None)
+        if user is not None and user.is_authenticated:
+            add_never_cache_headers(response)
+        return response
