@@ -1,7 +1,14 @@
+import logging
+
 from django.contrib import admin
+from django.db.models import F, Value
+from django.db.models.functions import Concat
+from django.utils import timezone
 
 from .models import Customer, Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent, WebhookDelivery
 from .phones import read_phone
+
+logger = logging.getLogger(__name__)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -124,7 +131,8 @@ class StorePolicyAdmin(admin.ModelAdmin):
 
 @admin.register(WebhookDelivery)
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
-    list_display = ["received_at", "source", "topic", "status", "signature_valid", "resource_id", "error"]
+    list_display = ["received_at", "source", "topic", "status", "signature_valid", "body_size", "resource_id", "error"]
+    actions = ["dismiss_failed"]
     list_filter = ["source", "status", "signature_valid", "topic"]
     search_fields = ["delivery_id", "resource_id", "body_sha256", "error"]
     exclude = ["body"]
@@ -133,3 +141,12 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     @admin.display(description="Body")
     def body_text(self, obj):
         return bytes(obj.body).decode("utf-8", errors="replace")
+
+    @admin.action(description="Dismiss the selected failed deliveries (they are then pruned with the rest)")
+    def dismiss_failed(self, request, queryset):
+        note = f"\nDismissed by {request.user.get_username()} on {timezone.now():%Y-%m-%d %H:%M} UTC."
+        count = queryset.filter(status=WebhookDelivery.Status.FAILED).update(
+            status=WebhookDelivery.Status.DISMISSED, error=Concat(F("error"), Value(note))
+        )
+        logger.info("%s dismissed %s failed webhook deliveries", request.user.get_username(), count)
+        self.message_user(request, f"Dismissed {count} failed deliveries; others were left as they were.")

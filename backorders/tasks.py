@@ -91,6 +91,24 @@ def process_received(older_than_seconds: int = 60, limit: int = 500) -> int:
     return len(ids)
 
 
+def prune_deliveries(batch: int = 5000) -> int:
+    """Scheduled daily: delete deliveries older than ``WEBHOOK_RETENTION_DAYS`` that are done with.
+
+    Processed, ignored, duplicate, rejected and dismissed ones go; failed ones (and any still
+    received or processing) stay until they are replayed or dismissed. Deleted in batches, so a
+    large backlog never holds a long lock. Returns how many were deleted.
+    """
+    cutoff = timezone.now() - timedelta(days=settings.WEBHOOK_RETENTION_DAYS)
+    done = WebhookDelivery.objects.filter(status__in=WebhookDelivery.PRUNABLE, received_at__lt=cutoff)
+    deleted = 0
+    while ids := list(done.order_by("pk").values_list("pk", flat=True)[:batch]):
+        count, _ = WebhookDelivery.objects.filter(pk__in=ids).delete()
+        deleted += count
+    if deleted:
+        logger.info("Pruned %s webhook deliveries older than %s days", deleted, settings.WEBHOOK_RETENTION_DAYS)
+    return deleted
+
+
 def process_import(job_id: int) -> str:
     from .intake.csv_import import run_job
 

@@ -13,3 +13,4 @@ max_requests_jitter = 200
 accesslog = "-"
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+logger_class = "config.gunicorn_logging.RedactingLogger"  # secret query parameters never reach the access log

@@ -75,3 +75,23 @@ class QuietSchedules(logging.Filter):
                 return True  # a task someone asked for (a send, an export): worth a line
         record.levelno, record.levelname = logging.DEBUG, "DEBUG"
         return logging.getLogger(record.name).isEnabledFor(logging.DEBUG)
+
+
+# query parameters whose value is a secret (Shippo's webhook token)
+SECRET_PARAMS = re.compile(r"(?i)([?&;](?:token|access_token|secret)=)[^&\s\"']*")
+
+
+def redact(text: str) -> str:
+    """``text`` with the value of every secret query parameter replaced by ``[redacted]``."""
+    return SECRET_PARAMS.sub(r"\1[redacted]", text)
+
+
+class RedactSecrets(logging.Filter):
+    """Rewrites a record's message so no secret query parameter reaches a log line."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        cleaned = redact(message)
+        if cleaned != message:
+            record.msg, record.args = cleaned, None
+        return True

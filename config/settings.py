@@ -8,6 +8,7 @@ deployment should stop the process, not surface as a surprise days later.
 import os
 import sys
 import zoneinfo
+from datetime import timedelta
 from email.utils import formataddr
 from pathlib import Path
 
@@ -15,6 +16,7 @@ import dj_database_url
 import phonenumbers
 from babel import Locale, UnknownLocaleError
 from babel.numbers import get_currency_name
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -146,6 +148,7 @@ INSTALLED_APPS = [
     "template_partials",
     "django_q",
     "anymail",
+    "axes",
     "backorders",
     "suppliers",
     "packets",
@@ -153,6 +156,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "config.middleware.RefuseUnreadableRequests",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -161,7 +165,11 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.LoginRequiredMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "config.middleware.NoStoreForSignedInPages",
     "django_htmx.middleware.HtmxMiddleware",
+    # last, as django-axes asks: turns a locked-out sign-in into its 429 answer
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "config.urls"
@@ -193,6 +201,23 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+AUTHENTICATION_BACKENDS = [
+    "config.login_throttle.ThrottledLogins",  # django-axes: refuses a locked-out username or address first
+    "django.contrib.auth.backends.ModelBackend",
+]
+# Sign-in throttling (django-axes, config/login_throttle.py): this many failures for one username, or
+# from one address, lock it out for the cool-off; the right password is refused until then.
+LOGIN_FAILURE_LIMIT = env_int("LOGIN_FAILURE_LIMIT", 10, minimum=1)
+LOGIN_COOLOFF_MINUTES = env_int("LOGIN_COOLOFF_MINUTES", 15, minimum=1)
+AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
+AXES_COOLOFF_TIME = timedelta(minutes=LOGIN_COOLOFF_MINUTES)
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]  # each on its own: a username from anywhere, an address
+AXES_RESET_ON_SUCCESS = True
+# failures during a lockout are not written (the counted row stops growing) and do not extend it
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_DISABLE_ACCESS_LOG = True  # successful sign-ins are in the audit trail already
+AXES_CLIENT_IP_CALLABLE = "config.login_throttle.client_ip"
+AXES_HTTP_RESPONSE_CODE = 429
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "/cases/"
 LOGOUT_REDIRECT_URL = "login"
@@ -336,13 +361,31 @@ CSRF_COOKIE_HTTPONLY = False  # htmx reads the token from the page, not the cook
 X_FRAME_OPTIONS = "DENY"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
+# Content-Security-Policy (django-csp): the project's own files only. No inline script, style or
+# event handler runs anywhere (pages, admin, customer page); htmx is told not to add its own
+# inline style (templates/base.html), and its indicator rules live in static/css/app.css.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:"],
+        "font-src": [SELF],
+        "connect-src": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+        "base-uri": [NONE],
+        "object-src": [NONE],
+    }
+}
 if not DEBUG:
     SECURE_SSL_REDIRECT = env_bool("SECURE_SSL_REDIRECT", default=True)
     SESSION_COOKIE_SECURE = CSRF_COOKIE_SECURE = env_bool("SECURE_COOKIES", default=True)
     SECURE_HSTS_SECONDS = env_int("SECURE_HSTS_SECONDS", 31536000, minimum=0)
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", default=True)
     SECURE_HSTS_PRELOAD = env_bool("SECURE_HSTS_PRELOAD", default=True)
-if env_bool("BEHIND_TLS_PROXY", default=False):
+BEHIND_TLS_PROXY = env_bool("BEHIND_TLS_PROXY", default=False)
+if BEHIND_TLS_PROXY:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
 
 LOG_FORMAT = env_str("LOG_FORMAT", "plain")
@@ -355,11 +398,20 @@ LOGGING = {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
         "json": {"()": "config.logging.JsonFormatter"},
     },
-    "filters": {"quiet_schedules": {"()": "config.logging.QuietSchedules"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT}},
+    "filters": {
+        "quiet_schedules": {"()": "config.logging.QuietSchedules"},
+        # secrets that ride in a URL (Shippo's ?token=) are shown as [redacted] in every line
+        "redact": {"()": "config.logging.RedactSecrets"},
+    },
+    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": LOG_FORMAT, "filters": ["redact"]}},
     "root": {"handlers": ["console"], "level": env_str("LOG_LEVEL", "INFO")},
-    # an idle worker is quiet at INFO: the queue's lines about each scheduled run are DEBUG
-    "loggers": {"django.db.backends": {"level": "WARNING"}, "django-q": {"filters": ["quiet_schedules"]}},
+    "loggers": {
+        "django.db.backends": {"level": "WARNING"},
+        # an idle worker is quiet at INFO: the queue's lines about each scheduled run are DEBUG
+        "django-q": {"filters": ["quiet_schedules"]},
+        # the development server's request lines carry query strings: through the same filter
+        "django.server": {"handlers": ["console"], "level": "INFO", "propagate": False},
+    },
 }
 
 # Notifications: customer messages (email, SMS), staff alerts (Slack), the signed customer page.
@@ -389,11 +441,15 @@ SHOPIFY_WEBHOOK_SECRETS = env_list("SHOPIFY_WEBHOOK_SECRETS")  # comma-separated
 WOOCOMMERCE_WEBHOOK_SECRET = env_str("WOOCOMMERCE_WEBHOOK_SECRET")
 AFTERSHIP_WEBHOOK_SECRET = env_str("AFTERSHIP_WEBHOOK_SECRET")
 EASYPOST_WEBHOOK_SECRET = env_str("EASYPOST_WEBHOOK_SECRET")
-SHIPPO_WEBHOOK_SECRET = env_str("SHIPPO_WEBHOOK_SECRET")  # the ?token= on the URL registered with Shippo
+SHIPPO_WEBHOOK_HMAC_SECRET = env_str("SHIPPO_WEBHOOK_HMAC_SECRET")  # Shippo's key for Shippo-Auth-Signature
+SHIPPO_WEBHOOK_SECRET = env_str("SHIPPO_WEBHOOK_SECRET")  # fallback: the ?token= on the URL registered with Shippo
 INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep")  # empty: no follow-up
 # Largest webhook body taken (bytes); larger ones get 413 and are kept as rejected without the body.
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
+# Deliveries done with (processed, ignored, duplicate, rejected, dismissed) are deleted after this many
+# days by the intake.prune_deliveries schedule; failed ones stay until replayed or dismissed.
+WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
@@ -410,6 +466,8 @@ SHOPIFY_JOB_POLL_MAX = env_int("SHOPIFY_JOB_POLL_MAX", 10, minimum=1)  # then th
 WOOCOMMERCE_URL = env_str("WOOCOMMERCE_URL").rstrip("/")
 WOOCOMMERCE_CONSUMER_KEY = env_str("WOOCOMMERCE_CONSUMER_KEY")
 WOOCOMMERCE_CONSUMER_SECRET = env_str("WOOCOMMERCE_CONSUMER_SECRET")
+# The keys go as HTTP basic auth, so an http:// store URL is refused unless this allows it (a local stand-in).
+WOOCOMMERCE_ALLOW_HTTP = env_bool("WOOCOMMERCE_ALLOW_HTTP", default=False)
 STORE_API_CONNECT_TIMEOUT = env_int("STORE_API_CONNECT_TIMEOUT", 5, minimum=1)  # seconds
 STORE_API_READ_TIMEOUT = env_int("STORE_API_READ_TIMEOUT", 30, minimum=1)
 STORE_ACTION_MAX_ATTEMPTS = env_int("STORE_ACTION_MAX_ATTEMPTS", 8, minimum=1)
@@ -429,6 +487,9 @@ OUTBOUND_READ_TIMEOUT = env_int("OUTBOUND_READ_TIMEOUT", 15, minimum=1)
 OUTBOUND_MAX_ATTEMPTS = env_int("OUTBOUND_MAX_ATTEMPTS", 8, minimum=1)
 # Deliveries one change hands to the queue at once; a larger burst goes out a batch a minute.
 OUTBOUND_ENQUEUE_AT_ONCE = env_int("OUTBOUND_ENQUEUE_AT_ONCE", 500, minimum=1)
+# Subscriptions may point only at public addresses (checked when saved and before each send, resolving
+# DNS); true allows loopback, private and link-local targets (a receiver on the same private network).
+OUTBOUND_ALLOW_PRIVATE_TARGETS = env_bool("OUTBOUND_ALLOW_PRIVATE_TARGETS", default=False)
 GENERIC_WEBHOOK_SECRET = env_str("GENERIC_WEBHOOK_SECRET")  # whsec_...; empty rejects every delivery
 if GENERIC_WEBHOOK_SECRET and not GENERIC_WEBHOOK_SECRET.startswith("whsec_"):
     raise ImproperlyConfigured("GENERIC_WEBHOOK_SECRET must be a Standard Webhooks secret starting with whsec_")

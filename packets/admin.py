@@ -1,4 +1,4 @@
-from django.contrib import admin
+from django.contrib import admin, messages
 
 from .models import AuditEvent, Case, Decision, InboundMessage, Message, Outcome, Packet
 
@@ -85,6 +85,7 @@ class AuditEventAdmin(ReadOnlyAdmin):
 # --------------------------------------------------------------------------- store actions and outbound events
 
 from .models import OutboundDelivery, OutboundSubscription, StoreAction  # noqa: E402
+from .models.integrations import new_webhook_secret  # noqa: E402
 
 
 @admin.register(StoreAction)
@@ -97,10 +98,39 @@ class StoreActionAdmin(ReadOnlyAdmin):
 
 @admin.register(OutboundSubscription)
 class OutboundSubscriptionAdmin(admin.ModelAdmin):
+    """The signing secret is generated on creation and shown once, in the page that follows; after
+    that only its last four characters are (a new one can be generated, and is shown once too)."""
+
     list_display = ["url", "description", "active", "event_types", "last_success_at", "last_error_at"]
     list_filter = ["active"]
-    readonly_fields = ["created_at", "last_success_at", "last_error", "last_error_at", "delivery_log"]
-    fields = ["url", "description", "event_types", "active", "secret", *readonly_fields]
+    readonly_fields = ["secret_shown", "created_at", "last_success_at", "last_error", "last_error_at", "delivery_log"]
+    fields = ["url", "description", "event_types", "active", *readonly_fields]
+    actions = ["new_secret"]
+
+    @admin.display(description="Signing secret")
+    def secret_shown(self, obj):
+        if obj.pk is None:
+            return "Generated when you save; shown once, then only its last four characters."
+        return f"{obj.masked_secret} (shown in full only once; use “Generate a new signing secret” to replace it)"
+
+    def save_model(self, request, obj, form, change):
+        super().save_model(request, obj, form, change)
+        if not change:
+            self._show_once(request, obj)
+
+    def _show_once(self, request, obj):
+        self.message_user(
+            request,
+            f"Signing secret for {obj.url}: {obj.secret} (copy it now into the receiving tool: it is not shown again).",
+            messages.WARNING,
+        )
+
+    @admin.action(description="Generate a new signing secret (shown once)")
+    def new_secret(self, request, queryset):
+        for subscription in queryset:
+            subscription.secret = new_webhook_secret()
+            subscription.save(update_fields=["secret"])
+            self._show_once(request, subscription)
 
     @admin.display(description="Delivery log")
     def delivery_log(self, obj):

@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 
-from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
+from anymail.exceptions import AnymailAPIError, AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.signals import AnymailTrackingEvent, EventType
 from anymail.webhooks.amazon_ses import AmazonSESTrackingWebhookView
 from anymail.webhooks.brevo import BrevoTrackingWebhookView
@@ -40,15 +40,48 @@ from .outbound import case_updated
 
 logger = logging.getLogger(__name__)
 
+
+class MalformedPost(Exception):
+    """A post that verified but is not the shape the provider sends (not JSON, a list for an object)."""
+
+
+# what anymail's parsers raise on a body of the wrong shape
+_SHAPE_ERRORS = (AnymailAPIError, AttributeError, KeyError, TypeError, ValueError)
+
+
+def _guarded(view_class):
+    """The provider's view, with a body of the wrong shape raised as ``MalformedPost``.
+
+    Only reading the post is guarded (the provider's own checks and its parser); what the events
+    then do here (``record``, through the signal) raises as it would."""
+
+    def run_validators(self, request):
+        try:
+            return view_class.run_validators(self, request)
+        except _SHAPE_ERRORS as exc:
+            raise MalformedPost(f"{type(exc).__name__}: {exc}") from exc
+
+    def parse_events(self, request):
+        try:
+            return list(view_class.parse_events(self, request))
+        except _SHAPE_ERRORS as exc:
+            raise MalformedPost(f"{type(exc).__name__}: {exc}") from exc
+
+    return type(view_class.__name__, (view_class,), {"run_validators": run_validators, "parse_events": parse_events})
+
+
 TRACKING_VIEWS = {
-    "postmark": PostmarkTrackingWebhookView,
-    "mailgun": MailgunTrackingWebhookView,
-    "amazon_ses": AmazonSESTrackingWebhookView,
-    "brevo": BrevoTrackingWebhookView,
-    "mailjet": MailjetTrackingWebhookView,
-    "sparkpost": SparkPostTrackingWebhookView,
-    "mailersend": MailerSendTrackingWebhookView,
-    "sendgrid": SendGridTrackingWebhookView,
+    name: _guarded(view)
+    for name, view in {
+        "postmark": PostmarkTrackingWebhookView,
+        "mailgun": MailgunTrackingWebhookView,
+        "amazon_ses": AmazonSESTrackingWebhookView,
+        "brevo": BrevoTrackingWebhookView,
+        "mailjet": MailjetTrackingWebhookView,
+        "sparkpost": SparkPostTrackingWebhookView,
+        "mailersend": MailerSendTrackingWebhookView,
+        "sendgrid": SendGridTrackingWebhookView,
+    }.items()
 }
 DELIVERY_OF = {
     EventType.DELIVERED: Message.Delivery.DELIVERED,
@@ -75,6 +108,8 @@ def tracking_webhook(request: HttpRequest, provider: str) -> HttpResponse:
         return _refused(provider, str(exc))
     except AnymailConfigurationError as exc:  # the provider's keys are not set here, or a wrong hook
         return _refused(provider, str(exc), status=400)
+    except MalformedPost as exc:  # a body that is not what the provider posts
+        return _refused(provider, f"the post is not a {provider} event ({exc})"[:300], status=400)
 
 
 def _refused(provider: str, reason: str, status: int = 401) -> HttpResponse:

@@ -29,6 +29,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 
 from .models import OutboundDelivery, OutboundSubscription
+from .outbound_targets import target_problem
 
 logger = logging.getLogger(__name__)
 
@@ -225,6 +226,18 @@ def deliver(delivery_id: int) -> str:
     body = json.dumps(delivery.payload, separators=(",", ":"), cls=DjangoJSONEncoder)
     at = datetime.now(UTC)
     status_code, text, error = None, "", ""
+    problem = target_problem(subscription.url)
+    if problem:
+        # resolved again at each send: a name can be pointed at a private address after it was saved
+        error = f"Not sent to {subscription.url}: {problem}"
+        logger.warning("Outbound delivery %s refused: %s", delivery_id, problem)
+        OutboundDelivery.objects.filter(pk=delivery.pk).update(
+            status=Status.FAILED, error=error[:2000], response_status=None, response_body=""
+        )
+        OutboundSubscription.objects.filter(pk=subscription.pk).update(
+            last_error=error[:2000], last_error_at=timezone.now()
+        )
+        return "failed: " + problem
     try:
         response = requests.post(
             subscription.url,

@@ -2,7 +2,9 @@
 ``email_tracking``. Business rules never live in signals."""
 
 from anymail.signals import tracking
-from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from axes.signals import user_locked_out
+from django.conf import settings
+from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
 from . import email_tracking
@@ -24,11 +26,27 @@ def audit_logout(sender, request, user, **kwargs):
     AuditEvent.record("auth.logout", actor=user, summary="Signed out", ip=_ip(request))
 
 
-@receiver(user_login_failed)
-def audit_login_failed(sender, credentials, request=None, **kwargs):
-    username = str(credentials.get("username", ""))[:150]
-    AuditEvent.record("auth.login_failed", summary=f"Failed sign-in for {username!r}", ip=_ip(request))
+@receiver(user_locked_out, dispatch_uid="packets.audit_lockout")
+def audit_lockout(sender, request, username=None, ip_address=None, **kwargs):
+    """One row per lockout. Failed sign-ins are counted by django-axes (one row per username, address
+    and browser), not audited one by one: a brute force must not grow the append-only trail. Axes
+    sends this signal again for each attempt refused during the lockout; only the failure that
+    started it carries ``axes_failures_since_start``, so only that one is recorded."""
+    failures = getattr(request, "axes_failures_since_start", None)
+    if failures is None:
+        return
+    who = str(username or "")[:150]
+    AuditEvent.record(
+        "auth.locked_out",
+        summary=f"Sign-in locked out after {failures} failures for {who!r} from {ip_address}"[:500],
+        username=who,
+        ip=ip_address or "",
+        failures=failures,
+        cooloff_minutes=int(settings.AXES_COOLOFF_TIME.total_seconds() // 60),
+    )
 
 
 def _ip(request) -> str:
-    return request.META.get("REMOTE_ADDR", "") if request is not None else ""
+    if request is None:
+        return ""
+    return getattr(request, "axes_ip_address", None) or request.META.get("REMOTE_ADDR", "")

@@ -55,8 +55,14 @@ def _get_case_for_user(request: HttpRequest, case_id: int) -> Case:
 
 
 def _back(request: HttpRequest, fallback: str) -> str:
+    """``next`` when it is a path on this site (``/cases/?...``); the fallback for anything else.
+
+    A bare word such as ``foo`` is not taken: ``redirect()`` would try it as a URL name and fail
+    after the action was applied."""
     target = request.POST.get("next") or ""
-    if target and url_has_allowed_host_and_scheme(target, {request.get_host()}, require_https=request.is_secure()):
+    on_this_site = target.startswith("/") and not target.startswith(("//", "/\\"))
+    allowed = {request.get_host()}
+    if on_this_site and url_has_allowed_host_and_scheme(target, allowed, require_https=request.is_secure()):
         return target
     return fallback
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders.calendar import BusinessCalendar
@@ -112,6 +113,7 @@ def _page(request: HttpRequest, order: Order, token: str, *, status: int = 200, 
 
 
 @login_not_required
+@never_cache
 @require_GET
 def customer_order(request: HttpRequest, token: str) -> HttpResponse:
     try:
@@ -122,6 +124,7 @@ def customer_order(request: HttpRequest, token: str) -> HttpResponse:
 
 
 @login_not_required
+@never_cache
 @require_POST
 def customer_cancel(request: HttpRequest, token: str) -> HttpResponse:
     try:

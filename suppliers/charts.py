@@ -15,7 +15,7 @@ MUTED = "#5b6475"
 LINE = "#dde2ea"
 ACCENT = "#2456c7"
 BAD = "#b42318"
-FONT = "font-family:system-ui,Arial,sans-serif"
+FONT = 'font-family="system-ui,Arial,sans-serif"'  # presentation attributes: the CSP allows no inline style
 
 
 def _fmt(value: float, unit: str) -> str:
@@ -44,7 +44,7 @@ def bar_chart(
     scale = (width - label_width - 60) / top_value if top_value > 0 else 0
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="{escape(title)}" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" style="{FONT};font-size:12px">',
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" {FONT} font-size="12">',
         f"<title>{escape(title)}</title>",
         f'<text x="0" y="14" fill="{INK}" font-weight="600">{escape(title)}</text>',
     ]
@@ -85,7 +85,7 @@ def column_chart(
     slot = (width - left - 4) / max(len(points), 1)
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" class="chart" role="img" aria-label="{escape(title)}" '
-        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" style="{FONT};font-size:11px">',
+        f'width="{width}" height="{height}" viewBox="0 0 {width} {height}" {FONT} font-size="11">',
         f"<title>{escape(title)}</title>",
         f'<text x="0" y="14" fill="{INK}" font-weight="600" font-size="12">{escape(title)}</text>',
     ]

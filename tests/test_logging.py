@@ -1,10 +1,14 @@
+import contextlib
 import json
 import logging
+import urllib.error
+import urllib.request
 from datetime import timedelta
 
 import pytest
 
 from config.logging import JsonFormatter
+from tests.processes import Processes, production_env
 
 
 def test_it_writes_one_json_object_per_line_with_the_ids_that_apply():
@@ -102,3 +106,27 @@ def test_the_schedulers_turn_writes_nothing_at_info_but_a_task_someone_asked_for
 
     async_task("packets.notify.tasks.send_message", 1)  # a send someone approved
     assert any(r.getMessage().startswith("Enqueued [") for r in caplog.records if r.levelno == logging.INFO)
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_gunicorns_access_log_never_shows_the_shippo_token(tmp_path):
+    """A real gunicorn with the project's config: Shippo posts with ?token= on the URL."""
+    token = "shippo-token-that-must-not-be-logged"
+    processes = Processes(tmp_path)
+    try:
+        base = processes.web(production_env(SHIPPO_WEBHOOK_SECRET=token, WEB_CONCURRENCY="1", INTAKE_FOLLOWUP_TASK=""))
+        for given in (token, "a-wrong-guess"):
+            request = urllib.request.Request(
+                f"{base}/webhooks/carriers/shippo/?token={given}&x=1",
+                data=b'{"event": "track_updated", "data": {}}',
+                headers={"Content-Type": "application/json"},
+                method="POST",
+            )
+            with contextlib.suppress(urllib.error.HTTPError):
+                urllib.request.urlopen(request, timeout=10).read()
+    finally:
+        processes.stop_all()
+    log = (tmp_path / "web.log").read_text()
+    assert log.count("/webhooks/carriers/shippo/?token=[redacted]&x=1") == 2, log
+    assert token not in log and "a-wrong-guess" not in log

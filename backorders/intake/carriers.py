@@ -7,14 +7,19 @@ Signatures:
 - AfterShip: ``aftership-hmac-sha256`` = base64(HMAC-SHA256(secret, body)).
 - EasyPost: ``X-Hmac-Signature: hmac-sha256-hex=<hex>`` over the body, with the secret
   normalised to Unicode NFKD first (as EasyPost's client libraries do).
-- Shippo signs nothing: the webhook URL registered with Shippo carries a secret token,
-  ``/webhooks/carriers/shippo/?token=<SHIPPO_WEBHOOK_SECRET>``, compared in constant time.
+- Shippo: ``Shippo-Auth-Signature: t=<unix seconds>,v1=<hex>``, the hex HMAC-SHA256 of
+  ``"<t>.<body>"`` with the key Shippo shares (``SHIPPO_WEBHOOK_HMAC_SECRET``), at most five
+  minutes old. Without a signature, the fallback is a secret token on the URL registered with
+  Shippo, ``/webhooks/carriers/shippo/?token=<SHIPPO_WEBHOOK_SECRET>``, compared in constant time;
+  the product's logs show it as ``token=[redacted]`` (``config.logging.redact``), but a proxy in
+  front may log it in full. A signature that is present but wrong is refused, token or not.
 """
 
 from __future__ import annotations
 
 import hashlib
 import hmac
+import time
 import unicodedata
 
 from django.conf import settings
@@ -109,10 +114,35 @@ def verify_easypost(request: HttpRequest) -> bool:
     return hmac.compare_digest(expected.encode(), given.lower().encode())
 
 
+SHIPPO_SIGNATURE_TOLERANCE = 300  # seconds either way, as Standard Webhooks and Stripe-style schemes use
+
+
 def verify_shippo(request: HttpRequest) -> bool:
-    secret = settings.SHIPPO_WEBHOOK_SECRET
+    signature = request.headers.get("Shippo-Auth-Signature", "").strip()
+    if signature:
+        return _shippo_signature_ok(settings.SHIPPO_WEBHOOK_HMAC_SECRET, request.body, signature)
+    token = settings.SHIPPO_WEBHOOK_SECRET
     given = request.GET.get("token", "")
-    return bool(secret) and bool(given) and hmac.compare_digest(secret.encode(), given.encode())
+    return bool(token) and bool(given) and hmac.compare_digest(token.encode(), given.encode())
+
+
+def _shippo_signature_ok(secret: str, body: bytes, header: str) -> bool:
+    if not secret:
+        return False
+    fields: dict[str, list[str]] = {}
+    for part in header.split(","):
+        name, _, value = part.strip().partition("=")
+        fields.setdefault(name.strip(), []).append(value.strip())
+    stamps = fields.get("t", [])
+    if len(stamps) != 1 or not stamps[0].isdigit() or len(stamps[0]) > 12:
+        return False
+    if abs(time.time() - int(stamps[0])) > SHIPPO_SIGNATURE_TOLERANCE:
+        return False
+    expected = hmac.new(secret.encode(), stamps[0].encode() + b"." + body, hashlib.sha256).hexdigest().encode()
+    ok = False
+    for given in fields.get("v1", []):
+        ok |= hmac.compare_digest(expected, given.lower().encode())
+    return ok
 
 
 # --------------------------------------------------------------------------- mapping

@@ -63,6 +63,8 @@ def loads(body: bytes) -> dict:
         data = json.loads(body.decode("utf-8"), parse_float=Decimal, parse_constant=_refuse_constant)
     except (UnicodeDecodeError, ValueError) as exc:
         raise BadPayload(f"body is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise BadPayload("body is JSON nested too deeply to read") from None
     if not isinstance(data, dict):
         raise BadPayload(f"body is JSON but not an object (got {type(data).__name__})")
     return data
@@ -141,13 +143,17 @@ def request_headers(request: HttpRequest) -> dict[str, str]:
 def store_rejected(
     source: str, request: HttpRequest, *, reason: str, topic: str = "", signature_valid: bool = False
 ) -> WebhookDelivery:
-    """Keep a delivery that failed verification or parsing: the row is the audit record."""
+    """Keep a delivery that failed verification or parsing: the row is the audit record.
+
+    Its headers, size and hash are kept, never its body: anyone can post, and a stranger's
+    bodies must not fill the database (nor hold personal data nobody can use)."""
     delivery = WebhookDelivery.objects.create(
         source=source,
         topic=topic[:64],
         body_sha256=WebhookDelivery.hash_body(request.body),
         headers=request_headers(request),
-        body=request.body,
+        body=b"",
+        body_size=len(request.body),
         signature_valid=signature_valid,
         status=WebhookDelivery.Status.REJECTED,
         error=reason,
@@ -167,6 +173,7 @@ def store_oversized(source: str, request: HttpRequest, *, size: int) -> WebhookD
         body_sha256="",
         headers=request_headers(request),
         body=b"",
+        body_size=size,
         status=WebhookDelivery.Status.REJECTED,
         error=reason,
         processed_at=timezone.now(),
@@ -237,6 +244,7 @@ def store_verified(
                         body_sha256=body_sha256,
                         headers=headers,
                         body=request.body,
+                        body_size=len(request.body),
                         signature_valid=True,
                         resource_id=resource_id[:64],
                         resource_updated_at=resource_updated_at,
@@ -253,6 +261,7 @@ def store_verified(
             body_sha256=body_sha256,
             headers=headers,
             body=request.body,
+            body_size=len(request.body),
             signature_valid=True,
             status=WebhookDelivery.Status.DUPLICATE if first else status,
             error=f"duplicate of delivery {first.pk}" if first else error,

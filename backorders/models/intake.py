@@ -29,6 +29,7 @@ class WebhookDelivery(models.Model):
         DUPLICATE = "duplicate", "Duplicate"
         FAILED = "failed", "Failed"
         REJECTED = "rejected", "Rejected (signature or format)"
+        DISMISSED = "dismissed", "Dismissed (failed, set aside by staff)"
 
     source = models.CharField(max_length=16, choices=Source.choices)
     topic = models.CharField(max_length=64, blank=True)
@@ -36,6 +37,9 @@ class WebhookDelivery(models.Model):
     body_sha256 = models.CharField(max_length=64)
     headers = models.JSONField(default=dict)
     body = models.BinaryField()
+    body_size = models.PositiveIntegerField(
+        default=0, help_text="Bytes in the body as sent (kept when the body is not)."
+    )
     signature_valid = models.BooleanField(default=False)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.RECEIVED)
     error = models.TextField(blank=True)
@@ -59,6 +63,9 @@ class WebhookDelivery(models.Model):
             models.Index(fields=["source", "body_sha256"], name="delivery_source_body"),
             models.Index(fields=["status", "received_at"], name="delivery_status_received"),
         ]
+
+    # pruned after WEBHOOK_RETENTION_DAYS; failed (and received, processing) ones stay until replayed or dismissed
+    PRUNABLE = (Status.PROCESSED, Status.IGNORED, Status.DUPLICATE, Status.REJECTED, Status.DISMISSED)
 
     def __str__(self) -> str:
         return f"{self.get_source_display()} {self.topic} ({self.get_status_display()})"

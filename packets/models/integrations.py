@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
 from django.db.models import Q
@@ -10,6 +11,7 @@ from django.utils import timezone
 
 from backorders.models import Order
 
+from ..outbound_targets import target_problem
 from .audit import AuditEvent
 from .base import StatusMachine
 from .cases import Case, Decision
@@ -249,6 +251,17 @@ class OutboundSubscription(models.Model):
 
     def wants(self, event_type: str) -> bool:
         return self.active and (not self.event_types or event_type in self.event_types)
+
+    def clean(self) -> None:
+        super().clean()
+        problem = target_problem(self.url) if self.url else ""
+        if problem:
+            raise ValidationError({"url": f"Events cannot be sent there: {problem}."})
+
+    @property
+    def masked_secret(self) -> str:
+        """The secret as shown after creation: its prefix and last four characters."""
+        return f"whsec_…{self.secret[-4:]}" if self.secret else "not set"
 
 
 class OutboundDelivery(models.Model):

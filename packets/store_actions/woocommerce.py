@@ -42,6 +42,12 @@ def _base() -> str:
             "The WooCommerce REST API is not configured: set WOOCOMMERCE_URL, WOOCOMMERCE_CONSUMER_KEY "
             "and WOOCOMMERCE_CONSUMER_SECRET."
         )
+    if not url.lower().startswith("https://") and not settings.WOOCOMMERCE_ALLOW_HTTP:
+        # the keys go as HTTP basic auth: over plain http they would cross the network in clear
+        raise NotConfigured(
+            f"WOOCOMMERCE_URL must start with https:// (got {url.split('://')[0]}://): the API keys travel "
+            "with every request. WOOCOMMERCE_ALLOW_HTTP=true allows http:// for a local stand-in only."
+        )
     return f"{url.rstrip('/')}/wp-json/wc/v3"
 
 

@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import io
+import logging
 import random
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -10,10 +15,12 @@ from django.core.management import call_command
 
 from backorders.models import Shipment, TrackingEvent, WebhookDelivery
 from backorders.tasks import process_delivery
+from config.logging import RedactSecrets
 from tests import factories
 from tests.backorders.intake_samples import (
     AFTERSHIP_SECRET,
     INTAKE_SETTINGS,
+    SHIPPO_HMAC_SECRET,
     SHIPPO_TOKEN,
     b64_hmac,
     compact,
@@ -161,6 +168,83 @@ def test_it_rejects_shippo_without_the_token(client):
     body = compact({"event": "track_updated", "data": sample("shippo-track-usps-delivered.json")})
     assert post_shippo(client, body, token="guess").status_code == 401
     assert client.post("/webhooks/carriers/shippo/", data=body, content_type="application/json").status_code == 401
+
+
+def shippo_signature(body: bytes, *, secret: str = SHIPPO_HMAC_SECRET, at: int | None = None) -> str:
+    """``Shippo-Auth-Signature`` as Shippo sends it: ``t=<unix seconds>,v1=<hex HMAC-SHA256 of "t.body">``."""
+    stamp = str(int(time.time()) if at is None else at)
+    digest = hmac.new(secret.encode(), stamp.encode() + b"." + body, hashlib.sha256).hexdigest()
+    return f"t={stamp},v1={digest}"
+
+
+def post_signed_shippo(client, body: bytes, signature: str):
+    return client.post(
+        "/webhooks/carriers/shippo/",
+        data=body,
+        content_type="application/json",
+        headers={"Shippo-Auth-Signature": signature},
+    )
+
+
+def test_it_verifies_shippos_hmac_signature_without_a_token(client):
+    factories.ShipmentFactory(tracking_number="9205590164917337534322")
+    body = compact({"event": "track_updated", "data": sample("shippo-track-usps-delivered.json")})
+    delivery = process(post_signed_shippo(client, body, shippo_signature(body)))
+    assert delivery.status == WebhookDelivery.Status.PROCESSED, delivery.error
+    assert Shipment.objects.get().status == "delivered"
+
+
+@pytest.mark.parametrize(
+    "signature",
+    [
+        pytest.param(lambda body: shippo_signature(body + b" "), id="other-bytes"),
+        pytest.param(lambda body: shippo_signature(body, secret="guess"), id="other-key"),
+        pytest.param(lambda body: shippo_signature(body, at=int(time.time()) - 301), id="older-than-5-minutes"),
+        pytest.param(lambda body: shippo_signature(body, at=int(time.time()) + 301), id="from-the-future"),
+        pytest.param(lambda body: "v1=" + shippo_signature(body).split("v1=")[1], id="no-timestamp"),
+        pytest.param(lambda body: shippo_signature(body).split(",")[0], id="no-v1"),
+        pytest.param(lambda body: "garbage", id="garbage"),
+    ],
+)
+def test_it_refuses_a_bad_shippo_signature_even_with_the_right_token(client, signature):
+    body = compact({"event": "track_updated", "data": sample("shippo-track-usps-delivered.json")})
+    response = client.post(
+        f"/webhooks/carriers/shippo/?token={SHIPPO_TOKEN}",
+        data=body,
+        content_type="application/json",
+        headers={"Shippo-Auth-Signature": signature(body)},
+    )
+    assert response.status_code == 401
+    assert WebhookDelivery.objects.get().status == WebhookDelivery.Status.REJECTED
+
+
+def test_it_refuses_a_shippo_signature_when_no_hmac_key_is_set(client, settings):
+    settings.SHIPPO_WEBHOOK_HMAC_SECRET = ""
+    body = compact({"event": "track_updated", "data": sample("shippo-track-usps-delivered.json")})
+    assert post_signed_shippo(client, body, shippo_signature(body)).status_code == 401
+    settings.SHIPPO_WEBHOOK_SECRET = ""
+    response = post_shippo(client, body)
+    assert response.status_code == 401
+    assert "SHIPPO_WEBHOOK_HMAC_SECRET or SHIPPO_WEBHOOK_SECRET is not set" in response.content.decode()
+
+
+def test_it_never_writes_the_shippo_token_to_the_products_logs(client):
+    """The configured console handler (and so the development server's request lines, which go to
+    it too) writes a secret query parameter as [redacted]."""
+    [console] = [h for h in logging.getLogger().handlers if any(isinstance(f, RedactSecrets) for f in h.filters)]
+    assert console in logging.getLogger("django.server").handlers
+    written = io.StringIO()
+    previous = console.setStream(written)
+    try:
+        logging.getLogger("django.server").info('"POST /webhooks/carriers/shippo/?token=%s HTTP/1.1" 200', SHIPPO_TOKEN)
+        post_shippo(client, compact({"event": "track_updated", "data": {}}), token=SHIPPO_TOKEN + "-wrong")
+        logging.getLogger("backorders.intake").warning("retry of /webhooks/carriers/shippo/?token=%s", SHIPPO_TOKEN)
+    finally:
+        console.setStream(previous)
+    lines = written.getvalue()
+    assert "shippo/?token=[redacted] HTTP/1.1" in lines and "Rejected shippo delivery" in lines
+    assert "retry of /webhooks/carriers/shippo/?token=[redacted]" in lines
+    assert SHIPPO_TOKEN not in lines
 
 
 def test_it_has_no_endpoint_for_an_unknown_provider(client):

@@ -1,10 +1,11 @@
 """Webhook endpoints under abuse: every bad delivery gets its status, is kept, and changes nothing.
 
 For each source (Shopify, WooCommerce, AfterShip, EasyPost, Shippo, generic): a missing or wrong
-signature (401), a replay (200, kept as a duplicate, applied once), a forged delivery id on the
-same body (recognised by the body's hash), a body above ``WEBHOOK_MAX_BYTES`` (413, kept without
-the body), a body that is not JSON (400), and a body not declared as JSON (415). Every attempt is
-a ``WebhookDelivery`` row with its reason; orders, products and tracking stay as they were.
+signature (401, kept with its headers, size and hash but not its body), a replay (200, kept as a
+duplicate, applied once), a forged delivery id on the same body (recognised by the body's hash),
+a body above ``WEBHOOK_MAX_BYTES`` (413, kept without the body), a body that is not JSON (400),
+and a body not declared as JSON (415). Every attempt is a ``WebhookDelivery`` row with its
+reason; orders, products and tracking stay as they were.
 """
 
 from __future__ import annotations
@@ -42,7 +43,11 @@ def test_it_rejects_a_missing_signature_with_401_and_keeps_the_attempt(client, s
     assert b"Rejected:" in response.content
     delivery = only_delivery()
     assert (delivery.status, delivery.signature_valid) == (Status.REJECTED, False)
-    assert delivery.error and bytes(delivery.body) == sample_body(source)
+    # its headers, size and hash are kept, never its body
+    body = sample_body(source)
+    assert delivery.error and bytes(delivery.body) == b""
+    assert (delivery.body_size, delivery.body_sha256) == (len(body), WebhookDelivery.hash_body(body))
+    assert delivery.headers
     assert process_delivery(delivery.pk) == Status.REJECTED  # a replay never applies it
     assert facts() == before
 

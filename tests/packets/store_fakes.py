@@ -240,6 +240,7 @@ def woo(settings):
     server = serve_woo(store)
     host, port = server.server_address[:2]
     settings.WOOCOMMERCE_URL = f"http://{host}:{port}"
+    settings.WOOCOMMERCE_ALLOW_HTTP = True  # the stand-in on loopback speaks plain http
     settings.WOOCOMMERCE_CONSUMER_KEY, settings.WOOCOMMERCE_CONSUMER_SECRET = "ck_test", "cs_test"
     settings.STORE_API_READ_TIMEOUT = 0.5
     try:

@@ -120,3 +120,20 @@ def test_it_shows_a_refused_login(woo, owner, settings):  # noqa: F811
     [refund] = approve(decision_for(woo_case(), Decision.Action.REFUND, owner), owner)
     assert run_store_action(refund.pk) == "failed"
     assert "Invalid signature" in StoreAction.objects.get().error
+
+
+@pytest.mark.django_db
+def test_it_refuses_to_send_the_keys_to_an_http_store_unless_allowed(woo, owner, settings):  # noqa: F811
+    settings.WOOCOMMERCE_ALLOW_HTTP = False
+    assert settings.WOOCOMMERCE_URL.startswith("http://")
+    cancel, _refund = approve(decision_for(woo_case(), Decision.Action.CANCEL, owner), owner)
+
+    assert run_store_action(cancel.pk) == "failed"
+    cancel.refresh_from_db()
+    assert "WOOCOMMERCE_URL must start with https://" in cancel.error
+    assert woo.requests == []  # nothing reached the store, so no key crossed the network
+
+    settings.WOOCOMMERCE_ALLOW_HTTP = True
+    retry_action(cancel.pk, owner)
+    assert run_store_action(cancel.pk) == "succeeded"
+    assert [r["path"] for r in woo.created("PUT")] == ["/wp-json/wc/v3/orders/727"]

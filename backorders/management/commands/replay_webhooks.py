@@ -26,7 +26,10 @@ class Command(BaseCommand):
     def handle(self, *args, failed: bool, ids: list[int], source: str | None, **options):
         if not failed and not ids:
             raise CommandError("Say which deliveries: --failed, or --id N")
-        deliveries = WebhookDelivery.objects.filter(signature_valid=True)
+        # a rejected delivery keeps no body to apply
+        deliveries = WebhookDelivery.objects.filter(signature_valid=True).exclude(
+            status=WebhookDelivery.Status.REJECTED
+        )
         if source:
             deliveries = deliveries.filter(source=source)
         if ids:
