@@ -133,9 +133,16 @@ def request_followup() -> bool:
 
 
 def _enqueue_followup(task: str) -> None:
-    from django_q.tasks import async_task
+    from .queueing import enqueue_stored
 
-    async_task(task, hook="backorders.tasks.followup_finished", task_name="intake-followup", q_options=q_options())
+    # not taken (broker down): the mark is taken as lost after the retry window, and the schedule runs the task
+    enqueue_stored(
+        task,
+        hook="backorders.tasks.followup_finished",
+        task_name="intake-followup",
+        q_options=q_options(),
+        what="the intake follow-up",
+    )
 
 
 def followup_finished(result) -> None:
