@@ -2,7 +2,8 @@
 
 - ``process_delivery(delivery_id)``: apply one stored webhook delivery, in one transaction.
 - ``process_received()``: pick up deliveries left ``received`` (an enqueue lost with a crash).
-- ``process_import(job_id)``: run a CSV import job, updating its progress row.
+- ``process_import(job_id)``: run a CSV import job, updating its progress row; resume one whose worker died.
+- ``resume_imports()``: hand over import jobs whose worker died or whose enqueue was lost (a schedule).
 - ``request_followup()``: enqueue the sweep after intake changed facts, at most one pending.
 """
 
@@ -90,15 +91,22 @@ def process_received(older_than_seconds: int = 60, limit: int = 500) -> int:
 
 
 def process_import(job_id: int) -> str:
+    """Run a pending import, or go on with one whose worker died (its lease ran out); else leave it."""
     from .intake.csv_import import run_job
 
-    job = ImportJob.objects.get(pk=job_id)
-    if job.status != ImportJob.Status.PENDING:
+    job = ImportJob.objects.defer("content", "checkpoint").get(pk=job_id)
+    if job.is_finished:
         return job.status
-    run_job(job)
+    job = run_job(job)
     if job.summary.get("changed"):
         request_followup()
     return job.status
+
+
+def resume_imports() -> int:
+    from .intake.import_lease import resume_stalled
+
+    return resume_stalled()
 
 
 # --------------------------------------------------------------------------- the follow-up (the sweep)

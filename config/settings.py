@@ -353,6 +353,10 @@ INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep"
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
+# A worker running an import renews its lease every quarter of this (seconds); a job whose lease ran
+# out is resumed from its last committed batch by the imports.resume schedule, at most this many times.
+IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", 60, minimum=2, maximum=3600)
+IMPORT_MAX_RESUMES = env_int("IMPORT_MAX_RESUMES", 5, minimum=0, maximum=100)
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
 AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]
