@@ -117,11 +117,12 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
-    "django_q",
     "anymail",
     "backorders",
     "suppliers",
     "packets",
+    # after backorders, whose qcluster command (a stop bounded by Q_TIMEOUT) takes the place of django-q2's
+    "django_q",
 ]
 
 MIDDLEWARE = [
