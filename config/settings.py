@@ -129,6 +129,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # bodies bounded (and the login checked) before CSRF reads a form; chunked bodies read within limits
+    "backorders.request_limits.RequestLimitsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -354,6 +356,11 @@ INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep"
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
+# Uploads stay in memory and stop at INTAKE_IMPORT_MAX_BYTES (backorders.request_limits): nothing is
+# spooled to a temporary file, so a web worker killed mid-upload leaves nothing behind.
+FILE_UPLOAD_HANDLERS = ["backorders.request_limits.BoundedUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = INTAKE_IMPORT_MAX_BYTES
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
 # A worker running an import renews its lease every quarter of this (seconds); a job whose lease ran
 # out is resumed from its last committed batch by the imports.resume schedule, at most this many times.
 IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", 60, minimum=2, maximum=3600)
