@@ -7,7 +7,8 @@ up after 5 s). The live part runs gunicorn with two workers and a small limit (`
 threads, and measures the acknowledgement times while the workers recycle again and again.
 
 Measured on the shared 2-core machine (load average 17): 2400 acks over 4 recycles, median 198 ms,
-p99 533 ms, max 15.7 s (a replacement took 6 s to boot while the other worker recycled). With the
+p99 533 ms, max 15.7 s (a replacement took 6 s to boot while the other worker recycled); again
+at load 7: p99 285 ms, max 6.2 s. With the
 limit at 100 (jitter 50, fewer requests than a reboot lasts) both workers kept restarting together:
 p99 7.8 s; ``--preload`` brought that to 3.3 s. No recycles at all: p99 231 ms.
 """
