@@ -2,7 +2,8 @@
 
 - ``process_delivery(delivery_id)``: apply one stored webhook delivery, in one transaction.
 - ``process_received()``: pick up deliveries left ``received`` (an enqueue lost with a crash).
-- ``process_import(job_id)``: run a CSV import job, updating its progress row.
+- ``process_import(job_id)``: run a CSV import job, updating its progress row; resume one whose worker died.
+- ``resume_imports()``: hand over import jobs whose worker died or whose enqueue was lost (a schedule).
 - ``request_followup()``: enqueue the sweep after intake changed facts, at most one pending.
 """
 
@@ -110,15 +111,22 @@ def prune_deliveries(batch: int = 5000) -> int:
 
 
 def process_import(job_id: int) -> str:
+    """Run a pending import, or go on with one whose worker died (its lease ran out); else leave it."""
     from .intake.csv_import import run_job
 
-    job = ImportJob.objects.get(pk=job_id)
-    if job.status != ImportJob.Status.PENDING:
+    job = ImportJob.objects.defer("content", "checkpoint").get(pk=job_id)
+    if job.is_finished:
         return job.status
-    run_job(job)
+    job = run_job(job)
     if job.summary.get("changed"):
         request_followup()
     return job.status
+
+
+def resume_imports() -> int:
+    from .intake.import_lease import resume_stalled
+
+    return resume_stalled()
 
 
 # --------------------------------------------------------------------------- the follow-up (the sweep)
@@ -153,9 +161,16 @@ def request_followup() -> bool:
 
 
 def _enqueue_followup(task: str) -> None:
-    from django_q.tasks import async_task
+    from .queueing import enqueue_stored
 
-    async_task(task, hook="backorders.tasks.followup_finished", task_name="intake-followup", q_options=q_options())
+    # not taken (broker down): the mark is taken as lost after the retry window, and the schedule runs the task
+    enqueue_stored(
+        task,
+        hook="backorders.tasks.followup_finished",
+        task_name="intake-followup",
+        q_options=q_options(),
+        what="the intake follow-up",
+    )
 
 
 def followup_finished(result) -> None:

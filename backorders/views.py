@@ -150,7 +150,7 @@ def _require_staff(request: HttpRequest) -> None:
 
 
 def _jobs():
-    return ImportJob.objects.select_related("created_by").defer("content")
+    return ImportJob.objects.select_related("created_by").defer("content", "checkpoint")
 
 
 @require_http_methods(["GET", "POST"])
@@ -174,9 +174,16 @@ def import_list(request: HttpRequest) -> HttpResponse:
 
 
 def _enqueue_import(job_id: int) -> None:
-    from django_q.tasks import async_task
+    from .queueing import enqueue_stored
 
-    async_task("backorders.tasks.process_import", job_id, task_name=f"import-{job_id}", q_options=q_options())
+    # the job is stored: with the broker down, the imports.resume schedule hands it over later
+    enqueue_stored(
+        "backorders.tasks.process_import",
+        job_id,
+        task_name=f"import-{job_id}",
+        q_options=q_options(),
+        what=f"import {job_id}",
+    )
 
 
 @require_GET

@@ -146,12 +146,13 @@ INSTALLED_APPS = [
     "django.contrib.humanize",
     "django_htmx",
     "template_partials",
-    "django_q",
     "anymail",
     "axes",
     "backorders",
     "suppliers",
     "packets",
+    # after backorders, whose qcluster command (a stop bounded by Q_TIMEOUT) takes the place of django-q2's
+    "django_q",
 ]
 
 MIDDLEWARE = [
@@ -159,6 +160,8 @@ MIDDLEWARE = [
     "config.middleware.RefuseUnreadableRequests",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # bodies bounded (and the login checked) before CSRF reads a form; chunked bodies read within limits
+    "backorders.request_limits.RequestLimitsMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -451,6 +454,15 @@ WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maxi
 # days by the intake.prune_deliveries schedule; failed ones stay until replayed or dismissed.
 WEBHOOK_RETENTION_DAYS = env_int("WEBHOOK_RETENTION_DAYS", 30, minimum=1)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
+# Uploads stay in memory and stop at INTAKE_IMPORT_MAX_BYTES (backorders.request_limits): nothing is
+# spooled to a temporary file, so a web worker killed mid-upload leaves nothing behind.
+FILE_UPLOAD_HANDLERS = ["backorders.request_limits.BoundedUploadHandler"]
+FILE_UPLOAD_MAX_MEMORY_SIZE = INTAKE_IMPORT_MAX_BYTES
+DATA_UPLOAD_MAX_NUMBER_FILES = 5
+# A worker running an import renews its lease every quarter of this (seconds); a job whose lease ran
+# out is resumed from its last committed batch by the imports.resume schedule, at most this many times.
+IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", 60, minimum=2, maximum=3600)
+IMPORT_MAX_RESUMES = env_int("IMPORT_MAX_RESUMES", 5, minimum=0, maximum=100)
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
 AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]

@@ -154,9 +154,10 @@ def retry_failed_message(message_id: int, user) -> Message:
 
 def enqueue_send(message_id: int) -> None:
     """Hand one message to the worker. Call it from ``transaction.on_commit``."""
-    from django_q.tasks import async_task
+    from backorders.queueing import enqueue_stored
 
-    async_task(SEND_TASK, message_id, task_name=f"send-message-{message_id}")
+    # a broker outage leaves it queued: notify.reconcile hands it over once the broker is back
+    enqueue_stored(SEND_TASK, message_id, task_name=f"send-message-{message_id}", what=f"message {message_id}")
 
 
 _enqueue = enqueue_send  # the name earlier code used

@@ -196,9 +196,9 @@ def message_payload(message) -> dict:
 
 
 def enqueue(delivery_id: int) -> None:
-    from django_q.tasks import async_task
+    from backorders.queueing import enqueue_stored
 
-    async_task(DELIVER_TASK, delivery_id, task_name=f"outbound-{delivery_id}")
+    enqueue_stored(DELIVER_TASK, delivery_id, task_name=f"outbound-{delivery_id}", what=f"outbound event {delivery_id}")
 
 
 def signed_headers(subscription: OutboundSubscription, event_id: str, body: str, at: datetime) -> dict[str, str]:

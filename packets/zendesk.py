@@ -45,9 +45,9 @@ def configured() -> bool:
 
 
 def enqueue(ticket_id: int) -> None:
-    from django_q.tasks import async_task
+    from backorders.queueing import enqueue_stored
 
-    async_task(OPEN_TASK, ticket_id, task_name=f"zendesk-ticket-{ticket_id}")
+    enqueue_stored(OPEN_TASK, ticket_id, task_name=f"zendesk-ticket-{ticket_id}", what=f"Zendesk ticket {ticket_id}")
 
 
 # --------------------------------------------------------------------------- escalating

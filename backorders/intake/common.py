@@ -289,13 +289,16 @@ def q_options() -> dict:
 
 
 def enqueue_delivery(delivery_id: int) -> None:
-    from django_q.tasks import async_task
+    from ..queueing import enqueue_stored
 
+    # the delivery is stored: if the broker is down, intake.process_received applies it later, and
+    # the sender still gets its 200 (a 5xx would only make it send the same delivery again)
     transaction.on_commit(
-        lambda: async_task(
+        lambda: enqueue_stored(
             "backorders.tasks.process_delivery",
             delivery_id,
             task_name=f"delivery-{delivery_id}",
             q_options=q_options(),
+            what=f"delivery {delivery_id}",
         )
     )

@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import io
+import logging
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -30,8 +31,11 @@ from django.utils.dateparse import parse_datetime
 from .. import csv_safe
 from ..bulk import paused_gc
 from ..models import ImportJob
+from .import_lease import Lease, LeaseLost, claim, heartbeat
 
 Progress = Callable[[int], None]
+
+logger = logging.getLogger("backorders.intake")
 
 # The most units a count or a quantity can be: the database keeps them as 32-bit integers.
 MAX_UNITS = 2**31 - 1
@@ -230,37 +234,68 @@ def report_csv(entries: list[dict]) -> str:
 
 
 def run_job(job: ImportJob) -> ImportJob:
-    """Import the job's file with its kind's importer, keeping progress and the report on the row."""
-    job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
-    job.save(update_fields=["status", "started_at"])
+    """Import the job's file with its kind's importer, keeping progress and the report on the row.
+
+    The job is taken with a lease renewed by a heartbeat (``import_lease``): a job that another
+    worker holds is left to it, and one whose worker died goes on from its last committed batch.
+    """
+    lease = claim(job.pk)
+    if lease is None:
+        job.refresh_from_db()
+        return job
+    job.refresh_from_db()
+    try:
+        with heartbeat(lease):
+            return _run(job, lease)
+    except LeaseLost as exc:
+        logger.warning("%s; this worker stops", exc)
+        job.refresh_from_db()
+        return job
+
+
+def _run(job: ImportJob, lease: Lease) -> ImportJob:
     importer = importers().get(job.kind)
     try:
         if importer is None:
             raise ImportFileError(f"there is no importer for {job.kind!r}")
         _, rows = read_rows(bytes(job.content))
     except ImportFileError as exc:
-        return _finish(job, ImportJob.Status.FAILED, error=str(exc))
+        return _finish(job, lease, ImportJob.Status.FAILED, error=str(exc))
     job.total_rows = len(rows)
-    job.save(update_fields=["total_rows"])
+    lease.mine().update(total_rows=job.total_rows)
     report = Report()
-
-    def progress(done: int) -> None:
-        ImportJob.objects.filter(pk=job.pk).update(processed_rows=min(done, job.total_rows))
-
+    progress = JobProgress(job, lease)
     try:
         importer.run(rows, report, progress)
     except ImportFileError as exc:
-        return _finish(job, ImportJob.Status.FAILED, error=str(exc), report=report)
+        return _finish(job, lease, ImportJob.Status.FAILED, error=str(exc), report=report)
+    except LeaseLost:
+        raise
     except Exception as exc:
-        _finish(job, ImportJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}", report=report)
+        _finish(job, lease, ImportJob.Status.FAILED, error=f"{type(exc).__name__}: {exc}", report=report)
         raise
     job.processed_rows = job.total_rows
-    return _finish(job, ImportJob.Status.DONE, report=report)
+    return _finish(job, lease, ImportJob.Status.DONE, report=report)
 
 
-def _finish(job: ImportJob, status: str, *, error: str = "", report: Report | None = None) -> ImportJob:
+class JobProgress:
+    """``progress(rows_done)`` for an importer, carrying the job's lease for importers that checkpoint."""
+
+    def __init__(self, job: ImportJob, lease: Lease):
+        self.job, self.lease = job, lease
+
+    def __call__(self, done: int) -> None:
+        self.lease.mine().update(processed_rows=min(done, self.job.total_rows))
+
+
+def _finish(job: ImportJob, lease: Lease, status: str, *, error: str = "", report: Report | None = None) -> ImportJob:
     job.status, job.error, job.finished_at = status, error, timezone.now()
     if report is not None:
         job.summary, job.errors = report.summary(), report.entries
-    job.save(update_fields=["status", "error", "finished_at", "summary", "errors", "processed_rows"])
+    fields = {name: getattr(job, name) for name in ("status", "error", "finished_at", "summary", "errors")}
+    if status == ImportJob.Status.DONE:
+        fields["processed_rows"] = job.processed_rows
+    # only while this worker holds the lease: one that was taken over leaves the job to the new holder
+    if not lease.mine().update(**fields, lease_token="", lease_until=None, checkpoint={}):
+        job.refresh_from_db()
     return job

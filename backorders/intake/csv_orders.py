@@ -38,6 +38,7 @@ from .csv_import import (
     parse_time,
     register,
 )
+from .import_lease import write_in_batches
 from .orders import CustomerFacts, LineFacts, OrderFacts, placeholder_sku, upsert_order
 
 SHOPIFY_ORDER_COLUMNS = (
@@ -161,11 +162,9 @@ def _import_orders(rows: Rows, report: Report, progress: Progress) -> None:
     orders = [order for name, group in groups.items() if (order := _read_order(name, group, cols, report))]
     done = len(rows) - sum(len(order.rows) for order in orders)
     progress(done)
-    for start in range(0, len(orders), BATCH_ORDERS):
-        batch = orders[start : start + BATCH_ORDERS]
-        _write_batch(batch, report)
-        done += sum(len(order.rows) for order in batch)
-        progress(done)
+    # each batch commits with a checkpoint; a job resumed after its worker died skips the committed ones
+    batches = [orders[start : start + BATCH_ORDERS] for start in range(0, len(orders), BATCH_ORDERS)]
+    write_in_batches(batches, _write_batch, report, progress, done=done, size=lambda b: sum(len(o.rows) for o in b))
     report.entries.sort(key=lambda entry: entry["row"])
 
 

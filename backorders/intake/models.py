@@ -33,6 +33,17 @@ class ImportJob(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # The worker running the job holds a lease it renews (a heartbeat); a job whose lease ran out
+    # belongs to a worker that died, and the imports.resume schedule hands it to another one, which
+    # goes on from the last committed batch (backorders.intake.import_lease).
+    lease_token = models.CharField(max_length=32, blank=True, help_text="Who holds the job now.")
+    lease_until = models.DateTimeField(null=True, blank=True, help_text="The holder is taken as gone after this.")
+    heartbeat_at = models.DateTimeField(null=True, blank=True, help_text="When the holder last said it was alive.")
+    resumes = models.PositiveSmallIntegerField(default=0, help_text="Times a worker went on after another stopped.")
+    checkpoint = models.JSONField(
+        default=dict, blank=True, help_text="The last committed batch: its number, rows done, and the report so far."
+    )
+    note = models.TextField(blank=True, help_text="What happened on the way (a worker stopped, the job resumed).")
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -49,6 +60,11 @@ class ImportJob(models.Model):
     @property
     def is_finished(self) -> bool:
         return self.status in {self.Status.DONE, self.Status.FAILED}
+
+    @property
+    def stalled(self) -> bool:
+        """Running, but its worker stopped renewing the lease: it waits for the resume schedule."""
+        return self.status == self.Status.RUNNING and self.lease_until is not None and self.lease_until < timezone.now()
 
     @property
     def percent(self) -> int:

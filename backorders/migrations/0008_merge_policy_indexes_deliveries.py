@@ -4,12 +4,10 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('backorders', '0006_policy_long_eta_days'),
-        ('backorders', '0006_webhook_delivery_body_size_and_dismissed'),
-        ('backorders', '0007_customer_phones_in_e164'),
+        ("backorders", "0006_policy_long_eta_days"),
+        ("backorders", "0006_webhook_delivery_body_size_and_dismissed"),
+        ("backorders", "0007_customer_phones_in_e164"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -4,11 +4,9 @@ from django.db import migrations
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('packets', '0012_drop_indexes_duplicated_by_composites'),
-        ('packets', '0012_store_action_waits_on'),
+        ("packets", "0012_drop_indexes_duplicated_by_composites"),
+        ("packets", "0012_store_action_waits_on"),
     ]
 
-    operations = [
-    ]
+    operations = []

@@ -50,9 +50,10 @@ ADAPTERS = {StoreAction.Platform.SHOPIFY: shopify, StoreAction.Platform.WOOCOMME
 
 def enqueue(action_id: int) -> None:
     """Hand one action to the worker. Call it from ``transaction.on_commit``."""
-    from django_q.tasks import async_task
+    from backorders.queueing import enqueue_stored
 
-    async_task(RUN_TASK, action_id, task_name=f"store-action-{action_id}")
+    # a broker outage leaves it pending: store_actions.retry hands it over once the broker is back
+    enqueue_stored(RUN_TASK, action_id, task_name=f"store-action-{action_id}", what=f"store action {action_id}")
 
 
 def backoff_seconds(attempts: int) -> float:
