@@ -353,6 +353,11 @@ INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep"
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
 INTAKE_IMPORT_MAX_BYTES = env_int("INTAKE_IMPORT_MAX_MB", 25, minimum=1, maximum=500) * 1024 * 1024
+# A delivery that came before a fact it needs (a fulfilment before its order) waits: it is tried
+# again when the fact arrives, or after INTAKE_WAIT_RETRY_SECONDS doubling to an hour, and fails
+# with its reason once it has waited INTAKE_WAIT_MAX_HOURS.
+INTAKE_WAIT_RETRY_SECONDS = env_int("INTAKE_WAIT_RETRY_SECONDS", 60, minimum=1)
+INTAKE_WAIT_MAX_HOURS = env_int("INTAKE_WAIT_MAX_HOURS", 72, minimum=1)
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
 AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]

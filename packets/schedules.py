@@ -48,6 +48,8 @@ SCHEDULES: list[Declared] = [
     Declared(name="outbound.retry", func="packets.outbound.retry_due_deliveries", minutes=1),
     # deliveries whose enqueue was lost (stored, never processed)
     Declared(name="intake.process_received", func="backorders.tasks.process_received", minutes=2),
+    # deliveries waiting for a fact (or a retry after lock cycles) whose time to try again has come
+    Declared(name="intake.retry_waiting", func="backorders.tasks.retry_waiting", minutes=1),
     # proof for /healthz that some worker cluster is running
     Declared(name="ops.heartbeat", func="packets.health.heartbeat", minutes=1),
     # successful task results past TASK_RESULTS_KEEP_DAYS (the queue itself keeps them all)
