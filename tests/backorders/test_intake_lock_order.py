@@ -20,7 +20,7 @@ from django.db.models import F, Sum
 
 from backorders.allocation import apply_stock_count, lock_products
 from backorders.intake.orders import LineFacts, OrderFacts, upsert_order
-from backorders.models import Order, OrderLine, Product, StockAllocation, StorePolicy, WebhookDelivery
+from backorders.models import Order, OrderLine, Product, StockAllocation, StorePolicy, TaskDebounce, WebhookDelivery
 from backorders.tasks import process_delivery
 from tests import factories
 from tests.backorders.intake_samples import INTAKE_SETTINGS, compact, post_shopify, sample
@@ -199,3 +199,35 @@ def test_a_re_send_of_a_delivery_that_failed_is_applied_again_not_answered_dupli
     # a third copy, after it was applied, is a plain duplicate
     third = post_shopify(client, "orders/cancelled", body, webhook_id="w-cancel").json()
     assert third["duplicate"] is True
+
+
+def test_the_follow_up_mark_is_not_held_while_the_delivery_s_transaction_is_open(settings):
+    """The mark is claimed after commit: another worker claiming it never waits on our row locks."""
+    from backorders.tasks import request_followup
+
+    settings.INTAKE_FOLLOWUP_TASK = "packets.tasks.run_sweep"
+    TaskDebounce.objects.create(task="packets.tasks.run_sweep", pending_since=None)
+
+    def delivery(pair: Pair):
+        with transaction.atomic():
+            request_followup()  # before: the mark's row was locked here until commit
+            pair.ready.wait(timeout=10)  # the other worker claims while this transaction is open
+            pair.ready.wait(timeout=10)
+
+    def other_worker(pair: Pair):
+        pair.ready.wait(timeout=10)
+        try:
+            with transaction.atomic(), connection.cursor() as cursor:
+                cursor.execute("SET LOCAL lock_timeout = '2s'")
+                claim = (
+                    "UPDATE backorders_taskdebounce SET pending_since = now() WHERE task = %s AND pending_since IS NULL"
+                )
+                cursor.execute(claim, ["packets.tasks.run_sweep"])
+                return cursor.rowcount
+        finally:
+            pair.ready.wait(timeout=10)
+
+    pair = Pair()
+    pair.run(delivery=delivery, other_worker=other_worker)
+    assert pair.errors == {}, pair.errors  # before: "canceling statement due to lock timeout"
+    assert pair.results["other_worker"] == 1
