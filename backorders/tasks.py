@@ -88,12 +88,12 @@ def _process_once(delivery_id: int) -> str:
             return delivery.status
         delivery.attempts += 1
         now = timezone.now()
-        delivery.waiting_for, delivery.retry_at = "", None
+        before, delivery.waiting_for, delivery.retry_at = delivery.waiting_for, "", None
         try:
             with transaction.atomic():
                 outcome = handle_delivery(delivery)
         except waiting.MissingFact as exc:
-            waiting.park(delivery, str(exc), key=exc.key, now=now)
+            waiting.park(delivery, str(exc), key=exc.key, now=now, before=before)
             logger.info("Delivery %s waits for %s", delivery_id, exc.key)
             changed = False
         except MappingError as exc:

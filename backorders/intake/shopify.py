@@ -305,7 +305,7 @@ def handle_fulfillment_event(delivery: WebhookDelivery, p: dict) -> Outcome:
     if not shipments:
         raise MissingFact(
             "fulfillment",
-            fulfillment_id,
+            f"{order.external_id}:{fulfillment_id}",
             f"no shipment for Shopify fulfilment {fulfillment_id} yet (applied when its fulfillments/create is)",
         )
     occurred_at = to_datetime(p.get("happened_at") or p.get("created_at"), field="happened_at", required=True)

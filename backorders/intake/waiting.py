@@ -24,7 +24,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Order, Product, Shipment, WebhookDelivery
+from ..models import Channel, Order, Product, Shipment, WebhookDelivery
 from .common import MappingError, enqueue_delivery
 
 WAITING = WebhookDelivery.Status.WAITING
@@ -66,6 +66,18 @@ def _tracking(values: set[str]) -> set[str]:
     return {v for v, forms in variants.items() if forms & found}
 
 
+def _fulfillments(values: set[str]) -> set[str]:
+    # a Shopify fulfilment's shipment, on its order: "order id:fulfilment id", as the handler looks
+    wanted = Q(pk__in=[])
+    for value in values:
+        order_id, _, fulfillment_id = value.partition(":")
+        wanted |= Q(order__external_id=order_id, external_id=fulfillment_id)
+    found = Shipment.objects.filter(wanted, order__channel=Channel.SHOPIFY).values_list(
+        "order__external_id", "external_id"
+    )
+    return {f"{order_id}:{fulfillment_id}" for order_id, fulfillment_id in found}
+
+
 PRESENT = {
     "order": _orders,
     "sku": lambda values: set(Product.objects.filter(sku__in=values).values_list("sku", flat=True)),
@@ -73,9 +85,7 @@ PRESENT = {
         Product.objects.filter(shopify_inventory_item_id__in=values).values_list("shopify_inventory_item_id", flat=True)
     ),
     "tracking": _tracking,
-    "fulfillment": lambda values: set(
-        Shipment.objects.filter(external_id__in=values).values_list("external_id", flat=True)
-    ),
+    "fulfillment": _fulfillments,
 }
 
 
@@ -94,8 +104,12 @@ def next_try(attempts: int, now: datetime) -> datetime:
     return now + timedelta(seconds=min(3600, base * 2 ** max(0, min(attempts - 1, 12))))
 
 
-def park(delivery: WebhookDelivery, reason: str, *, key: str = "", now: datetime) -> None:
-    """Mark the delivery (locked by the caller) as waiting for ``key`` (or for time alone), or give up."""
+def park(delivery: WebhookDelivery, reason: str, *, key: str = "", now: datetime, before: str = "") -> None:
+    """Mark the delivery (locked by the caller) as waiting for ``key`` (or for time alone), or give up.
+
+    ``before`` is what it waited for until this try: when it waits for the same fact again, it
+    is left to its schedule (no second look after commit, so it can never be woken in a loop).
+    """
     waited = now - delivery.received_at
     if waited >= timedelta(hours=settings.INTAKE_WAIT_MAX_HOURS):
         hours = int(waited.total_seconds() // 3600)
@@ -106,7 +120,7 @@ def park(delivery: WebhookDelivery, reason: str, *, key: str = "", now: datetime
     delivery.status, delivery.error = WAITING, f"waiting: {reason}"[:2000]
     delivery.waiting_for = key[:200]
     delivery.retry_at = next_try(delivery.attempts, now)
-    if key:
+    if key and key != before:
         # the fact may commit between our look and our commit: look once more after it
         transaction.on_commit(lambda: wake([key]))
 
