@@ -117,7 +117,7 @@ class StorePolicyAdmin(admin.ModelAdmin):
 class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "source", "topic", "status", "signature_valid", "resource_id", "error"]
     list_filter = ["source", "status", "signature_valid", "topic"]
-    search_fields = ["delivery_id", "resource_id", "body_sha256", "error"]
+    search_fields = ["delivery_id", "resource_id", "body_sha256", "error", "waiting_for"]
     exclude = ["body"]
     readonly_fields = ["body_text"]
 

@@ -192,6 +192,7 @@ def process_import(job_id: int) -> str:
     run_job(job)
     if job.summary.get("changed"):
         request_followup()
+        waiting.wake()  # orders, products or parcels the file brought may be what deliveries wait for
     return job.status
 
 

@@ -118,6 +118,22 @@ def test_a_delivery_whose_fact_never_comes_fails_with_its_reason_after_the_longe
     assert WebhookDelivery.objects.get().status == "failed"
 
 
+def test_a_stock_level_for_a_sku_a_csv_import_brings_is_applied_after_the_import(client, worker_inline):
+    from backorders.models import ImportJob
+    from backorders.tasks import process_import
+    from tests.backorders.test_csv_imports import first_row, orders_csv
+
+    post_generic(client, "stock_level", {"sku": "CSV-NEW", "on_hand": 3}, "msg-count")
+    assert status("msg-count") == "waiting"
+    job = ImportJob.objects.create(
+        kind="orders", filename="orders.csv", content=orders_csv([first_row("#9001", "CSV-NEW")])
+    )
+    assert process_import(job.pk) == "done"
+    assert status("msg-count") == "processed"
+    product = Product.objects.get(sku="CSV-NEW")
+    assert (product.on_hand, product.allocated) == (3, 1)  # the imported order's line got its unit
+
+
 def test_the_schedule_tries_waiting_deliveries_every_minute(db):
     from packets.schedules import SCHEDULES
 
