@@ -37,7 +37,7 @@ PROCESSABLE = {
 }
 # PostgreSQL's answers that mean "try the same transaction again": nothing was written
 TRANSIENT_SQLSTATES = {"40P01": "deadlock detected", "40001": "serialization failure"}
-TRANSIENT_ATTEMPTS = 5  # within the task, about 1.5 s of backoff in all; then the delivery waits for a retry
+TRANSIENT_ATTEMPTS = 5  # within the task, 1.5 to 3 s of pauses in all; then the delivery waits for a retry
 
 
 def transient(exc: BaseException) -> bool:

@@ -320,6 +320,9 @@ def test_a_soak_of_mixed_events_keeps_every_invariant(tmp_path):
         "emails": len(smtp.messages),
     }
     figures["delivery to applied (s)"] = latency()
+    # lock cycles PostgreSQL broke, each run again inside its task (the worker logs every retry)
+    worker_log = "".join(log.read_text(errors="replace") for log in tmp_path.glob("cluster*.log"))
+    figures["lock cycles retried in the task"] = worker_log.count("trying again in")
     tasks = sender.figures["acknowledged"] + len(smtp.messages)
     figures["worker tasks per s"] = round(tasks / (clock["worker caught up"] - clock["processes up"]), 1)
     print(f"\nsoak: {figures}; kinds {dict(load.kinds)}")
