@@ -15,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
+import time_machine
 from django.db import connection, transaction
 from django.db.models import F, Sum
 
@@ -139,7 +140,10 @@ def shopify_order(quantity: int, updated_at: str) -> bytes:
     return compact(payload)
 
 
-def test_a_deadlock_inside_a_delivery_is_retried_in_the_task_and_applied(client, caplog):
+def deadlock_a_delivery(client) -> tuple[Product, WebhookDelivery, Pair]:
+    """An order edit whose task meets a real lock cycle: another transaction holds the product,
+    then wants the delivery the task holds. PostgreSQL breaks it by failing the task's transaction
+    (the other side is told to wait longer before it checks)."""
     ipod = factories.ProductFactory(sku="IPOD2008PINK", shopify_variant_id="808950810", on_hand=5)
     post_shopify(client, "orders/create", shopify_order(3, "2026-09-03T10:00:00-04:00"), webhook_id="w-1")
     assert process_delivery(WebhookDelivery.objects.get().pk) == "processed"
@@ -147,8 +151,6 @@ def test_a_deadlock_inside_a_delivery_is_retried_in_the_task_and_applied(client,
     edit = WebhookDelivery.objects.get(pk=response.json()["delivery"])
 
     def other(pair: Pair):
-        # another transaction holds the product, then wants the delivery the task holds: a lock
-        # cycle PostgreSQL breaks by failing the task's transaction (this side waits longer to check)
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL deadlock_timeout = '20s'")
             cursor.execute("SELECT 1 FROM backorders_product WHERE id = %s FOR UPDATE", [ipod.pk])
@@ -160,8 +162,13 @@ def test_a_deadlock_inside_a_delivery_is_retried_in_the_task_and_applied(client,
         return process_delivery(edit.pk)
 
     pair = Pair()
+    pair.run(other=other, task=task)
+    return ipod, edit, pair
+
+
+def test_a_deadlock_inside_a_delivery_is_retried_in_the_task_and_applied(client, caplog):
     with caplog.at_level("WARNING", logger="backorders.intake"):
-        pair.run(other=other, task=task)
+        ipod, edit, pair = deadlock_a_delivery(client)
     assert pair.errors == {}, pair.errors  # before: the task raised and the delivery stayed failed
     assert pair.results["task"] == "processed"
     assert any("deadlock detected" in record.getMessage() for record in caplog.records)
@@ -169,6 +176,22 @@ def test_a_deadlock_inside_a_delivery_is_retried_in_the_task_and_applied(client,
     assert (edit.status, edit.attempts) == ("processed", 1)  # the rolled-back try left nothing behind
     line = Order.objects.get().lines.get()
     assert (line.quantity, line.allocated) == (1, 1)
+    assert books(ipod) == (1, 1, 1)
+
+
+def test_a_delivery_whose_lock_cycles_outlast_the_task_s_tries_waits_for_the_schedule(client, monkeypatch):
+    from backorders.tasks import retry_waiting
+
+    monkeypatch.setattr("backorders.tasks.TRANSIENT_ATTEMPTS", 1)  # the first cycle uses up the tries
+    ipod, edit, pair = deadlock_a_delivery(client)
+    assert pair.errors == {} and pair.results["task"] == "waiting"
+    edit.refresh_from_db()
+    assert (edit.status, edit.waiting_for) == ("waiting", "") and "deadlock detected" in edit.error
+    assert edit.retry_at is not None
+    with time_machine.travel(edit.retry_at + timedelta(seconds=1)):  # its time comes
+        assert retry_waiting() == 1
+    edit.refresh_from_db()
+    assert edit.status == "processed"
     assert books(ipod) == (1, 1, 1)
 
 
