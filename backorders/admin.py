@@ -134,7 +134,7 @@ class WebhookDeliveryAdmin(ReadOnlyAdmin):
     list_display = ["received_at", "source", "topic", "status", "signature_valid", "body_size", "resource_id", "error"]
     actions = ["dismiss_failed"]
     list_filter = ["source", "status", "signature_valid", "topic"]
-    search_fields = ["delivery_id", "resource_id", "body_sha256", "error"]
+    search_fields = ["delivery_id", "resource_id", "body_sha256", "error", "waiting_for"]
     exclude = ["body"]
     readonly_fields = ["body_text"]
 

@@ -8,6 +8,8 @@ Entry points (each owns its transaction):
 - ``apply_stock_count(product_id, on_hand)``: a channel or a count says how many are on hand.
 - ``approve_allocation(allocation_id, user=...)``: the owner applies a proposal.
 - ``release_order(order_id)``: a cancelled order gives its units back.
+- ``give_back(released, ...)``: units any change freed (a cancellation, an order edit lowering a
+  quantity or removing a line) are recorded on the trail and planned again for waiting lines.
 
 Available to promise is the one number every channel sells from: units on hand that no line holds
 and no waiting line is entitled to (``on_hand - allocated - waiting demand``, never below zero).
@@ -19,7 +21,9 @@ demand (a ``StockAllocation`` proposal); when it covers every waiting line it ap
 ``StorePolicy.auto_apply_allocation`` allows. Who comes first is ``allocation_plan``'s business.
 
 Concurrency: every writer locks product rows first, in primary-key order, then order rows, then
-order lines; all line and product arithmetic happens under those locks, and CHECK constraints
+order lines (intake's ``upsert_order`` too: it locks the products an order names before the
+order); the queue's bookkeeping (the follow-up mark) is written after commit, outside these
+locks. All line and product arithmetic happens under those locks, and CHECK constraints
 (0 <= allocated <= on_hand, line allocated <= quantity) refuse anything that slips through. No lock
 is held across network I/O: nothing here talks to the network.
 """
@@ -56,10 +60,13 @@ __all__ = [
     "apply_stock_count",
     "approve_allocation",
     "available_to_promise",
+    "give_back",
+    "lock_products",
     "receive_stock",
     "release_order",
     "reserve_lines",
     "reserve_new_lines",
+    "trail_entry",
 ]
 
 
@@ -94,7 +101,7 @@ def reserve_lines(line_ids: Iterable[int], product_ids: Iterable[int]) -> dict[i
     products = lock_products(product_ids)
     policy = StorePolicy.objects.current()
     fresh = list(
-        OrderLine.objects.select_for_update(of=("self",))
+        OrderLine.objects.select_for_update(of=("self",), no_key=True)
         .filter(InList("pk", ids), state=OrderLine.State.PENDING, order__status=Order.Status.OPEN)
         .order_by("product_id", "order_id", "pk")
         .values(
@@ -263,7 +270,7 @@ def approve_allocation(allocation_id: int, *, user=None) -> AllocationOutcome:
     rows = {
         row["pk"]: row
         for row in OrderLine.objects.filter(pk__in=[entry["line"] for entry in planned])
-        .select_for_update(of=("self",))
+        .select_for_update(of=("self",), no_key=True)
         .order_by("pk")
         .values("pk", "order_id", "quantity", "allocated", "allocated_at", "state", "order__status")
     }
@@ -331,15 +338,15 @@ def release_order(order_id: int) -> list[StockAllocation]:
     Idempotent: an order already cancelled and released writes nothing more. Returns the trail rows.
     """
     product_ids = OrderLine.objects.filter(order_id=order_id).values_list("product_id", flat=True)
-    products = lock_products(product_ids)
-    order = Order.objects.select_for_update().filter(pk=order_id).first()
+    lock_products(product_ids)
+    order = Order.objects.select_for_update(no_key=True).filter(pk=order_id).first()
     if order is None:
         raise AllocationError(f"No order with id {order_id}.")
     if order.status in (Order.Status.FULFILLED, Order.Status.CLOSED):
         raise AllocationError(f"Order {order.number} is {order.get_status_display().lower()}; it cannot be cancelled.")
     now = timezone.now()
     lines = list(
-        OrderLine.objects.select_for_update()
+        OrderLine.objects.select_for_update(no_key=True)
         .filter(order_id=order_id)
         .exclude(state__in=[OrderLine.State.CANCELLED, OrderLine.State.SHIPPED])
         .order_by("pk")
@@ -360,8 +367,28 @@ def release_order(order_id: int) -> list[StockAllocation]:
     )
     if order.status == Order.Status.OPEN:
         Order.objects.filter(pk=order.pk).update(status=Order.Status.CANCELLED, cancelled_at=now, updated_at=now)
+    note = f"Order {order.number} cancelled: {{units}} unit(s) back to free stock."
+    return give_back(released, reference=order.number, note=note, replan_reference=f"cancellation of {order.number}")
+
+
+def give_back(
+    released: dict[int, list[dict]], *, reference: str, note: str, replan_reference: str = "", replan: bool = True
+) -> list[StockAllocation]:
+    """Units lines stopped holding (a cancellation, an edit, a line removed), on the trail, then planned again.
+
+    ``released`` is ``{product id: trail entries}`` with negative units, for lines already written;
+    the caller holds the products' locks (taken first, as everywhere). Per product: ``allocated``
+    drops, a ``release`` row records who gave back what (``note`` may use ``{units}``), and the
+    freed units go to the waiting lines by the same rules as a receipt (``replan=False`` when the
+    units left the shelf, as a shipment's do). Returns the trail rows.
+    """
+    released = {pk: entries for pk, entries in released.items() if entries}
+    if not released:
+        return []
+    products = lock_products(released)
+    policy = StorePolicy.objects.current()
+    now = timezone.now()
     records = []
-    policy = StorePolicy.objects.current() if released else None
     for product_id in sorted(released):
         product = products[product_id]
         units = -sum(entry["units"] for entry in released[product_id])
@@ -372,20 +399,22 @@ def release_order(order_id: int) -> list[StockAllocation]:
                 product=product,
                 kind=StockAllocation.Kind.RELEASE,
                 status=StockAllocation.Status.APPLIED,
-                reference=order.number,
+                reference=reference[:128],
                 on_hand_before=product.on_hand,
                 on_hand_after=product.on_hand,
                 applied=released[product_id],
                 applied_units=-units,
                 created_at=now,
                 decided_at=now,
-                note=f"Order {order.number} cancelled: {units} unit(s) back to free stock.",
+                note=note.format(units=units)[:500],
             )
         )
+        if not replan:
+            continue
         outcome = allocate_free(
             product,
             kind=StockAllocation.Kind.REPLAN,
-            reference=f"cancellation of {order.number}",
+            reference=replan_reference or f"after {reference}",
             on_hand_before=product.on_hand,
             policy=policy,
             record_empty=False,

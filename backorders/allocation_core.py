@@ -161,7 +161,7 @@ def _waiting_rows(product: Product) -> list[dict]:
     """
     lines = list(
         OrderLine.objects.filter(product_id=product.pk, state__in=WAITING_STATES, allocated__lt=F("quantity"))
-        .select_for_update()
+        .select_for_update(no_key=True)
         .order_by("pk")
         .values("pk", "order_id", "quantity", "allocated", "allocated_at")
     )

@@ -1,7 +1,10 @@
 """Background work for intake (django-q2). Tasks take ids, re-read their rows, and let errors out.
 
-- ``process_delivery(delivery_id)``: apply one stored webhook delivery, in one transaction.
+- ``process_delivery(delivery_id)``: apply one stored webhook delivery, in one transaction; a
+  deadlock or serialization failure is retried with backoff; a delivery that needs a fact not
+  there yet waits for it (``backorders.intake.waiting``).
 - ``process_received()``: pick up deliveries left ``received`` (an enqueue lost with a crash).
+- ``retry_waiting()``: try again the waiting deliveries whose time has come.
 - ``process_import(job_id)``: run a CSV import job, updating its progress row; resume one whose worker died.
 - ``resume_imports()``: hand over import jobs whose worker died or whose enqueue was lost (a schedule).
 - ``request_followup()``: enqueue the sweep after intake changed facts, at most one pending.
@@ -10,12 +13,15 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DataError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 from django.utils import timezone
 
+from .intake import waiting
 from .intake.common import MappingError, q_options
 from .intake.dispatch import handle_delivery
 from .models import ImportJob, TaskDebounce, WebhookDelivery
@@ -24,54 +30,142 @@ logger = logging.getLogger("backorders.intake")
 
 # Errors a malformed payload raises inside an adapter; the inner savepoint is rolled back first.
 SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, DataError)
-PROCESSABLE = {WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.PROCESSING, WebhookDelivery.Status.FAILED}
+PROCESSABLE = {
+    WebhookDelivery.Status.RECEIVED,
+    WebhookDelivery.Status.PROCESSING,
+    WebhookDelivery.Status.WAITING,
+    WebhookDelivery.Status.FAILED,
+}
+# PostgreSQL's answers that mean "try the same transaction again": nothing was written
+TRANSIENT_SQLSTATES = {"40P01": "deadlock detected", "40001": "serialization failure"}
+TRANSIENT_ATTEMPTS = 5  # within the task, 1.5 to 3 s of pauses in all; then the delivery waits for a retry
+
+
+def transient(exc: BaseException) -> bool:
+    """A deadlock or serialization failure (PostgreSQL rolled the transaction back; running it again is safe)."""
+    while exc is not None:
+        if getattr(exc, "sqlstate", None) in TRANSIENT_SQLSTATES:
+            return True
+        exc = exc.__cause__
+    return False
 
 
 def process_delivery(delivery_id: int) -> str:
     """Apply a stored delivery. All of its effects commit together, or none do.
 
-    A payload that cannot be mapped is kept as ``failed`` with the reason (replay it with
-    ``manage.py replay_webhooks``). Any other error is recorded the same way and then raised, so
-    the queue shows it too. A delivery already processed, ignored or rejected is left alone.
+    A deadlock or serialization failure rolls the attempt back and runs it again, up to
+    ``TRANSIENT_ATTEMPTS`` times with a growing, jittered pause; if it still fails the delivery
+    waits and the ``intake.retry_waiting`` schedule tries it later (never failed for good by a
+    lock cycle). A delivery that needs a fact not kept yet waits for it. A payload that cannot be
+    mapped is kept as ``failed`` with the reason (replay it with ``manage.py replay_webhooks``).
+    Any other error is recorded the same way and then raised, so the queue shows it too. A
+    delivery already processed, ignored or rejected is left alone.
     """
-    try:
-        with transaction.atomic():
-            delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
-            if delivery.status not in PROCESSABLE or not delivery.signature_valid:
-                return delivery.status
-            delivery.attempts += 1
-            try:
-                with transaction.atomic():
-                    outcome = handle_delivery(delivery)
-            except MappingError as exc:
-                delivery.status, delivery.error = WebhookDelivery.Status.FAILED, str(exc)[:2000]
-                logger.warning("Delivery %s could not be mapped: %s", delivery_id, exc)
-                changed = False
-            except SHAPE_ERRORS as exc:
-                # a payload from outside whose shape the adapter did not expect (an object where
-                # a list goes, a number too large for its column): failed with the reason, for replay
-                reason = f"payload does not have the documented shape ({type(exc).__name__}: {exc})"
-                delivery.status, delivery.error = WebhookDelivery.Status.FAILED, reason[:2000]
-                logger.warning("Delivery %s could not be mapped: %s", delivery_id, reason, exc_info=True)
-                changed = False
-            else:
-                delivery.status, delivery.error = outcome.status, outcome.note[:2000]
-                changed = outcome.changed and outcome.status == WebhookDelivery.Status.PROCESSED
-            delivery.processed_at = timezone.now()
-            # the body and headers are kept as they came: only what processing decided is written
-            delivery.save(
-                update_fields=["attempts", "status", "error", "processed_at", "resource_id", "resource_updated_at"]
-            )
-            if changed:
-                request_followup()
+    attempt = 0
+    while True:
+        attempt += 1
+        try:
+            return _process_once(delivery_id)
+        except DatabaseError as exc:
+            # inside a caller's transaction nothing can be run again: the whole of it was rolled back
+            if not transient(exc) or connection.in_atomic_block:
+                _record_failure(delivery_id, exc)
+                raise
+            if attempt < TRANSIENT_ATTEMPTS:
+                pause = 0.05 * 2**attempt * (1 + random.random())  # jitter, so two retrying workers part
+                logger.warning("Delivery %s: %s; trying again in %.2f s", delivery_id, exc, pause)
+                time.sleep(pause)
+                continue
+            return _wait_after_transient(delivery_id, exc)
+        except Exception as exc:
+            _record_failure(delivery_id, exc)
+            raise
+
+
+def _process_once(delivery_id: int) -> str:
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        if delivery.status not in PROCESSABLE or not delivery.signature_valid:
             return delivery.status
-    except Exception as exc:
-        WebhookDelivery.objects.filter(pk=delivery_id).update(
-            status=WebhookDelivery.Status.FAILED,
-            error=f"{type(exc).__name__}: {exc}"[:2000],
-            processed_at=timezone.now(),
+        delivery.attempts += 1
+        now = timezone.now()
+        before, delivery.waiting_for, delivery.retry_at = delivery.waiting_for, "", None
+        try:
+            with transaction.atomic():
+                outcome = handle_delivery(delivery)
+        except waiting.MissingFact as exc:
+            waiting.park(delivery, str(exc), key=exc.key, now=now, before=before)
+            logger.info("Delivery %s waits for %s", delivery_id, exc.key)
+            changed = False
+        except MappingError as exc:
+            delivery.status, delivery.error = WebhookDelivery.Status.FAILED, str(exc)[:2000]
+            logger.warning("Delivery %s could not be mapped: %s", delivery_id, exc)
+            changed = False
+        except SHAPE_ERRORS as exc:
+            # a payload from outside whose shape the adapter did not expect (an object where
+            # a list goes, a number too large for its column): failed with the reason, for replay
+            reason = f"payload does not have the documented shape ({type(exc).__name__}: {exc})"
+            delivery.status, delivery.error = WebhookDelivery.Status.FAILED, reason[:2000]
+            logger.warning("Delivery %s could not be mapped: %s", delivery_id, reason, exc_info=True)
+            changed = False
+        else:
+            delivery.status, delivery.error = outcome.status, outcome.note[:2000]
+            changed = outcome.changed and outcome.status == WebhookDelivery.Status.PROCESSED
+        delivery.processed_at = timezone.now()
+        # the body and headers are kept as they came: only what processing decided is written
+        delivery.save(
+            update_fields=[
+                "attempts",
+                "status",
+                "error",
+                "processed_at",
+                "resource_id",
+                "resource_updated_at",
+                "waiting_for",
+                "retry_at",
+            ]
         )
-        raise
+        if changed:
+            request_followup()
+            # a fact this delivery brought may be what a parked delivery waits for
+            transaction.on_commit(waiting.wake)
+        return delivery.status
+
+
+def _wait_after_transient(delivery_id: int, exc: BaseException) -> str:
+    """Lock cycles kept coming back: the delivery waits for the schedule, with the reason, rather than failing."""
+    reason = f"{type(exc).__name__}: {exc}".strip()
+    logger.warning("Delivery %s: %s, %s times; it waits for a later try", delivery_id, reason, TRANSIENT_ATTEMPTS)
+    with transaction.atomic():
+        delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
+        if delivery.status not in PROCESSABLE:
+            return delivery.status
+        delivery.attempts += 1
+        waiting.park(delivery, f"{reason} ({TRANSIENT_ATTEMPTS} tries)", now=timezone.now())
+        delivery.processed_at = timezone.now()
+        delivery.save(update_fields=["attempts", "status", "error", "processed_at", "waiting_for", "retry_at"])
+        return delivery.status
+
+
+def _record_failure(delivery_id: int, exc: BaseException) -> None:
+    WebhookDelivery.objects.filter(pk=delivery_id).update(
+        status=WebhookDelivery.Status.FAILED,
+        error=f"{type(exc).__name__}: {exc}"[:2000],
+        waiting_for="",
+        retry_at=None,
+        processed_at=timezone.now(),
+    )
+
+
+def retry_waiting(limit: int = 500) -> int:
+    """Try again the waiting deliveries whose time has come (the ``intake.retry_waiting`` schedule)."""
+    ids = waiting.due(limit)
+    for delivery_id in ids:
+        try:
+            process_delivery(delivery_id)
+        except Exception:
+            logger.exception("Delivery %s failed on its retry", delivery_id)
+    return len(ids)
 
 
 def process_received(older_than_seconds: int = 60, limit: int = 500) -> int:
@@ -120,6 +214,7 @@ def process_import(job_id: int) -> str:
     job = run_job(job)
     if job.summary.get("changed"):
         request_followup()
+        waiting.wake()  # orders, products or parcels the file brought may be what deliveries wait for
     return job.status
 
 
@@ -135,16 +230,25 @@ def resume_imports() -> int:
 def request_followup() -> bool:
     """Enqueue ``settings.INTAKE_FOLLOWUP_TASK`` after commit, unless a run is already pending.
 
-    The pending mark clears when the run finishes (``followup_finished``); a mark older than the
+    The pending mark is claimed after the caller's transaction commits, in a statement of its
+    own: the mark's row lock is never held beside the stock and order locks of the work that
+    asked for it (a lock cycle through it, and a commit-time foreign-key check waiting on it,
+    cannot happen). It clears when the run finishes (``followup_finished``); a mark older than the
     queue's retry window is taken as lost. The task is named by its dotted path, so this app
-    never imports the one that owns it. An empty setting turns the follow-up off.
+    never imports the one that owns it. An empty setting turns the follow-up off. Returns
+    whether a follow-up was asked for.
     """
     task = settings.INTAKE_FOLLOWUP_TASK
     if not task:
         return False
+    transaction.on_commit(lambda: _claim_followup(task))
+    return True
+
+
+def _claim_followup(task: str) -> bool:
     now = timezone.now()
     lost = now - timedelta(seconds=2 * settings.Q_CLUSTER.get("retry", 180))
-    # one statement per delivery: the mark is made, or taken when idle or lost, or left alone
+    # one statement: the mark is made, or taken when idle or lost, or left alone
     table = connection.ops.quote_name(TaskDebounce._meta.db_table)
     with connection.cursor() as cursor:
         cursor.execute(
@@ -154,10 +258,9 @@ def request_followup() -> bool:
             [task, now, lost],
         )
         claimed = cursor.fetchone() is not None
-    if not claimed:
-        return False
-    transaction.on_commit(lambda: _enqueue_followup(task))
-    return True
+    if claimed:
+        _enqueue_followup(task)
+    return claimed
 
 
 def _enqueue_followup(task: str) -> None:

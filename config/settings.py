@@ -463,6 +463,11 @@ DATA_UPLOAD_MAX_NUMBER_FILES = 5
 # out is resumed from its last committed batch by the imports.resume schedule, at most this many times.
 IMPORT_LEASE_SECONDS = env_int("IMPORT_LEASE_SECONDS", 60, minimum=2, maximum=3600)
 IMPORT_MAX_RESUMES = env_int("IMPORT_MAX_RESUMES", 5, minimum=0, maximum=100)
+# A delivery that came before a fact it needs (a fulfilment before its order) waits: it is tried
+# again when the fact arrives, or after INTAKE_WAIT_RETRY_SECONDS doubling to an hour, and fails
+# with its reason once it has waited INTAKE_WAIT_MAX_HOURS.
+INTAKE_WAIT_RETRY_SECONDS = env_int("INTAKE_WAIT_RETRY_SECONDS", 60, minimum=1)
+INTAKE_WAIT_MAX_HOURS = env_int("INTAKE_WAIT_MAX_HOURS", 72, minimum=1)
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
 AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]

@@ -65,7 +65,9 @@ def _require_staff(user) -> None:
 
 
 def _lock_open_case(case_id: int) -> Case:
-    case = Case.objects.select_for_update(of=("self",)).get(pk=case_id)
+    # FOR NO KEY UPDATE: allocation may be inserting a row that refers to this case (a hold's
+    # release) while it holds the product this decision is about; its key share must not wait
+    case = Case.objects.select_for_update(of=("self",), no_key=True).get(pk=case_id)
     if not case.is_open:
         raise ValidationError("This case is resolved; reopen it before deciding.")
     return case
@@ -261,7 +263,7 @@ def _apply(decision: Decision, case: Case, actor) -> None:
         case.next_check_at = decision.next_check_at
         case.save(update_fields=["next_check_at", "updated_at"])
     if action == Decision.Action.PAUSE_PRODUCT:
-        product = Product.objects.select_for_update().get(pk=case.product_id)
+        product = Product.objects.select_for_update(no_key=True).get(pk=case.product_id)
         if product.status != Product.Status.PAUSED:
             old = product.status
             product.status = Product.Status.PAUSED

@@ -52,6 +52,8 @@ SCHEDULES: list[Declared] = [
     Declared(name="intake.prune_deliveries", func="backorders.tasks.prune_deliveries", minutes=60 * 24),
     # CSV imports whose worker died (lease run out) or whose enqueue was lost: resumed from the last batch
     Declared(name="imports.resume", func="backorders.tasks.resume_imports", minutes=1),
+    # deliveries waiting for a fact (or a retry after lock cycles) whose time to try again has come
+    Declared(name="intake.retry_waiting", func="backorders.tasks.retry_waiting", minutes=1),
     # proof for /healthz that some worker cluster is running
     Declared(name="ops.heartbeat", func="packets.health.heartbeat", minutes=1),
     # successful task results past TASK_RESULTS_KEEP_DAYS (the queue itself keeps them all)

@@ -30,6 +30,7 @@ from ..models import TrackingStatus, WebhookDelivery
 from .common import MappingError, matches_base64_hmac, text, to_datetime
 from .outcome import Outcome
 from .tracking import EventFacts, location_text, record_events, shipments_for
+from .waiting import MissingFact
 
 S = TrackingStatus
 
@@ -153,7 +154,11 @@ def _apply(tracking_number: str, events: list[EventFacts], *, source: str, carri
         raise MappingError("the payload names no tracking number")
     shipments = list(shipments_for(tracking_number))
     if not shipments:
-        raise MappingError(f"no shipment has tracking number {tracking_number} (replay after its order ships)")
+        raise MissingFact(
+            "tracking",
+            tracking_number.replace(" ", "").strip(),
+            f"no shipment has tracking number {tracking_number} yet (applied when its order ships)",
+        )
     new = 0
     for shipment in shipments:
         if carrier and not shipment.carrier:

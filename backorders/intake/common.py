@@ -228,7 +228,9 @@ def store_verified(
     A delivery is a duplicate when the sender's id was seen before, or when the same body
     arrived for the same topic (a retry re-sends the original payload). A duplicate is kept
     too, with status duplicate and without the id, so the record shows every attempt; only the
-    first is processed. New deliveries are enqueued after commit.
+    first is processed. A re-send of a first copy that failed or still waits is not answered as a
+    duplicate: that first copy is queued again (``received``) and returned as new. New deliveries
+    are enqueued after commit.
     """
     body_sha256 = WebhookDelivery.hash_body(request.body)
     headers = request_headers(request)
@@ -255,6 +257,7 @@ def store_verified(
             else:
                 enqueue_delivery(delivery.pk)
                 return delivery, True
+        again = first is not None and _apply_again(first)
         duplicate = WebhookDelivery.objects.create(
             source=source,
             topic=topic[:64],
@@ -264,12 +267,30 @@ def store_verified(
             body_size=len(request.body),
             signature_valid=True,
             status=WebhookDelivery.Status.DUPLICATE if first else status,
-            error=f"duplicate of delivery {first.pk}" if first else error,
+            error=(f"re-sent: delivery {first.pk} is applied again" if again else f"duplicate of delivery {first.pk}")
+            if first
+            else error,
             resource_id=resource_id[:64],
             resource_updated_at=resource_updated_at,
             processed_at=timezone.now(),
         )
+    if again:
+        first.refresh_from_db(fields=["status", "error"])
+        return first, True
     return duplicate, False
+
+
+def _apply_again(first: WebhookDelivery) -> bool:
+    """A re-send of a delivery that failed or waits: queue the kept copy again. True when it was."""
+    again = (WebhookDelivery.Status.FAILED, WebhookDelivery.Status.WAITING)
+    if first.status not in again:
+        return False
+    if not WebhookDelivery.objects.filter(pk=first.pk, status__in=again).update(
+        status=WebhookDelivery.Status.RECEIVED, retry_at=None
+    ):
+        return False  # taken by a worker meanwhile
+    enqueue_delivery(first.pk)
+    return True
 
 
 def _first_copy(source: str, topic: str, delivery_id: str, body_sha256: str) -> WebhookDelivery | None:

@@ -49,6 +49,7 @@ from .common import (
 from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
 from .outcome import Outcome, newer_version_applied
 from .tracking import EventFacts, record_events
+from .waiting import MissingFact
 
 SOURCE = WebhookDelivery.Source.GENERIC
 BUILT_IN = ("order", "stock_level", "tracking")
@@ -228,9 +229,9 @@ def handle_stock_level(delivery: WebhookDelivery, d: dict) -> Outcome:
     sku = text(d.get("sku"), 128)
     if not sku:
         raise MappingError("a stock level needs a sku")
-    product = Product.objects.select_for_update().filter(sku=sku).first()
+    product = Product.objects.select_for_update(no_key=True).filter(sku=sku).first()
     if product is None:
-        raise MappingError(f"no product has SKU {sku!r}; send its order or add it, then replay this delivery")
+        raise MissingFact("sku", sku, f"no product has SKU {sku!r} yet (applied when its product or an order names it)")
     updated_at = to_datetime(d.get("updated_at"), field="updated_at")
     if newer_version_applied(delivery, f"stock_level:{sku}", updated_at):
         return Outcome.ignored("a newer stock level for this SKU was already applied")
@@ -247,9 +248,11 @@ def handle_tracking(delivery: WebhookDelivery, d: dict) -> Outcome:
         raise MappingError("tracking needs a tracking_number")
     channel = text(d.get("order_channel"), 16) or Channel.GENERIC
     order_id = ext_id(d.get("order_id"))
-    order = Order.objects.select_for_update().filter(channel=channel, external_id=order_id).first()
+    order = Order.objects.select_for_update(no_key=True).filter(channel=channel, external_id=order_id).first()
     if order is None:
-        raise MappingError(f"{channel} order {order_id!r} is not known yet (replay this delivery after it arrives)")
+        raise MissingFact(
+            "order", f"{channel}:{order_id}", f"{channel} order {order_id!r} is not known yet (applied when it arrives)"
+        )
     shipped_by = text(d.get("shipped_by"), 16) or Shipment.ShippedBy.STORE
     if shipped_by not in Shipment.ShippedBy.values:
         raise MappingError(f"shipped_by must be store or supplier; got {shipped_by!r}")

@@ -4,10 +4,16 @@
 while it works, ignores a version older than the one kept (``Order.channel_updated_at``),
 upserts lines by their channel id, reserves stock for new lines and releases it when the order
 is cancelled. Delivered twice, or out of order, the result is that of one in-order delivery.
+
+Locks follow the store's one order (``backorders.allocation``): the products the order's lines
+and the payload name first (in id order), then the order, then its lines. Units an edit frees
+(a lower quantity, a line removed) go back with a trail row and are planned again for the
+lines that wait, as a cancellation's are.
 """
 
 from __future__ import annotations
 
+from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -17,7 +23,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.text import slugify
 
-from ..allocation import release_order, reserve_new_lines
+from ..allocation import give_back, lock_products, release_order, reserve_new_lines, trail_entry
 from ..models import Customer, Order, OrderLine, Product
 from ..phones import read_phone
 from .common import MappingError
@@ -85,6 +91,8 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
         raise MappingError("the order has no id")
     if not facts.lines:
         raise MappingError(f"order {facts.number or facts.external_id} has no line items")
+    # products before the order and its lines: the order every allocation writer takes them in
+    locked = lock_products(_products_named(facts))
     order, created = _lock_or_create(facts)
     if order is None:
         return OrderResult(None, False, "a newer version of this order is already kept")
@@ -96,6 +104,10 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
     if facts.updated_at and order.channel_updated_at and facts.updated_at < order.channel_updated_at:
         return OrderResult(order, False, "a newer version of this order is already kept")
 
+    # a line added meanwhile by another writer may name a product not locked yet (rare): lock it now
+    held = set(OrderLine.objects.filter(order=order).values_list("product_id", flat=True))
+    if not held <= set(locked):
+        lock_products(held)
     was_cancelled = order.status == Order.Status.CANCELLED
     _apply_order_fields(order, facts)
     order.save()
@@ -105,9 +117,22 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
     return OrderResult(order, True, unknown_skus=unknown)
 
 
+def _products_named(facts: OrderFacts) -> set[int]:
+    """The ids of the products this order's kept lines and the payload's lines name (read, not locked)."""
+    named = {product.pk for product in known_products(facts.lines).values()}
+    named.update(
+        OrderLine.objects.filter(order__channel=facts.channel, order__external_id=facts.external_id).values_list(
+            "product_id", flat=True
+        )
+    )
+    return named
+
+
 def _lock_or_create(facts: OrderFacts) -> tuple[Order | None, bool]:
     """The order, locked; or a new one written with every field at once. ``(order, created)``."""
-    order = Order.objects.select_for_update().filter(channel=facts.channel, external_id=facts.external_id).first()
+    # FOR NO KEY UPDATE: a shipment or line being inserted for this order elsewhere may keep its key share
+    kept = Order.objects.select_for_update(no_key=True).filter(channel=facts.channel, external_id=facts.external_id)
+    order = kept.first()
     if order is not None:
         return order, False
     order = Order(
@@ -124,7 +149,7 @@ def _lock_or_create(facts: OrderFacts) -> tuple[Order | None, bool]:
             return order, True
     except IntegrityError:
         # created at the same moment by another worker: wait for its lock, then carry on
-        return Order.objects.select_for_update().get(channel=facts.channel, external_id=facts.external_id), False
+        return kept.get(), False
 
 
 def _apply_order_fields(order: Order, facts: OrderFacts) -> None:
@@ -187,11 +212,15 @@ def _upsert_customer(facts: CustomerFacts) -> Customer | None:
 
 
 def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool = False) -> list[str]:
-    existing = {} if new else {line.external_id: line for line in order.lines.select_for_update() if line.external_id}
-    if existing:
-        # an edit may give units back: lock the products in id order first, as allocation does
-        product_ids = sorted({line.product_id for line in existing.values()})
-        list(Product.objects.select_for_update().filter(pk__in=product_ids).order_by("pk").values_list("pk"))
+    """Upsert the order's lines; the caller holds the products' locks (taken before the order's).
+
+    Units an edit gives back (a line removed, a quantity lowered) are released with a trail row
+    and planned again for the waiting lines before new lines reserve what is left.
+    """
+    freed: dict[int, list[dict]] = defaultdict(list)
+    shipped: dict[int, list[dict]] = defaultdict(list)
+    lines = [] if new else order.lines.select_for_update(no_key=True).order_by("pk")
+    existing = {line.external_id: line for line in lines if line.external_id}
     unknown: list[str] = []
     new_lines: list[OrderLine] = []
     created_lines: list[OrderLine] = []
@@ -239,60 +268,65 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
             line.save()
             continue  # release_order gives the units back
         if lf.removed:
-            _release_line(line, when=facts.updated_at or order.placed_at)
+            _note_freed(freed, line, order, _release_line(line, when=facts.updated_at or order.placed_at))
             continue
         if lf.fulfilled:
-            _ship_line(line, when=facts.updated_at or order.placed_at)
+            _note_freed(shipped, line, order, _ship_line(line, when=facts.updated_at or order.placed_at))
             continue
         if lf.quantity != line.quantity:
-            _requantify_line(line, lf.quantity)
+            _note_freed(freed, line, order, _requantify_line(line, lf.quantity))
             if line.state == OrderLine.State.PENDING:
                 new_lines.append(line)
         line.save()
     OrderLine.objects.bulk_create(created_lines)  # one statement for the order's new lines
+    if freed:
+        note = f"Order {order.number} edited: {{units}} unit(s) back to free stock."
+        give_back(freed, reference=order.number, note=note, replan_reference=f"edit of {order.number}")
+    if shipped:
+        note = f"Order {order.number}: shipped by the channel, {{units}} unit(s) no longer held."
+        give_back(shipped, reference=order.number, note=note, replan=False)
     if new_lines and not cancelled:
         reserve_new_lines(new_lines)
     return unknown
 
 
-def _requantify_line(line: OrderLine, quantity: int) -> None:
-    """An edited quantity: give back units above it, or ask for more below it."""
+def _note_freed(freed: dict, line: OrderLine, order: Order, units: int) -> None:
+    if units:
+        freed[line.product_id].append(trail_entry(line, order.number, -units))
+
+
+def _requantify_line(line: OrderLine, quantity: int) -> int:
+    """An edited quantity: give back units above it, or ask for more below it. Returns the units given back."""
+    excess = 0
     if quantity < line.allocated:
         excess = line.allocated - max(quantity, line.shipped)
-        product = Product.objects.select_for_update().get(pk=line.product_id)
-        product.allocated -= excess
-        product.save(update_fields=["allocated", "updated_at"])
         line.allocated -= excess
     line.quantity = max(quantity, line.shipped, 1)
     if line.allocated < line.quantity:
         line.state = OrderLine.State.PENDING  # reserve_new_lines takes what it can of the rest
     else:
         line.state = OrderLine.State.ALLOCATED
+    return excess
 
 
-def _release_line(line: OrderLine, *, when: datetime) -> None:
+def _release_line(line: OrderLine, *, when: datetime) -> int:
+    """The channel removed the line: it is cancelled. Returns the units it gives back."""
     unshipped = line.allocated - line.shipped
-    if unshipped:
-        product = Product.objects.select_for_update().get(pk=line.product_id)
-        product.allocated -= unshipped
-        product.save(update_fields=["allocated", "updated_at"])
     line.allocated = line.shipped
     line.state = OrderLine.State.CANCELLED
     line.cancelled_at = when
     line.save()
+    return unshipped
 
 
-def _ship_line(line: OrderLine, *, when: datetime) -> None:
-    """The channel shipped the whole line: its reserved units leave the product's allocation."""
+def _ship_line(line: OrderLine, *, when: datetime) -> int:
+    """The channel shipped the whole line: its reserved units leave the product's allocation (returned)."""
     unshipped = line.allocated - line.shipped
-    if unshipped:
-        product = Product.objects.select_for_update().get(pk=line.product_id)
-        product.allocated -= unshipped
-        product.save(update_fields=["allocated", "updated_at"])
     line.allocated = line.shipped = line.quantity
     line.state = OrderLine.State.SHIPPED
     line.shipped_at = line.shipped_at or when
     line.save()
+    return unshipped
 
 
 def known_products(lines: list[LineFacts]) -> dict[int, Product]:

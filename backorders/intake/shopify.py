@@ -19,6 +19,7 @@ from .common import MappingError, ext_id, matches_base64_hmac, text, to_datetime
 from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
 from .outcome import Outcome, newer_version_applied
 from .tracking import EventFacts, location_text, record_events
+from .waiting import MissingFact
 
 SOURCE = WebhookDelivery.Source.SHOPIFY
 
@@ -225,11 +226,13 @@ def handle_inventory_level(delivery: WebhookDelivery, p: dict) -> Outcome:
     location = ext_id(p.get("location_id"))
     if not item:
         raise MappingError("the inventory level has no inventory_item_id")
-    product = Product.objects.select_for_update().filter(shopify_inventory_item_id=item).first()
+    product = Product.objects.select_for_update(no_key=True).filter(shopify_inventory_item_id=item).first()
     if product is None:
-        raise MappingError(
-            f"no product has Shopify inventory item {item}; a products/create or products/update delivery "
-            f"names it (replay this one after that)"
+        raise MissingFact(
+            "inventory_item",
+            item,
+            f"no product has Shopify inventory item {item} yet; a products/create or products/update delivery "
+            f"names it (this one is applied when it arrives)",
         )
     updated_at = to_datetime(p.get("updated_at"), field="updated_at")
     if newer_version_applied(delivery, f"inventory_level:{item}:{location}", updated_at):
@@ -247,9 +250,15 @@ def handle_inventory_level(delivery: WebhookDelivery, p: dict) -> Outcome:
 
 def _order_for(order_id) -> Order:
     external_id = ext_id(order_id)
-    order = Order.objects.select_for_update().filter(channel=Channel.SHOPIFY, external_id=external_id).first()
+    order = (
+        Order.objects.select_for_update(no_key=True).filter(channel=Channel.SHOPIFY, external_id=external_id).first()
+    )
     if order is None:
-        raise MappingError(f"Shopify order {external_id} is not known yet (replay this delivery after it arrives)")
+        raise MissingFact(
+            "order",
+            f"{Channel.SHOPIFY}:{external_id}",
+            f"Shopify order {external_id} is not known yet (this delivery is applied when it arrives)",
+        )
     return order
 
 
@@ -298,8 +307,10 @@ def handle_fulfillment_event(delivery: WebhookDelivery, p: dict) -> Outcome:
     delivery.resource_id = f"fulfillment_event:{ext_id(p.get('id'))}"
     shipments = list(Shipment.objects.filter(order=order, external_id=fulfillment_id).order_by("pk"))
     if not shipments:
-        raise MappingError(
-            f"no shipment for Shopify fulfilment {fulfillment_id} yet (replay after its fulfillments/create)"
+        raise MissingFact(
+            "fulfillment",
+            f"{order.external_id}:{fulfillment_id}",
+            f"no shipment for Shopify fulfilment {fulfillment_id} yet (applied when its fulfillments/create is)",
         )
     occurred_at = to_datetime(p.get("happened_at") or p.get("created_at"), field="happened_at", required=True)
     raw = text(p.get("status"), 64)

@@ -24,6 +24,7 @@ class WebhookDelivery(models.Model):
     class Status(models.TextChoices):
         RECEIVED = "received", "Received"
         PROCESSING = "processing", "Processing"
+        WAITING = "waiting", "Waiting (for a fact it needs, or a retry)"
         PROCESSED = "processed", "Processed"
         IGNORED = "ignored", "Ignored (stale or not relevant)"
         DUPLICATE = "duplicate", "Duplicate"
@@ -45,6 +46,10 @@ class WebhookDelivery(models.Model):
     error = models.TextField(blank=True)
     resource_id = models.CharField(max_length=64, blank=True)
     resource_updated_at = models.DateTimeField(null=True, blank=True)
+    waiting_for = models.CharField(
+        max_length=200, blank=True, help_text="The fact a waiting delivery needs, such as order:shopify:123."
+    )
+    retry_at = models.DateTimeField(null=True, blank=True, help_text="When a waiting delivery is tried again.")
     attempts = models.PositiveSmallIntegerField(default=0)
     received_at = models.DateTimeField(default=timezone.now)
     processed_at = models.DateTimeField(null=True, blank=True)
@@ -62,6 +67,7 @@ class WebhookDelivery(models.Model):
         indexes = [
             models.Index(fields=["source", "body_sha256"], name="delivery_source_body"),
             models.Index(fields=["status", "received_at"], name="delivery_status_received"),
+            models.Index(fields=["retry_at"], name="delivery_waiting_retry", condition=Q(status="waiting")),
         ]
 
     # pruned after WEBHOOK_RETENTION_DAYS; failed (and received, processing) ones stay until replayed or dismissed

@@ -1,4 +1,4 @@
-"""Any sequence of restocks, sales, cancellations, repeated counts and approvals keeps the books straight.
+"""Any sequence of restocks, sales, edits, cancellations, repeated counts and approvals keeps the books straight.
 
 Each example runs inside a savepoint that is rolled back at the end, so examples never see each
 other's rows.
@@ -7,6 +7,7 @@ other's rows.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from django.db import transaction
@@ -33,6 +34,7 @@ from backorders.allocation import (
     reserve_new_lines,
 )
 from backorders.allocation_plan import priority_of
+from backorders.intake.orders import LineFacts, OrderFacts, upsert_order
 from backorders.models import Customer, Order, OrderLine, Product, StockAllocation, StorePolicy
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
@@ -50,6 +52,7 @@ class AllocationMachine(RuleBasedStateMachine):
         self.vip = Customer.objects.create(name="Vera", email="vera@example.com", orders_count=10)
         self.clock = datetime(2026, 1, 5, 9, 0).astimezone()
         self.orders: list[int] = []
+        self.edits = 0
         self.plans_checked_up_to = 0
 
     def teardown(self):
@@ -93,9 +96,42 @@ class AllocationMachine(RuleBasedStateMachine):
             priority_class="contract" if klass == "contract" else "",
             partial_shipment="hold" if hold else "ship_available",
         )
-        lines = [OrderLine.objects.create(order=order, product=self.product(i), quantity=quantity) for i in indexes]
+        lines = [
+            OrderLine.objects.create(
+                order=order, product=self.product(i), quantity=quantity, external_id=f"hyp-{n}-{i}"
+            )
+            for i in indexes
+        ]
         reserve_new_lines(lines)
         self.orders.append(order.pk)
+
+    @precondition(lambda self: self.orders)
+    @rule(data=st.data(), fewer=st.integers(1, 3))
+    def edit(self, data, fewer):
+        """The channel lowers a line's quantity, or removes the line, through intake's one path."""
+        order = Order.objects.get(pk=data.draw(st.sampled_from(self.orders)))
+        line = data.draw(st.sampled_from(list(order.lines.order_by("pk"))))
+        self.edits += 1
+        quantity = line.quantity - fewer
+        upsert_order(
+            OrderFacts(
+                channel=order.channel,
+                external_id=order.external_id,
+                number=order.number,
+                placed_at=order.placed_at,
+                updated_at=self.clock + timedelta(days=365, minutes=self.edits),
+                lines=[
+                    LineFacts(
+                        line.external_id,
+                        line.product.sku,
+                        "Item",
+                        quantity if quantity > 0 else line.quantity,
+                        Decimal("10.00"),
+                        removed=quantity <= 0,
+                    )
+                ],
+            )
+        )
 
     @precondition(lambda self: self.orders)
     @rule(data=st.data())

@@ -251,10 +251,10 @@ def test_it_has_no_endpoint_for_an_unknown_provider(client):
     assert client.post("/webhooks/carriers/nosuch/", data=b"{}", content_type="application/json").status_code == 404
 
 
-def test_it_keeps_tracking_for_an_unknown_parcel_as_failed_and_replays_it_after_the_fix(client):
+def test_it_keeps_tracking_for_an_unknown_parcel_waiting_and_a_replay_applies_it(client):
     body = compact({"event": "track_updated", "data": sample("shippo-track-usps-delivered.json")})
     delivery = process(post_shippo(client, body))
-    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert delivery.status == WebhookDelivery.Status.WAITING
     assert "no shipment has tracking number 9205590164917337534322" in delivery.error
     factories.ShipmentFactory(tracking_number="9205590164917337534322")
     call_command("replay_webhooks", "--failed")

@@ -171,10 +171,10 @@ def test_it_records_tracking_events_for_a_known_order(client):
 
 
 @time_machine.travel(NOW, tick=False)
-def test_it_keeps_an_unmappable_fact_as_failed_for_replay(client):
+def test_it_keeps_a_fact_for_an_unknown_order_waiting_and_a_replay_applies_it(client):
     post(client, "tracking", {"order_id": "SO-404", "tracking_number": "1Z1"})
     delivery = WebhookDelivery.objects.get()
-    assert process_delivery(delivery.pk) == "failed"
+    assert process_delivery(delivery.pk) == "waiting"
     delivery.refresh_from_db()
     assert "generic order 'SO-404' is not known yet" in delivery.error
 

@@ -337,12 +337,13 @@ def test_it_counts_stock_from_inventory_levels_through_the_learned_item(client):
     assert Product.objects.get(sku="example-shirt-s").on_hand == 7
 
 
-def test_it_keeps_an_inventory_level_for_an_unknown_item_as_failed_for_replay(client):
+def test_it_keeps_an_inventory_level_for_an_unknown_item_waiting_for_its_product(client):
     delivery = deliver(
         client, "inventory_levels/update", dict(sample("shopify-inventory_levels-update.json"), available=4), "w-1"
     )
     delivery.refresh_from_db()
-    assert delivery.status == WebhookDelivery.Status.FAILED
+    assert delivery.status == WebhookDelivery.Status.WAITING and delivery.retry_at is not None
+    assert delivery.waiting_for == "inventory_item:271878346596884000"
     assert "inventory item 271878346596884000" in delivery.error
 
 

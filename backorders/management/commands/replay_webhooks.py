@@ -7,7 +7,12 @@ from django.core.management.base import BaseCommand, CommandError
 from backorders.models import WebhookDelivery
 from backorders.tasks import process_delivery
 
-REPLAYABLE = [WebhookDelivery.Status.FAILED, WebhookDelivery.Status.RECEIVED, WebhookDelivery.Status.PROCESSING]
+REPLAYABLE = [
+    WebhookDelivery.Status.FAILED,
+    WebhookDelivery.Status.WAITING,
+    WebhookDelivery.Status.RECEIVED,
+    WebhookDelivery.Status.PROCESSING,
+]
 
 
 class Command(BaseCommand):
@@ -17,7 +22,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser):
-        parser.add_argument("--failed", action="store_true", help="Every delivery that failed or was never processed.")
+        parser.add_argument(
+            "--failed", action="store_true", help="Every delivery that failed, waits, or was never processed."
+        )
         parser.add_argument(
             "--id", type=int, action="append", dest="ids", default=[], help="A delivery id (repeatable)."
         )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("packets", "0011_packet_json_lz4"),
+        ("packets", "0012_drop_indexes_duplicated_by_composites"),
     ]
 
     operations = [

@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backorders", "0005_order_number_index"),
+        ("backorders", "0009_webhook_delivery_body_size_and_dismissed"),
     ]
 
     operations = [

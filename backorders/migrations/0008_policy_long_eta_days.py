@@ -5,7 +5,7 @@ from django.db import migrations, models
 
 class Migration(migrations.Migration):
     dependencies = [
-        ("backorders", "0005_order_number_index"),
+        ("backorders", "0007_customer_phones_in_e164"),
     ]
 
     operations = [
