@@ -5,11 +5,11 @@ from anymail.signals import tracking
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from . import email_tracking
 from .models import AuditEvent
+from .notify import email_tracking
 
 
-@receiver(tracking, dispatch_uid="packets.email_tracking")
+@receiver(tracking, dispatch_uid="packets.notify.email_tracking")
 def email_delivery_report(sender, event, esp_name, **kwargs):
     email_tracking.record(event, esp_name)
 

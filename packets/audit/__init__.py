@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpRequest
 
-from .models import AuditEvent, Case
+from packets.models import AuditEvent, Case
 
 
 def record_refusal(request: HttpRequest, action: str, reason: str, *, case: Case | None = None) -> AuditEvent:

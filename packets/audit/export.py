@@ -16,14 +16,14 @@ from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
-from .models import AuditEvent, Case, Decision, ExportJob, Packet
-from .pdf import LockedFetcher, render_document
+from packets.audit.pdf import LockedFetcher, render_document
+from packets.models import AuditEvent, Case, Decision, ExportJob, Packet
 
 PACKET_TEMPLATE = "packets/pdf/packet.html"
 # One worker task renders a whole bundle; at well under a second a packet, this many stays
 # inside the queue's task timeout (Q_TIMEOUT, 120 s by default).
 MAX_BUNDLE_CASES = 100
-BUNDLE_TASK = "packets.tasks_export.render_bundle"
+BUNDLE_TASK = "packets.audit.tasks.render_bundle"
 
 
 class NothingToExport(Exception):

@@ -14,9 +14,9 @@ import zipfile
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from .export import NothingToExport, case_for_export, pdf_filename, record_export, render_packet_document
-from .models import Case, ExportJob
-from .pdf import merge_documents
+from packets.audit.export import NothingToExport, case_for_export, pdf_filename, record_export, render_packet_document
+from packets.audit.pdf import merge_documents
+from packets.models import Case, ExportJob
 
 
 def render_bundle(job_id: int) -> None:

@@ -20,10 +20,9 @@ from django.core.mail import get_connection
 from django.db.models import Max
 
 from backorders.models import WebhookDelivery
-
-from .models import AuditEvent, Message, OutboundSubscription, StoreAction, ZendeskTicket
-from .store_actions import shopify, woocommerce
-from .store_actions.results import StoreCallError
+from packets.models import AuditEvent, Message, OutboundSubscription, StoreAction, ZendeskTicket
+from packets.store_actions import shopify, woocommerce
+from packets.store_actions.results import StoreCallError
 
 
 def mask(value: str) -> str:

@@ -28,11 +28,11 @@ from django.db.models import F, Q
 from django.utils import timezone
 from standardwebhooks import Webhook
 
-from .models import OutboundDelivery, OutboundSubscription
+from packets.models import OutboundDelivery, OutboundSubscription
 
 logger = logging.getLogger(__name__)
 
-DELIVER_TASK = "packets.outbound.deliver"
+DELIVER_TASK = "packets.integrations.outbound.deliver"
 EVENT_TYPES = (
     "case.opened",
     "case.updated",

@@ -29,13 +29,13 @@ from django.db import IntegrityError, transaction
 from django.db.models import F
 from django.utils import timezone
 
-from .leases import hand_back_due
-from .models import AuditEvent, Case, Decision, ZendeskTicket
-from .notify.senders import retry_after_seconds
+from packets.leases import hand_back_due
+from packets.models import AuditEvent, Case, Decision, ZendeskTicket
+from packets.notify.senders import retry_after_seconds
 
 logger = logging.getLogger(__name__)
 
-OPEN_TASK = "packets.zendesk.open_ticket"
+OPEN_TASK = "packets.integrations.zendesk.open_ticket"
 Status = ZendeskTicket.Status
 URGENT_RISKS = {Case.Risk.OWNER_ONLY, Case.Risk.CHARGEBACK_WATCH}
 

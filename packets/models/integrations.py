@@ -129,7 +129,7 @@ class ZendeskTicket(StatusMachine, models.Model):
     """The one Zendesk ticket an escalated case opens, and how opening it went.
 
     Written in the transaction that approved the escalation, sent by the worker after commit
-    (``packets.zendesk.open_ticket``). ``request`` is the body, built once and sent unchanged
+    (``packets.integrations.zendesk.open_ticket``). ``request`` is the body, built once and sent unchanged
     with the same ``Idempotency-Key`` on every retry, so Zendesk answers a retry of a request it
     already took with the ticket it made.
     """

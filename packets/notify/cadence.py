@@ -39,13 +39,12 @@ from django.utils import timezone
 from backorders.bulk import InList, insert_rows, paused_gc
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, Shipment, StorePolicy
+from packets.models import AuditEvent, Case, Message
+from packets.notify import drafting
+from packets.notify.links import customer_links
+from packets.notify.messaging import enqueue_send
 from suppliers.eta import customer_ranges
 from suppliers.models import SupplierUpdate
-
-from .messaging import enqueue_send
-from .models import AuditEvent, Case, Message
-from .notify import drafting
-from .notify.links import customer_links
 
 FTC_DEFAULT_DAYS = 30  # no shipping time stated: the rule's 30 days
 CONFLICT_LOOKBACK = timedelta(days=30)

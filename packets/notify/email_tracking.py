@@ -35,8 +35,8 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 
-from .models import AuditEvent, Case, Message
-from .outbound import case_updated
+from packets.integrations.outbound import case_updated
+from packets.models import AuditEvent, Case, Message
 
 logger = logging.getLogger(__name__)
 

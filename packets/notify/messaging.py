@@ -14,9 +14,8 @@ from django.utils import timezone
 
 from backorders.models import StorePolicy
 from backorders.roles import is_owner, is_staff_member
-
-from .models import AuditEvent, Message
-from .notify import guidelines
+from packets.models import AuditEvent, Message
+from packets.notify import guidelines
 
 SEND_TASK = "packets.notify.tasks.send_message"
 STANDING_STEPS_EXTRA = ("delay_notice", "eta_revised", "restocked", "shipped")
@@ -35,7 +34,7 @@ def current_issues(message: Message, policy: StorePolicy | None = None) -> list[
     if message.audience != Message.Audience.CUSTOMER:
         return []
     policy = policy or StorePolicy.objects.current()
-    from .notify.drafting import needs_cancel_link
+    from packets.notify.drafting import needs_cancel_link
 
     required = bool(message.step) and needs_cancel_link(message.step)
     return guidelines.check(message.body, message.channel, policy, cancel_link_required=required)

@@ -20,9 +20,8 @@ from django.utils import timezone
 
 from backorders.models import Customer, Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent
 from backorders.roles import OWNER, SUPPORT, ensure_groups
+from packets.models import InboundMessage
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSource, SupplierUpdate
-
-from .models import InboundMessage
 
 DEMO_USERS = [
     # username, password, group, first name, is_staff (may open the Django admin)

@@ -33,9 +33,8 @@ from psycopg import sql
 
 from backorders.bulk import copy_rows
 from backorders.models import Customer, Order, OrderLine, Product, Shipment, StorePolicy
+from packets.models import AuditEvent, Case, Packet
 from suppliers.models import Supplier, SupplierSource, SupplierUpdate
-
-from .models import AuditEvent, Case, Packet
 
 MARKER_SUPPLIER = "scale-00"  # the first supplier's code marks a store this module seeded
 KEEP_TABLES = {"django_migrations", "django_content_type", "auth_permission", "auth_group", "auth_group_permissions"}
@@ -160,7 +159,7 @@ def seed_scale(orders: int = 200_000, *, force: bool = False, now: datetime | No
     say = log or (lambda text: None)
     with transaction.atomic():
         wipe()
-        from .demo import ensure_users  # the owner and support logins of the demo store
+        from packets.seeding.demo import ensure_users  # the owner and support logins of the demo store
 
         ensure_users()
         policy = StorePolicy.objects.current()

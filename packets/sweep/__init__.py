@@ -28,21 +28,20 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backorders.bulk import InList, paused_gc
-
-from . import sentiment
-from .models import AuditEvent, Case, InboundMessage, Packet
-from .packet import content_hash, diff
-from .rules.facts import RISK_RANK
-from .sweep_cases import build_desired
-from .sweep_desired import Desired
-from .sweep_events import emit_sweep_events
-from .sweep_load import CASE_FIELDS, Snapshot, load
-from .sweep_write import insert_rows, update_rows
+from packets.models import AuditEvent, Case, InboundMessage, Packet
+from packets.packet import content_hash, diff
+from packets.rules import sentiment
+from packets.rules.facts import RISK_RANK
+from packets.sweep.cases import build_desired
+from packets.sweep.desired import Desired
+from packets.sweep.events import emit_sweep_events
+from packets.sweep.load import CASE_FIELDS, Snapshot, load
+from packets.sweep.write import insert_rows, update_rows
 
 # Dotted paths of functions called as ``fn(now)`` after each reconcile (customer-message cadence).
 # Customer updates due for waiting lines, drafted once the run's cases exist. (Supplier chases
 # have their own schedule: what they record is a new fact, which the next sweep then reads.)
-AFTER_SWEEP: list[str] = ["packets.cadence.draft_due_messages"]
+AFTER_SWEEP: list[str] = ["packets.notify.cadence.draft_due_messages"]
 
 SWEEP_RESOLUTION_PREFIX = "Cause gone: "
 PACKET_CHUNK = 2000  # packet versions written per statement

@@ -16,25 +16,18 @@ rises only when its own customer or promise needs attention.
 
 from __future__ import annotations
 
+from packets.packet import assemble, order_section, policy_section, product_section, supplier_section
+from packets.rules import facts as f
+from packets.rules.customer import CustomerRisk, assess_customer
+from packets.rules.evidence import supply_evidence
+from packets.rules.facts import InboundFacts, OrderFacts, ProductSupply
+from packets.rules.options import OptionInputs, Replacement, build_options
+from packets.rules.risk import RiskContext, assess_risk, recommend
+from packets.rules.supply import SEVERITY, classify_supply, is_silent, silent_days, stock_level
+from packets.sweep.desired import CATEGORY_LABELS, RISK_LABELS, Desired
+from packets.sweep.load import Snapshot
+from packets.sweep.parcels import ParcelCases
 from suppliers.eta import EtaRange, customer_ranges
-
-from .packet import (
-    assemble,
-    order_section,
-    policy_section,
-    product_section,
-    supplier_section,
-)
-from .rules import facts as f
-from .rules.customer import CustomerRisk, assess_customer
-from .rules.evidence import supply_evidence
-from .rules.facts import InboundFacts, OrderFacts, ProductSupply
-from .rules.options import OptionInputs, Replacement, build_options
-from .rules.risk import RiskContext, assess_risk, recommend
-from .rules.supply import SEVERITY, classify_supply, is_silent, silent_days, stock_level
-from .sweep_desired import CATEGORY_LABELS, RISK_LABELS, Desired
-from .sweep_load import Snapshot
-from .sweep_parcels import ParcelCases
 
 
 class CaseBuilder(ParcelCases):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from .models import Case
+from packets.models import Case
 
 CATEGORY_LABELS = dict(Case.Category.choices)
 RISK_LABELS = dict(Case.Risk.choices)

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from .models import Case
-from .outbound import case_payload, emit_many
+from packets.integrations.outbound import case_payload, emit_many
+from packets.models import Case
 
 
 def emit_sweep_events(snap, opened: Iterable[Case], rows: dict[int, dict], skipped: set[int], packets) -> None:

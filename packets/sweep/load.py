@@ -16,10 +16,9 @@ from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
 from backorders.bulk import InList
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent
+from packets.models import Case, InboundMessage, Message, Packet
+from packets.rules.facts import PolicyFacts, ScanFacts, SourceFacts, SupplierFacts, UpdateFacts
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSource, SupplierUpdate
-
-from .models import Case, InboundMessage, Message, Packet
-from .rules.facts import PolicyFacts, ScanFacts, SourceFacts, SupplierFacts, UpdateFacts
 
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PARTIAL)
 RECENT_SALES_DAYS = 14  # "recent sales" for the stock thresholds

@@ -5,17 +5,17 @@ A mixin of ``sweep_cases.CaseBuilder``: it reads the same snapshot and shared fa
 
 from __future__ import annotations
 
-from .packet import supplier_section, tracking_section
-from .rules import facts as f
-from .rules.customer import CustomerRisk, assess_customer
-from .rules.evidence import tracking_evidence
-from .rules.facts import ShipmentFacts
-from .rules.options import OptionInputs, build_options
-from .rules.risk import RiskContext
-from .rules.supply import silent_days
-from .rules.tracking import classify_tracking
-from .sentiment import NOT_RECEIVED
-from .sweep_desired import CATEGORY_LABELS, Desired
+from packets.packet import supplier_section, tracking_section
+from packets.rules import facts as f
+from packets.rules.customer import CustomerRisk, assess_customer
+from packets.rules.evidence import tracking_evidence
+from packets.rules.facts import ShipmentFacts
+from packets.rules.options import OptionInputs, build_options
+from packets.rules.risk import RiskContext
+from packets.rules.sentiment import NOT_RECEIVED
+from packets.rules.supply import silent_days
+from packets.rules.tracking import classify_tracking
+from packets.sweep.desired import CATEGORY_LABELS, Desired
 
 
 class ParcelCases:

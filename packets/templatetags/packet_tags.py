@@ -6,7 +6,7 @@ from decimal import Decimal, InvalidOperation
 
 from django import template
 
-from packets.timeline import to_moment
+from packets.audit.timeline import to_moment
 
 register = template.Library()
 

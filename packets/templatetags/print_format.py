@@ -9,8 +9,8 @@ from django import template
 from django.conf import settings
 from django.utils.dateparse import parse_date, parse_datetime
 
+from packets.audit.pdf import asset_url
 from packets.models import Case, Decision, Message
-from packets.pdf import asset_url
 
 register = template.Library()
 

@@ -1,6 +1,6 @@
 """The owner's and support's pages for cases: the queue, the packet page and what people do there.
 
-Views stay thin: the verbs live in ``packets.decisions`` (and ``packets.messaging``), which check
+Views stay thin: the verbs live in ``packets.decisions`` (and ``packets.notify.messaging``), which check
 roles on the server; a view turns their PermissionDenied into a 403 (Django does) and their
 ValidationError into a form error on the page it re-renders with status 400.
 """
@@ -18,9 +18,12 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders.roles import is_owner, is_staff_member
-
-from . import decisions as verbs
-from .forms import (
+from packets import decisions as verbs
+from packets.audit.timeline import timeline_svg
+from packets.models import Case, Decision, IllegalTransition, Message
+from packets.notify.messaging import approve_message, can_approve
+from packets.queue import FACETS, QueueFilterForm, queue
+from packets.views.forms import (
     DECISION_KEYS,
     AssignForm,
     BulkCasesForm,
@@ -30,10 +33,6 @@ from .forms import (
     RejectForm,
     default_check_day,
 )
-from .messaging import approve_message, can_approve
-from .models import Case, Decision, IllegalTransition, Message
-from .queue import FACETS, QueueFilterForm, queue
-from .timeline import timeline_svg
 
 PAGE_SIZE = 25
 AUDIT_ROWS = 200

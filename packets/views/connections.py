@@ -9,10 +9,9 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders.roles import is_owner
-
-from . import connections as conn
-from .audit import record_refusal
-from .models import AuditEvent
+from packets.audit import record_refusal
+from packets.integrations import connections as conn
+from packets.models import AuditEvent
 
 
 def _require_owner(request: HttpRequest, action: str) -> None:

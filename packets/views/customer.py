@@ -16,12 +16,11 @@ from django.views.decorators.http import require_GET, require_POST
 
 from backorders.calendar import BusinessCalendar
 from backorders.models import Order, OrderLine, StorePolicy
+from packets.integrations.outbound import case_payload, case_updated, emit
+from packets.models import AuditEvent, Case, InboundMessage
+from packets.notify.drafting import customer_date
+from packets.notify.links import LinkExpired, LinkInvalid, read_token
 from suppliers.eta import customer_ranges
-
-from .models import AuditEvent, Case, InboundMessage
-from .notify.drafting import customer_date
-from .notify.links import LinkExpired, LinkInvalid, read_token
-from .outbound import case_payload, case_updated, emit
 
 CANCEL_INTENT = "cancel"
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PARTIAL, OrderLine.State.PENDING)

@@ -19,9 +19,8 @@ from django.views.decorators.http import require_GET, require_POST
 from django_htmx.http import HttpResponseStopPolling
 
 from backorders.roles import is_owner, is_staff_member
-
-from .audit import record_refusal
-from .export import (
+from packets.audit import record_refusal
+from packets.audit.export import (
     MAX_BUNDLE_CASES,
     BundleRefused,
     NothingToExport,
@@ -30,7 +29,7 @@ from .export import (
     pdf_filename,
     start_bundle,
 )
-from .models import AuditEvent, Case, ExportJob
+from packets.models import AuditEvent, Case, ExportJob
 
 EXPORT_REFUSED = "Only the store's owner and support staff may export packets."
 RECENT_JOBS = 20

@@ -12,8 +12,7 @@ from django.utils import timezone
 
 from backorders.calendar import BusinessCalendar
 from backorders.models import StorePolicy
-
-from .models import Decision, Outcome
+from packets.models import Decision, Outcome
 
 CHECK_HOUR = time(9, 0)
 
@@ -101,7 +100,7 @@ class AssignForm(forms.Form):
 
     def __init__(self, *args, staff=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from .decisions import staff_users
+        from packets.decisions import staff_users
 
         self.fields["assignee"].queryset = staff if staff is not None else staff_users()
 
@@ -116,7 +115,7 @@ class BulkCasesForm(forms.Form):
 
     def __init__(self, *args, staff=None, **kwargs):
         super().__init__(*args, **kwargs)
-        from .decisions import staff_users
+        from packets.decisions import staff_users
 
         self.fields["assignee"].queryset = staff if staff is not None else staff_users()
         if not self.is_bound:

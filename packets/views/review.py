@@ -10,12 +10,11 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders.roles import is_owner, is_staff_member
+from packets.audit.pdf import render_pdf
+from packets.models import IllegalTransition
+from packets.review import build_weekly_review
+from packets.supplier_followup import approve_purchase_order
 from suppliers.models import PurchaseOrder
-
-from .models import IllegalTransition
-from .pdf import render_pdf
-from .review import build_weekly_review
-from .supplier_followup import approve_purchase_order
 
 
 def _require_staff(request: HttpRequest) -> None:

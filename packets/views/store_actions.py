@@ -9,10 +9,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders.roles import is_owner, is_staff_member
-
-from .audit import record_refusal
-from .models import Case, StoreAction
-from .store_actions import retry_action
+from packets.audit import record_refusal
+from packets.models import Case, StoreAction
+from packets.store_actions import retry_action
 
 
 @require_GET

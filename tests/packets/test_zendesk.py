@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from packets import decisions as verbs
+from packets.integrations.zendesk import agent_url, open_ticket, retry_due_tickets
 from packets.models import AuditEvent, ZendeskTicket
-from packets.zendesk import agent_url, open_ticket, retry_due_tickets
 from tests import factories
 from tests.packets.zendesk_fakes import TOKEN, zendesk  # noqa: F401
 from tests.task_queue import queued_task_names, run_queued_tasks
@@ -42,7 +42,7 @@ def test_escalating_opens_one_ticket_through_the_worker_and_shows_its_link(zende
 
     escalate(case, support)  # support may escalate; the case goes to the owner
 
-    assert queued_task_names() == ["packets.zendesk.open_ticket"]
+    assert queued_task_names() == ["packets.integrations.zendesk.open_ticket"]
     [task] = run_queued_tasks()
     assert task["success"], task["result"]
     [request] = [r for r in zendesk.requests if r["method"] == "POST"]

@@ -1,6 +1,6 @@
 from django.core.management.base import BaseCommand
 
-from packets.demo import seed_demo
+from packets.seeding.demo import seed_demo
 
 
 class Command(BaseCommand):
