@@ -1,4 +1,13 @@
-"""Small helpers for writing audit rows from views."""
+"""The record of what happened: audit rows, packet PDFs, the timeline picture, exports and bundles.
+
+* here: small helpers for writing audit rows from views (``record_refusal``);
+* ``pdf``: HTML to PDF with a fetcher that reads nothing but our own assets;
+* ``export``: which packet version a case prints, and audit bundles of many cases;
+* ``tasks``: the worker task that renders a bundle;
+* ``timeline``: the case on one time axis, as an SVG picture.
+
+The audit rows themselves are ``packets.models.AuditEvent`` (append-only).
+"""
 
 from __future__ import annotations
 

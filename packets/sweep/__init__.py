@@ -1,8 +1,9 @@
 """The sweep: a level-triggered reconcile that makes cases and packets match the facts.
 
-Each run reads every relevant fact in a fixed number of queries (``sweep_load``), decides in
-Python which cases should be open and what their packets say (``sweep_cases`` and the pure
-``rules``), and writes the difference set-based (``sweep_write``):
+Each run reads every relevant fact in a fixed number of queries (``load``), decides in
+Python which cases should be open and what their packets say (``cases``, ``parcels``, ``desired``
+and the pure ``rules``), and writes the difference set-based (``write``), then emits the outbound
+events of what changed (``events``):
 
 - a case whose facts hold and are unchanged is left alone (no update, no packet version);
 - a case whose facts changed gets a new packet version listing the changes, and its queue fields;

@@ -1,6 +1,6 @@
 """Parcel and supplier cases: stale tracking per shipment, and silence per supplier.
 
-A mixin of ``sweep_cases.CaseBuilder``: it reads the same snapshot and shared facts.
+A mixin of ``cases.CaseBuilder``: it reads the same snapshot and shared facts.
 """
 
 from __future__ import annotations

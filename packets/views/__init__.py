@@ -3,6 +3,11 @@
 Views stay thin: the verbs live in ``packets.decisions`` (and ``packets.notify.messaging``), which check
 roles on the server; a view turns their PermissionDenied into a 403 (Django does) and their
 ValidationError into a form error on the page it re-renders with status 400.
+
+This module holds the queue and case pages; one module per other page family: ``customer`` (the
+customer's order page, signed link, no login), ``export`` (PDFs and bundles), ``connections``,
+``review`` (the weekly review and purchase-order approval), ``store_actions`` (the panel and "run
+again"); ``forms`` holds the case pages' forms.
 """
 
 from __future__ import annotations
