@@ -53,7 +53,7 @@ SCENARIOS = [
 
 def waiting_product(tag: str, lines: int) -> int:
     """A product with no stock and ``lines`` open orders waiting on one unit each."""
-    from packets.scale import copy_rows
+    from packets.seeding.scale import copy_rows
 
     now = timezone.now()
     product = Product.objects.create(sku=f"BENCH-ALLOC-{tag}-{now:%H%M%S%f}", title="Allocation bench item")

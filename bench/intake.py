@@ -30,7 +30,7 @@ class _Rollback(Exception):
 
 def copy_orders(orders: list[dict]) -> float:
     """Seconds to COPY the orders and their lines into the store's tables, checked as a commit would; rolled back."""
-    from packets.scale import copy_rows
+    from packets.seeding.scale import copy_rows
 
     elapsed = 0.0
     try:

@@ -2,7 +2,7 @@
 
 Both send to a real SMTP server (aiosmtpd) on loopback. Baseline: the same email bytes sent
 with ``smtplib``, one connection per message as Django's SMTP backend opens one per send.
-``approve_to_send_p95_s`` approves drafts with ``packets.messaging.approve_message`` while a
+``approve_to_send_p95_s`` approves drafts with ``packets.notify.messaging.approve_message`` while a
 ``manage.py qcluster`` child process runs the real worker path (``send_message``), and waits
 for each row to read ``sent``: it includes the queue's poll interval (``Q_CLUSTER['poll']``).
 """
@@ -79,7 +79,7 @@ def _raw_send(message: Message) -> float:
 
 
 def notify(ctx: Context) -> list[Result]:
-    from packets.messaging import approve_message, current_issues
+    from packets.notify.messaging import approve_message, current_issues
     from packets.notify.tasks import send_message
 
     count, approvals = ctx.n(200, 10), ctx.n(40, 3)

@@ -1,4 +1,4 @@
-"""One packet PDF, as the owner downloads it (``packets.export.export_case_pdf``).
+"""One packet PDF, as the owner downloads it (``packets.audit.export.export_case_pdf``).
 
 Baseline: the same packet's HTML rendered by the template alone (no layout, no PDF), so the
 ratio shows what layout and PDF writing add.
@@ -18,9 +18,9 @@ from .core import Context, Result, median, missing
 
 def packet_pdf(ctx: Context) -> list[Result]:
     try:
-        from packets.export import PACKET_TEMPLATE, case_for_export, export_case_pdf, packet_context
+        from packets.audit.export import PACKET_TEMPLATE, case_for_export, export_case_pdf, packet_context
     except ImportError:
-        return [missing("packet_pdf_s", "s", "packets.export", target="<= 0.5")]
+        return [missing("packet_pdf_s", "s", "packets.audit.export", target="<= 0.5")]
     owner = get_user_model().objects.get(username="owner")
     case_id = Case.objects.filter(packets__isnull=False).order_by("pk").values_list("pk", flat=True).first()
     if case_id is None:

@@ -191,7 +191,7 @@ def main(argv: list[str] | None = None) -> int:
     from django.db import connection
 
     from bench.core import Context, Result, machine, memory_results, phase_memory, table, write_results
-    from packets.scale import Plan
+    from packets.seeding.scale import Plan
 
     wanted = {p.strip() for p in args.only.split(",") if p.strip()}
     unknown = wanted - {p[0] for p in PHASES} - {"seed"}

@@ -1,6 +1,6 @@
 """Shopify-shaped inputs for the benchmarks: signed ``orders/create`` deliveries and an orders export CSV.
 
-Orders name the scale store's products (``packets.scale``) by SKU and variant id, so intake finds
+Orders name the scale store's products (``packets.seeding.scale``) by SKU and variant id, so intake finds
 them as it would in a live store.
 """
 
@@ -16,7 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 from backorders.intake.csv_orders import SHOPIFY_ORDER_COLUMNS
 from bench import SHOPIFY_SECRET
-from packets.scale import CITIES, FIRST, LAST, product_sku, variant_id
+from packets.seeding.scale import CITIES, FIRST, LAST, product_sku, variant_id
 
 SECRET = SHOPIFY_SECRET
 ORDER_ID_BASE = 8_100_000_000_000

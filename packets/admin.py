@@ -145,7 +145,7 @@ class OutboundSubscriptionAdmin(admin.ModelAdmin):
     def formfield_for_dbfield(self, db_field, request, **kwargs):
         field = super().formfield_for_dbfield(db_field, request, **kwargs)
         if db_field.name == "event_types":
-            from .outbound import EVENT_TYPES
+            from packets.integrations.outbound import EVENT_TYPES
 
             field.help_text = "A JSON list of event types; [] sends every type. Types: " + ", ".join(EVENT_TYPES)
         return field
@@ -169,7 +169,7 @@ class OutboundDeliveryAdmin(ReadOnlyAdmin):
 
     @admin.action(description="Send the selected deliveries again (same webhook-id)")
     def send_again(self, request, queryset):
-        from .outbound import send_again
+        from packets.integrations.outbound import send_again
 
         for delivery in queryset:
             send_again(delivery.pk)

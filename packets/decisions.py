@@ -21,12 +21,12 @@ from django.utils import timezone
 
 from backorders.models import Product, StorePolicy
 from backorders.roles import OWNER, SUPPORT, is_owner, is_staff_member
+from packets.integrations import zendesk
+from packets.integrations.outbound import case_changes, case_payload, case_updated, decision_payload, emit_many
+from packets.notify.messaging import approve_message
+from packets.sweep.refresh import refresh_after_commit, refreshing_together
 
-from . import zendesk
-from .messaging import approve_message
 from .models import AuditEvent, Case, Decision, IllegalTransition, Message, Outcome, Packet
-from .outbound import case_changes, case_payload, case_updated, decision_payload, emit_many
-from .refresh import refresh_after_commit, refreshing_together
 from .store_actions import on_decision_approved
 
 # Where an approved decision leaves the case.

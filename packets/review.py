@@ -322,7 +322,7 @@ def weekly_review_alert(now: datetime | None = None) -> str:
 
     Once per ISO week (the alert's key), whatever the schedule or a retry does.
     """
-    from .messaging import queue_staff_alert
+    from packets.notify.messaging import queue_staff_alert
 
     now = now or timezone.now()
     review = build_weekly_review(now=now)

@@ -43,9 +43,9 @@ SCHEDULES: list[Declared] = [
     # store actions (cancel, refund, hold, tag) due for a retry or lost by a dead worker
     Declared(name="store_actions.retry", func="packets.store_actions.runner.retry_due_actions", minutes=1),
     # Zendesk tickets of escalated cases, due for a retry or lost by a dead worker
-    Declared(name="zendesk.retry", func="packets.zendesk.retry_due_tickets", minutes=1),
+    Declared(name="zendesk.retry", func="packets.integrations.zendesk.retry_due_tickets", minutes=1),
     # outbound events for subscribed automations, due for a retry
-    Declared(name="outbound.retry", func="packets.outbound.retry_due_deliveries", minutes=1),
+    Declared(name="outbound.retry", func="packets.integrations.outbound.retry_due_deliveries", minutes=1),
     # deliveries whose enqueue was lost (stored, never processed)
     Declared(name="intake.process_received", func="backorders.tasks.process_received", minutes=2),
     # webhook deliveries done with (processed, rejected...) past WEBHOOK_RETENTION_DAYS; failed ones stay

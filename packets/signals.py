@@ -7,11 +7,11 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
-from . import email_tracking
 from .models import AuditEvent
+from .notify import email_tracking
 
 
-@receiver(tracking, dispatch_uid="packets.email_tracking")
+@receiver(tracking, dispatch_uid="packets.notify.email_tracking")
 def email_delivery_report(sender, event, esp_name, **kwargs):
     email_tracking.record(event, esp_name)
 

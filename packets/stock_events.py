@@ -7,7 +7,8 @@ hold for each order whose held units are now all there (the store calls run afte
 
 from __future__ import annotations
 
-from .outbound import emit, stock_payload
+from packets.integrations.outbound import emit, stock_payload
+
 from .store_actions import release_holds_for
 
 

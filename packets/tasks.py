@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from .refresh import refresh_cases as _refresh_cases
+from packets.sweep.refresh import refresh_cases as _refresh_cases
+
 from .sweep import run_sweep as _run_sweep
 
 logger = logging.getLogger(__name__)

@@ -1,14 +1,12 @@
 from django.urls import path
 
-from . import (
-    email_tracking,
-    review_views,
-    views,
-    views_connections,
-    views_customer,
-    views_export,
-    views_store_actions,
-)
+from . import views
+from .notify import email_tracking
+from .views import connections as views_connections
+from .views import customer as views_customer
+from .views import export as views_export
+from .views import review as review_views
+from .views import store_actions as views_store_actions
 
 app_name = "packets"
 

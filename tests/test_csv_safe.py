@@ -11,9 +11,9 @@ import pytest
 from django.core.management import call_command
 
 from backorders import csv_safe
-from packets.export import start_bundle
+from packets.audit.export import start_bundle
+from packets.audit.tasks import render_bundle
 from packets.models import ExportJob
-from packets.tasks_export import render_bundle
 from suppliers.history import generate_history_rows, write_history_csv
 from suppliers.models import PurchaseOrderLine
 from tests import factories

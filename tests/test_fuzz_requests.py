@@ -14,8 +14,8 @@ import pytest
 from django.test import Client
 
 from backorders.models import WebhookDelivery
-from packets.email_tracking import TRACKING_VIEWS
 from packets.models import Case, Message
+from packets.notify.email_tracking import TRACKING_VIEWS
 from tests import factories
 from tests.backorders.signed import configure, send
 from tests.packets.packet_content import case_with_packet

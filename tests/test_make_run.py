@@ -23,7 +23,7 @@ ROOT = Path(__file__).resolve().parent.parent
 
 SEND_ONE = """
 from django.contrib.auth import get_user_model
-from packets.messaging import approve_message
+from packets.notify.messaging import approve_message
 from packets.models import Message
 draft = Message.objects.filter(audience="customer", channel="email", status="draft", needs_owner=False,
                                guideline_issues=[]).exclude(step="").order_by("pk").first()

@@ -87,9 +87,7 @@ def register(kind: str, run: Callable[[Rows, Report, Progress], None], *, label:
 
 
 def importers() -> dict[str, Importer]:
-    """The registered kinds; the built-in ones register on first use."""
-    from . import csv_inventory, csv_orders, csv_tracking  # noqa: F401  (they register themselves)
-
+    """The registered kinds: the store's own register when the app is ready, other apps in theirs."""
     return IMPORTERS
 
 

@@ -15,3 +15,10 @@ class Channel(models.TextChoices):
     CSV = "csv", "CSV import"
     MANUAL = "manual", "Manual"
     GENERIC = "generic", "Generic API"
+
+
+class PartialShipment(models.TextChoices):
+    """Ship what is on hand now, or wait until complete: an order's own choice, or the policy's default."""
+
+    SHIP_AVAILABLE = "ship_available", "Ship what is available now"
+    HOLD = "hold", "Hold the order until complete"

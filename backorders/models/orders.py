@@ -11,7 +11,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from .catalog import Product
-from .common import ZERO, Channel
+from .common import ZERO, Channel, PartialShipment
 
 if TYPE_CHECKING:
     from .policy import StorePolicy
@@ -76,9 +76,7 @@ class Order(models.Model):
         REFUNDED = "refunded", "Refunded"
         VOIDED = "voided", "Voided"
 
-    class PartialShipment(models.TextChoices):
-        SHIP_AVAILABLE = "ship_available", "Ship what is available now"
-        HOLD = "hold", "Hold the order until complete"
+    PartialShipment = PartialShipment  # the choices live in models.common, beside the policy's default
 
     channel = models.CharField(max_length=16, choices=Channel.choices)
     external_id = models.CharField(max_length=64, help_text="The order's id on its channel.")

@@ -9,7 +9,7 @@ from django.db import models, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from .orders import Order
+from .common import PartialShipment
 
 
 def default_cadence() -> list[dict]:
@@ -117,7 +117,7 @@ class StorePolicy(models.Model):
 
     # allocation
     partial_shipment_default = models.CharField(
-        max_length=16, choices=Order.PartialShipment.choices, default=Order.PartialShipment.SHIP_AVAILABLE
+        max_length=16, choices=PartialShipment.choices, default=PartialShipment.SHIP_AVAILABLE
     )
     priority_classes = models.JSONField(default=default_priority_classes)
     auto_apply_allocation = models.BooleanField(

@@ -10,8 +10,8 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backorders.models import Order
+from packets.integrations.targets import target_problem
 
-from ..outbound_targets import target_problem
 from .audit import AuditEvent
 from .base import StatusMachine
 from .cases import Case, Decision
@@ -157,7 +157,7 @@ class ZendeskTicket(StatusMachine, models.Model):
     """The one Zendesk ticket an escalated case opens, and how opening it went.
 
     Written in the transaction that approved the escalation, sent by the worker after commit
-    (``packets.zendesk.open_ticket``). ``request`` is the body, built once and sent unchanged
+    (``packets.integrations.zendesk.open_ticket``). ``request`` is the body, built once and sent unchanged
     with the same ``Idempotency-Key`` on every retry, so Zendesk answers a retry of a request it
     already took with the ticket it made.
     """

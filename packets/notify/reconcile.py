@@ -21,8 +21,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from packets.messaging import enqueue_send
 from packets.models import AuditEvent, Message
+from packets.notify.messaging import enqueue_send
 
 from .tasks import queue_retry
 

@@ -34,9 +34,9 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from packets.messaging import current_issues, enqueue_send, refresh_links
+from packets.integrations.outbound import emit, message_payload
 from packets.models import AuditEvent, Message
-from packets.outbound import emit, message_payload
+from packets.notify.messaging import current_issues, enqueue_send, refresh_links
 
 from . import senders
 

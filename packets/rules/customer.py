@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from packets.sentiment import CALLBACK, INTENT_LABELS, THREATS
+from packets.rules.sentiment import CALLBACK, INTENT_LABELS, THREATS
 
 from . import facts as f
 from .facts import InboundFacts, OrderFacts, PolicyFacts

@@ -139,7 +139,7 @@ def _claim(action_id: int) -> tuple[StoreAction, bool] | str:
 
 
 def _record(action: StoreAction, result: CallResult, *, read_back: bool = False) -> str:
-    from ..outbound import emit
+    from packets.integrations.outbound import emit
 
     with transaction.atomic():
         locked = StoreAction.objects.select_for_update(of=("self",)).select_related("case", "order").get(pk=action.pk)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from django import template
 
 from backorders.money import format_money
-from packets.timeline import to_moment
+from packets.audit.timeline import to_moment
 
 register = template.Library()
 
@@ -37,7 +37,7 @@ def get(mapping, key):
 @register.filter
 def change_sentences(change: dict) -> list[str]:
     """A stored packet change in words ("Risk: owner-only → chargeback watch.")."""
-    from packets.changes import sentences
+    from packets.audit.changes import sentences
 
     return sentences(change or {})
 

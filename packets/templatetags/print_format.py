@@ -9,8 +9,8 @@ from django import template
 from django.conf import settings
 from django.utils.dateparse import parse_date, parse_datetime
 
+from packets.audit.pdf import asset_url
 from packets.models import Case, Decision, Message
-from packets.pdf import asset_url
 
 register = template.Library()
 
@@ -73,7 +73,7 @@ def label(value) -> str:
 @register.filter
 def change_sentences(change: dict) -> list[str]:
     """A stored packet change in words ("Risk: owner-only → chargeback watch.")."""
-    from packets.changes import sentences
+    from packets.audit.changes import sentences
 
     return sentences(change or {})
 

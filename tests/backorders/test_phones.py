@@ -14,8 +14,8 @@ from backorders.intake.csv_import import run_job
 from backorders.models import Customer, ImportJob
 from backorders.phones import is_e164, read_phone
 from backorders.tasks import process_delivery
-from packets.cadence import draft_due_messages
 from packets.models import Message
+from packets.notify.cadence import draft_due_messages
 from packets.notify.tasks import send_message
 from tests import factories
 from tests.backorders.signed import GENERIC_ORDER, configure, send

@@ -8,8 +8,8 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from backorders.models import OrderLine
-from packets.cadence import draft_due_messages
 from packets.models import Message
+from packets.notify.cadence import draft_due_messages
 from tests import factories
 from tests.reliability.traffic import OwnerSession
 

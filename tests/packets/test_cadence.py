@@ -11,9 +11,9 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
 from backorders.models import Customer, Order, OrderLine, StorePolicy
-from packets.cadence import draft_due_messages
-from packets.messaging import approve_message, grant_standing_approval
 from packets.models import AuditEvent, Case, Message
+from packets.notify.cadence import draft_due_messages
+from packets.notify.messaging import approve_message, grant_standing_approval
 from packets.notify.tasks import send_message
 from suppliers.eta import customer_range
 from suppliers.models import PurchaseOrder, SupplierUpdate
@@ -340,7 +340,7 @@ def test_it_drafts_every_step_within_the_guidelines(policy, channel, known, step
     ],
 )
 def test_when_a_renewed_notice_is_due(told, eta_end, today, due):
-    from packets.cadence import _renewal_due
+    from packets.notify.cadence import _renewal_due
     from suppliers.eta import EtaRange
 
     rows = [

@@ -15,8 +15,8 @@ from django.test.utils import CaptureQueriesContext
 
 from backorders.models import OrderLine
 from packets import decisions as verbs
+from packets.integrations.outbound import emit_many
 from packets.models import Case, OutboundDelivery, OutboundSubscription
-from packets.outbound import emit_many
 from packets.sweep import run_sweep
 from tests import factories
 from tests.packets.test_outbound import SCHEMAS, conforms
@@ -79,7 +79,7 @@ def test_emit_many_costs_one_query_without_subscriptions_and_two_with_any(django
 
 
 def test_a_burst_beyond_the_enqueue_limit_is_left_to_the_retry_schedule(settings, django_capture_on_commit_callbacks):
-    from packets.outbound import retry_due_deliveries
+    from packets.integrations.outbound import retry_due_deliveries
 
     settings.OUTBOUND_ENQUEUE_AT_ONCE = 3
     OutboundSubscription.objects.create(url="http://127.0.0.1:9/all")

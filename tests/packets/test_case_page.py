@@ -8,8 +8,8 @@ import pytest
 from django.utils import timezone
 
 from packets import decisions as verbs
+from packets.audit.timeline import collect, timeline_svg
 from packets.models import AuditEvent, Case, Decision, Message, Outcome
-from packets.timeline import collect, timeline_svg
 from tests import factories
 from tests.packets.packet_content import case_with_packet, contract_content, tracking_section
 
@@ -288,7 +288,7 @@ def test_it_builds_the_packet_page_in_a_fixed_number_of_queries(
 
 
 def test_it_reads_bare_dates_as_days_in_the_store_calendar(settings):
-    from packets.timeline import to_moment
+    from packets.audit.timeline import to_moment
 
     settings.STORE_TIME_ZONE = "America/New_York"
     day = to_moment("2026-11-24")

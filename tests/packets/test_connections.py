@@ -101,7 +101,7 @@ def _inbound_badge(body: str) -> str:
 
 @pytest.mark.django_db
 def test_it_says_how_many_inbound_webhook_secrets_are_set(owner_client, settings):
-    from packets.connections import INBOUND
+    from packets.integrations.connections import INBOUND
 
     for _source, setting in INBOUND:
         setattr(settings, setting, [] if isinstance(getattr(settings, setting, ""), list) else "")

@@ -10,9 +10,9 @@ import time_machine
 from django.utils import timezone
 
 from backorders.models import OrderLine, StorePolicy
-from packets.cadence import draft_due_messages
 from packets.models import Message
 from packets.notify import drafting
+from packets.notify.cadence import draft_due_messages
 from packets.rules import facts as f
 from packets.rules.customer import CustomerRisk
 from packets.rules.risk import RiskContext, assess_risk, recommend
@@ -56,7 +56,7 @@ def test_a_discontinued_item_gets_one_plain_message_with_the_options_and_no_prom
 def test_an_update_promising_a_date_for_a_discontinued_item_cannot_be_approved(policy, owner):
     from django.core.exceptions import ValidationError
 
-    from packets.messaging import approve_message
+    from packets.notify.messaging import approve_message
 
     with time_machine.travel(T0, tick=False):
         line = waiting_line()

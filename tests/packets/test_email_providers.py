@@ -167,7 +167,7 @@ def test_every_post_is_refused_until_a_webhook_secret_is_set(client, postmark, s
 
 
 def test_an_unknown_message_id_is_accepted_and_logged(client, postmark, caplog):  # noqa: F811
-    with caplog.at_level(logging.WARNING, logger="packets.email_tracking"):
+    with caplog.at_level(logging.WARNING, logger="packets.notify.email_tracking"):
         response = post_event(client, bounce("00000000-0000-0000-0000-000000000000", "who@example.com"))
     assert response.status_code == 200
     assert "which no message of ours has" in caplog.text

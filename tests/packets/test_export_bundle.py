@@ -9,9 +9,9 @@ from django.urls import reverse
 from django.utils.module_loading import import_string
 from django_q.models import OrmQ
 
-from packets.export import BUNDLE_TASK, NothingToExport, cases_matching, start_bundle
+from packets.audit.export import BUNDLE_TASK, NothingToExport, cases_matching, start_bundle
+from packets.audit.tasks import render_bundle
 from packets.models import AuditEvent, Case, ExportJob
-from packets.tasks_export import render_bundle
 from tests import factories
 from tests.packets.contract_content import packet_content, pdf_text
 

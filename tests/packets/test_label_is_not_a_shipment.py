@@ -10,11 +10,11 @@ from django.core.exceptions import ValidationError
 from django.utils import timezone
 
 from backorders.models import OrderLine
-from packets.cadence import draft_due_messages
-from packets.messaging import approve_message
 from packets.models import Message
 from packets.notify import drafting, guidelines
+from packets.notify.cadence import draft_due_messages
 from packets.notify.links import customer_path
+from packets.notify.messaging import approve_message
 from tests import factories
 
 pytestmark = pytest.mark.django_db

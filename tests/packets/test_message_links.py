@@ -6,10 +6,10 @@ from __future__ import annotations
 import pytest
 from django.utils import timezone
 
-from packets.cadence import draft_due_messages
-from packets.messaging import approve_message
 from packets.models import Message
+from packets.notify.cadence import draft_due_messages
 from packets.notify.links import read_token
+from packets.notify.messaging import approve_message
 from packets.notify.tasks import send_message
 from tests import factories
 from tests.loopback import loopback_smtp  # noqa: F401

@@ -9,8 +9,8 @@ from django.utils import timezone
 from django_q.models import OrmQ
 
 from packets.decisions import bulk_approve_messages
-from packets.messaging import approve_message, retry_failed_message
 from packets.models import AuditEvent, Message
+from packets.notify.messaging import approve_message, retry_failed_message
 from tests import factories
 from tests.task_queue import queued_task_names
 

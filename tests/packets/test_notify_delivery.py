@@ -10,8 +10,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from packets.messaging import approve_message, queue_staff_alert
 from packets.models import AuditEvent, Message
+from packets.notify.messaging import approve_message, queue_staff_alert
 from packets.notify.tasks import retry_due_messages, send_message
 from tests import factories
 from tests.loopback import free_port, loopback_http, loopback_smtp  # noqa: F401
@@ -48,7 +48,7 @@ def sms(**fields) -> Message:
 
 @pytest.mark.django_db(transaction=True)
 def test_it_delivers_an_approved_update_through_the_worker(support, loopback_smtp, policy):  # noqa: F811
-    from packets.cadence import draft_due_messages
+    from packets.notify.cadence import draft_due_messages
 
     line = factories.OrderLineFactory(state="backordered", backordered_at=timezone.now())
     draft_due_messages()

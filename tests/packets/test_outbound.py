@@ -18,8 +18,7 @@ from django.utils import timezone
 from standardwebhooks import Webhook
 from standardwebhooks.webhooks import WebhookVerificationError
 
-from packets.models import OutboundDelivery, OutboundSubscription
-from packets.outbound import (
+from packets.integrations.outbound import (
     EVENT_TYPES,
     case_payload,
     decision_payload,
@@ -29,6 +28,7 @@ from packets.outbound import (
     retry_due_deliveries,
     stock_payload,
 )
+from packets.models import OutboundDelivery, OutboundSubscription
 from packets.store_actions.runner import action_payload
 from tests import factories
 from tests.loopback import loopback_http, loopback_smtp  # noqa: F401

@@ -12,9 +12,9 @@ import re
 import pytest
 from django.core.exceptions import ValidationError
 
+from packets.integrations.outbound import deliver, emit
+from packets.integrations.targets import target_problem
 from packets.models import OutboundDelivery, OutboundSubscription
-from packets.outbound import deliver, emit
-from packets.outbound_targets import target_problem
 from tests.loopback import loopback_http  # noqa: F401
 
 pytestmark = pytest.mark.django_db

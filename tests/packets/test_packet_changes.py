@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from packets.changes import sentences
+from packets.audit.changes import sentences
 from packets.packet import diff
 
 

@@ -5,7 +5,7 @@ import re
 import pytest
 from django.core.management import call_command
 
-from packets.export import export_case_pdf
+from packets.audit.export import export_case_pdf
 from packets.models import AuditEvent, Packet
 from tests import factories
 from tests.packets.contract_content import CONTRACT_KEYS, decided_case, packet_content, pdf_text

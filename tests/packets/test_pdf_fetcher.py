@@ -14,7 +14,7 @@ import threading
 import pytest
 from django.conf import settings as django_settings
 
-from packets.pdf import ASSET_ORIGIN, ASSET_PREFIX, LockedFetcher, render_pdf
+from packets.audit.pdf import ASSET_ORIGIN, ASSET_PREFIX, LockedFetcher, render_pdf
 from tests.packets.contract_content import pdf_text
 
 _opened: list[str] | None = None

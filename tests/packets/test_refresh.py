@@ -18,11 +18,11 @@ from django_q.signing import SignedPackage
 
 from backorders.models import OrderLine
 from packets import decisions as verbs
-from packets.messaging import approve_message
 from packets.models import Case
 from packets.notify.links import customer_path
-from packets.refresh import refresh_case
+from packets.notify.messaging import approve_message
 from packets.sweep import run_sweep
+from packets.sweep.refresh import refresh_case
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]

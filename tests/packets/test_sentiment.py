@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from packets import sentiment
+from packets.rules import sentiment
 
 
 @pytest.mark.parametrize(

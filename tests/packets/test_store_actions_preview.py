@@ -111,6 +111,6 @@ def test_it_declares_its_schedules_in_code():
     call_command("sync_schedules", verbosity=0)
     call_command("sync_schedules", verbosity=0)
     funcs = list(Schedule.objects.values_list("func", flat=True))
-    assert "packets.outbound.retry_due_deliveries" in funcs
+    assert "packets.integrations.outbound.retry_due_deliveries" in funcs
     assert "packets.store_actions.runner.retry_due_actions" in funcs
     assert len(funcs) == len(set(funcs)), "each schedule once, however often it is synced"

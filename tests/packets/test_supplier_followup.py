@@ -7,8 +7,8 @@ from django.core.exceptions import PermissionDenied
 from django.db import IntegrityError
 from django.urls import reverse
 
-from packets.messaging import approve_message
 from packets.models import AuditEvent, IllegalTransition, Message
+from packets.notify.messaging import approve_message
 from packets.supplier_followup import approve_purchase_order, draft_supplier_followups
 from suppliers.models import PurchaseOrder, SupplierUpdate
 from tests import factories

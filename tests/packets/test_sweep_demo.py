@@ -15,12 +15,12 @@ from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from backorders.models import Product, StorePolicy
-from packets.demo import seed_demo
 from packets.models import AuditEvent, Case, InboundMessage, Packet
 from packets.packet import SECTIONS
+from packets.seeding.demo import seed_demo
 from packets.sweep import run_sweep
-from packets.sweep_cases import CaseBuilder
-from packets.sweep_load import load
+from packets.sweep.cases import CaseBuilder
+from packets.sweep.load import load
 from suppliers.eta import customer_range
 
 NOW = datetime(2026, 11, 18, 15, 0, tzinfo=UTC)  # a Wednesday, 10:00 in the store's New York

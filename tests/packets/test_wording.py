@@ -13,9 +13,9 @@ import time_machine
 from django.db import transaction
 
 from backorders.text import between, product_name, sentence, typography_issues
-from packets.demo import seed_demo
 from packets.models import Case, Message, Packet
 from packets.notify import drafting, guidelines
+from packets.seeding.demo import seed_demo
 from packets.sweep import run_sweep
 from suppliers.eta import EtaRange
 from tests import factories

@@ -17,8 +17,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from packets import decisions as verbs
+from packets.integrations.zendesk import agent_url, open_ticket, retry_due_tickets
 from packets.models import AuditEvent, Case, ZendeskTicket
-from packets.zendesk import agent_url, open_ticket, retry_due_tickets
 from tests import factories
 from tests.packets.zendesk_fakes import TOKEN, zendesk  # noqa: F401
 from tests.task_queue import queued_task_names, run_queued_tasks
@@ -46,9 +46,12 @@ def test_escalating_opens_one_ticket_through_the_worker_and_shows_its_link(zende
 
     escalate(case, support)  # support may escalate; the case goes to the owner
 
-    assert queued_task_names() == ["packets.zendesk.open_ticket", "packets.tasks.refresh_cases"]
+    assert queued_task_names() == ["packets.integrations.zendesk.open_ticket", "packets.tasks.refresh_cases"]
     tasks = run_queued_tasks()
     assert all(task["success"] for task in tasks), [task["result"] for task in tasks]
+    assert queued_task_names() == ["packets.integrations.zendesk.open_ticket"]
+    [task] = run_queued_tasks()
+    assert task["success"], task["result"]
     [request] = [r for r in zendesk.requests if r["method"] == "POST"]
     assert request["headers"]["authorization"] == f"Bearer {TOKEN}"
     ticket = ZendeskTicket.objects.get()
@@ -62,7 +65,7 @@ def test_escalating_opens_one_ticket_through_the_worker_and_shows_its_link(zende
     assert ticket.url == f"{zendesk.base}/agent/tickets/{made['id']}"
 
     escalate(case, support, note="Escalating again after another angry email.")
-    assert "packets.zendesk.open_ticket" not in queued_task_names(), "the case has its ticket"
+    assert "packets.integrations.zendesk.open_ticket" not in queued_task_names(), "the case has its ticket"
     assert len(zendesk.tickets) == 1
 
     page = owner_client.get(reverse("packets:case-detail", args=[case.pk])).content.decode()

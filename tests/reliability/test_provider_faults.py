@@ -18,8 +18,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
-from packets.messaging import enqueue_send
 from packets.models import AuditEvent, Message
+from packets.notify.messaging import enqueue_send
 from packets.notify.tasks import backoff_seconds, retry_due_messages, send_message
 from tests.loopback import free_port, loopback_http, loopback_smtp  # noqa: F401
 from tests.packets.test_notify_delivery import NOW, TWILIO_PATH, queued, slack, sms, twilio  # noqa: F401

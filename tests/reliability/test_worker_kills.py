@@ -28,8 +28,8 @@ from collections import Counter
 
 import pytest
 
-from packets.messaging import approve_message
 from packets.models import AuditEvent, Message
+from packets.notify.messaging import approve_message
 from tests import factories
 from tests.loopback import LoopbackSMTP
 from tests.processes import Processes, production_env

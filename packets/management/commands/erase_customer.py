@@ -1,13 +1,13 @@
 """Anonymise one customer's personal data on request: ``manage.py erase_customer EMAIL``.
 
-What is erased and what is kept (packets, audit rows) is described in ``packets.customer_data``.
+What is erased and what is kept (packets, audit rows) is described in ``packets.privacy.customer_data``.
 """
 
 from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from packets.customer_data import CustomerNotFound, erase_customer
+from packets.privacy.customer_data import CustomerNotFound, erase_customer
 
 
 class Command(BaseCommand):

@@ -6,7 +6,7 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from packets.customer_data import CustomerNotFound, export_customer
+from packets.privacy.customer_data import CustomerNotFound, export_customer
 
 
 class Command(BaseCommand):

@@ -7,7 +7,7 @@ from pathlib import Path
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from packets.export import NothingToExport, export_case_pdf
+from packets.audit.export import NothingToExport, export_case_pdf
 from packets.models import Case
 
 

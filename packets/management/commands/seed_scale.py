@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.core.management.base import BaseCommand, CommandError
 
-from packets.scale import SeedRefused, seed_scale
+from packets.seeding.scale import SeedRefused, seed_scale
 
 
 class Command(BaseCommand):

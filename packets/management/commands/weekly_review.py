@@ -2,7 +2,7 @@ from pathlib import Path
 
 from django.core.management.base import BaseCommand
 
-from packets.pdf import render_pdf
+from packets.audit.pdf import render_pdf
 from packets.review import build_weekly_review
 
 

@@ -1,0 +1,31 @@
+"""What the sweep wants to exist: one ``Desired`` case per dedupe key, with its packet content."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from packets.models import Case
+
+CATEGORY_LABELS = dict(Case.Category.choices)
+RISK_LABELS = dict(Case.Risk.choices)
+
+
+@dataclass
+class Desired:
+    key: str
+    kind: str
+    category: str
+    title: str
+    risk_level: str
+    recommended_action: str
+    recommendation_reason: str
+    evidence_strength: str
+    content: dict
+    order_id: int | None = None
+    product_id: int | None = None
+    shipment_id: int | None = None
+    supplier_id: int | None = None
+    promise_at_risk: bool = False
+    customer_silent_since: datetime | None = None
+    escalation_reasons: list[str] = field(default_factory=list)
