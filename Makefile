@@ -17,9 +17,15 @@ $(VENV)/.installed: requirements.txt requirements-dev.txt
 	$(PIP) install -r requirements-dev.txt
 	touch $@
 
+# The app needs only the runtime packages (htmx); the tests also need the development ones (Shopify's
+# Admin schema, about 370 MB), so `make run` on a new machine does not download them.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	npm ci --omit=dev --no-audit --no-fund --ignore-scripts --loglevel=error
 	touch $@
+
+node_modules/.dev-installed: package.json package-lock.json
+	npm ci --no-audit --no-fund --ignore-scripts --loglevel=error
+	touch node_modules/.installed $@
 
 venv: $(VENV)/.installed node_modules/.installed ## Create or refresh .venv and the front-end packages
 
@@ -52,7 +58,7 @@ serve: venv ## The production shape locally: gunicorn (2 workers) + 2 worker clu
 	echo "Backorder Desk (production shape) on http://127.0.0.1:$(PORT)/  health: /healthz"; \
 	$(VENV)/bin/gunicorn -c config/gunicorn.conf.py config.wsgi
 
-test: venv ## Run the whole test suite (PostgreSQL when DATABASE_URL names one)
+test: venv node_modules/.dev-installed ## Run the whole test suite (PostgreSQL when DATABASE_URL names one)
 	$(VENV)/bin/pytest
 
 lint: venv ## ruff lint and format check
