@@ -7,6 +7,7 @@ from . import (
     views_connections,
     views_customer,
     views_export,
+    views_routine,
     views_store_actions,
 )
 
@@ -16,10 +17,13 @@ urlpatterns = [
     # the queue, the packet page and what people do there
     path("cases/", views.case_list, name="case-list"),
     path("cases/bulk/", views.case_bulk, name="case-bulk"),
+    path("cases/routine/", views_routine.routine_list, name="routine-list"),
+    path("cases/routine/accept/", views_routine.routine_accept_all, name="routine-accept-all"),
     path("cases/drafts/", views.draft_list, name="draft-list"),
     path("cases/drafts/approve/", views.draft_bulk_approve, name="draft-bulk-approve"),
     path("cases/<int:case_id>/", views.case_detail, name="case-detail"),
     path("cases/<int:case_id>/decide/", views.case_decide, name="case-decide"),
+    path("cases/<int:case_id>/accept/", views_routine.case_accept, name="case-accept"),
     path("cases/<int:case_id>/outcome/", views.case_outcome, name="case-outcome"),
     path("cases/<int:case_id>/assign/", views.case_assign, name="case-assign"),
     path("cases/decisions/<int:decision_id>/approve/", views.decision_approve, name="decision-approve"),

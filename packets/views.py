@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backorders.roles import is_owner, is_staff_member
 
 from . import decisions as verbs
+from .accept import acceptance_for, why_not
 from .customer_erasure import redact_audit_rows, redact_packet_content
 from .forms import (
     DECISION_KEYS,
@@ -36,6 +37,7 @@ from .models import Case, Decision, IllegalTransition, Message
 from .notify import channels
 from .queue import FACETS, QueueFilterForm, queue
 from .timeline import timeline_svg
+from .views_routine import queue_origin
 
 PAGE_SIZE = 25
 AUDIT_ROWS = 200
@@ -219,9 +221,19 @@ def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
         for m in case_messages
         for unset in [channels.not_ready(m.channel) if m.status == Message.Status.DRAFT else ""]
     ]
+    acceptance, accept_refusal = None, ""
+    if packet is not None and case.is_open and case.status != Case.Status.ACTIONED:
+        case.customer_drafts = [
+            m for m in case_messages if m.status == Message.Status.DRAFT and m.audience == Message.Audience.CUSTOMER
+        ]
+        acceptance = acceptance_for(case, packet)
+        accept_refusal = why_not(acceptance, request.user, packet.policy) if acceptance else ""
     context = {
         "case": case,
         "packet": packet,
+        "acceptance": acceptance,
+        "accept_refusal": accept_refusal,
+        "queue_from": queue_origin(request.GET.get("from")),
         "c": content,
         "decisions": case_decisions,
         "proposed": [d for d in case_decisions if d.status == Decision.Status.PROPOSED],

@@ -1,6 +1,7 @@
 // Backorder Desk: small progressive enhancements. Every page works without this file.
 // Keyboard: j/k move through the queue, Enter opens, x ticks, / searches, u goes back to the
-// queue, ? shows the shortcuts; on a packet page one key picks each decision.
+// queue, ? shows the shortcuts; on a packet page one key picks each decision and a opens the
+// one-step accept (its dialog confirms with Enter). A queue page starts with its first row selected.
 (function () {
   "use strict";
 
@@ -52,6 +53,15 @@
     if (!dialog.open) dialog.showModal();
   }
 
+  function openAccept() {
+    const dialog = document.getElementById("accept-dialog");
+    if (!dialog) return false;
+    if (!dialog.open) dialog.showModal();
+    const confirm = dialog.querySelector("[data-confirm-accept]");
+    if (confirm) confirm.focus();
+    return true;
+  }
+
   function pickDecision(key) {
     const label = decisionKeys().find((el) => el.dataset.shortcut === key);
     if (!label) return false;
@@ -62,6 +72,13 @@
     if (note) note.focus();
     return true;
   }
+
+  function selectFirst() {
+    if (rows().length && selectedIndex() < 0) select(0);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", selectFirst);
+  else selectFirst();
+  document.addEventListener("htmx:afterSwap", selectFirst);
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -91,6 +108,8 @@
       const back = document.querySelector("[data-shortcut-back]");
       if (!back) return;
       window.location.href = back.href;
+    } else if (key === "a" && openAccept()) {
+      // the dialog's confirm button has the focus: Enter accepts, Esc closes
     } else if (!pickDecision(key)) {
       return;
     }
@@ -98,6 +117,16 @@
   });
 
   document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-open-accept]")) {
+      openAccept();
+      return;
+    }
+    const opener = event.target.closest("[data-open-dialog]");
+    if (opener) {
+      const dialog = document.getElementById(opener.dataset.openDialog);
+      if (dialog && !dialog.open) dialog.showModal();
+      return;
+    }
     if (event.target.closest("[data-show-shortcuts]")) {
       showShortcuts();
       return;
