@@ -73,6 +73,8 @@
     return true;
   }
 
+  document.documentElement.classList.add("js"); // the phone layout folds the nav only when this file runs
+
   function selectFirst() {
     if (rows().length && selectedIndex() < 0) select(0);
   }
@@ -119,6 +121,12 @@
   document.addEventListener("click", function (event) {
     if (event.target.closest("[data-open-accept]")) {
       openAccept();
+      return;
+    }
+    const toggle = event.target.closest("[data-menu-toggle]");
+    if (toggle) {
+      const open = toggle.closest(".topbar").classList.toggle("menu-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
       return;
     }
     const opener = event.target.closest("[data-open-dialog]");
