@@ -96,7 +96,9 @@ def routine_list(request: HttpRequest) -> HttpResponse:
     page = Paginator(routine, PAGE_SIZE).get_page(request.GET.get("page"))
     origin = reverse("packets:routine-list")
     rows = [(acceptance, case_url(acceptance.case.pk, origin)) for acceptance in page.object_list]
-    return render(request, "packets/routine_list.html", {"page": page, "rows": rows, "routine": routine})
+    return render(
+        request, "packets/routine_list.html", {"page": page, "rows": rows, "routine": routine, "policy": policy}
+    )
 
 
 def _shown(post: QueryDict) -> dict[int, tuple[int, list[int]]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from django import template
 
 from backorders.money import format_money
+from packets.rules.option_words import option_sentences
 from packets.timeline import to_moment
 
 register = template.Library()
@@ -60,3 +61,12 @@ def age(value, now=None):
     if seconds < 86400:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86400)} d"
+
+
+@register.filter
+def option_words(option, currency: str = ""):
+    """An option's cost, margin and timing as plain sentences with the currency."""
+    try:
+        return option_sentences(option or {}, currency or None)
+    except (TypeError, ValueError, ArithmeticError):
+        return []

@@ -193,6 +193,7 @@ def test_the_routine_page_pins_its_queries(owner_client, django_assert_num_queri
         response = owner_client.get(url)
     assert response.status_code == 200
     assert "Accept all 6" in response.content.decode()
+    assert "no money over $150.00" in response.content.decode()
 
 
 def test_accept_all_takes_every_page_and_reports_by_order_number(owner_client, owner):
