@@ -70,3 +70,16 @@ def option_words(option, currency: str = ""):
         return option_sentences(option or {}, currency or None)
     except (TypeError, ValueError, ArithmeticError):
         return []
+
+
+@register.filter
+def promise_missed(order, today=None):
+    """Whole days since the order's promised ship-by date passed, in the store's calendar; None
+    when it has not (or there is none)."""
+    from packets.queue import store_today
+
+    promised = getattr(order, "promised_ship_by", None)
+    if promised is None:
+        return None
+    late = ((today or store_today()) - promised).days
+    return late if late > 0 else None
