@@ -32,6 +32,7 @@ urlpatterns = [
     # Customer page (signed link, no login)
     path("o/<str:token>/", views_customer.customer_order, name="customer-order"),
     path("o/<str:token>/cancel/", views_customer.customer_cancel, name="customer-cancel"),
+    path("o/<str:token>/choose/", views_customer.customer_choose, name="customer-choose"),
     # PDF export and audit bundles
     path("cases/<int:case_id>/packet.pdf", views_export.case_pdf, name="case-pdf"),
     path("exports/", views_export.bundle_list, name="bundle-list"),

@@ -84,6 +84,7 @@ MATRIX: dict[str, Row] = {
     # the customer's signed link: no login, the token is the key
     "packets:customer-order": Row("GET", 400, 400, 400, "token"),
     "packets:customer-cancel": Row("POST", 400, 400, 400, "token"),
+    "packets:customer-choose": Row("POST", 400, 400, 400, "token"),
     # exports and the weekly review
     "packets:case-pdf": Row("GET", LOGIN, 200, 200, "case_id"),
     "packets:bundle-list": Row("GET", LOGIN, 200, 200),
