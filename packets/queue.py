@@ -49,6 +49,11 @@ class QueueFilterForm(forms.Form):
     assignee = forms.RegexField(required=False, regex=r"^(none|\d+)$", error_messages={"invalid": "Unknown assignee."})
     page = forms.IntegerField(required=False, min_value=1)
     decided = forms.BooleanField(required=False, help_text="Include cases already decided (actioned).")
+    view = forms.ChoiceField(
+        required=False,
+        choices=[("", "All open"), ("urgent", "Urgent")],
+        help_text="Urgent leaves out the routine cases (they are in the routine view).",
+    )
 
     def active(self) -> dict[str, str]:
         """The facet filters in force, as strings (the shape facet values take)."""
@@ -286,8 +291,9 @@ def ranked(cases, now):
     ).order_by("-stake", "-risk_rank", F("customer_silent_since").asc(nulls_last=True), "id")
 
 
-def queue(form: QueueFilterForm, now=None):
-    """The queue for a valid filter form: (cases queryset, facets, active filters, number of cases)."""
+def queue(form: QueueFilterForm, now=None, *, leave_out=()):
+    """The queue for a valid filter form: (cases queryset, facets, active filters, number of cases).
+    ``leave_out`` names cases the view does not show (the urgent view leaves out routine cases)."""
     now = now or timezone.now()
     active = form.active()
     text = form.cleaned_data.get("q") or ""
@@ -295,6 +301,8 @@ def queue(form: QueueFilterForm, now=None):
     if not form.cleaned_data.get("decided"):
         # decided cases leave the queue until something changes (the sweep reopens them then)
         cases, counted = cases.exclude(status=Case.Status.ACTIONED), counted.exclude(status=Case.Status.ACTIONED)
+    if leave_out:
+        cases, counted = cases.exclude(pk__in=list(leave_out)), counted.exclude(pk__in=list(leave_out))
     cases = ranked(filtered_cases(cases, active, text, now), now)
     facets, total = facet_counts(counted, active, text, now)
     return cases, facets, active, total

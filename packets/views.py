@@ -20,7 +20,7 @@ from django.views.decorators.http import require_GET, require_POST
 from backorders.roles import is_owner, is_staff_member
 
 from . import decisions as verbs
-from .accept import acceptance_for, why_not
+from .accept import acceptance_for, routine_cases, why_not
 from .customer_erasure import redact_audit_rows, redact_packet_content
 from .forms import (
     DECISION_KEYS,
@@ -80,7 +80,9 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
     form = QueueFilterForm(params)
     if not form.is_valid():
         return {"filter_form": form, "page": None, "facets": {}, "active": {}}, 400
-    cases, facets, active, total = queue(form)
+    urgent = form.cleaned_data.get("view") == "urgent"
+    routine_ids = [a.case.pk for a in routine_cases(request.user)] if urgent else []
+    cases, facets, active, total = queue(form, leave_out=routine_ids)
     paginator = Paginator(cases, PAGE_SIZE)
     paginator.count = total  # counted with the facets, in the same query
     page = paginator.get_page(form.cleaned_data.get("page"))
@@ -112,6 +114,8 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
         "current_url": request.get_full_path(),
         "decided": form.cleaned_data.get("decided"),
         "decided_url": f"?{toggle.urlencode()}" if toggle else "?",
+        "urgent": urgent,
+        "routine_left_out": len(routine_ids),
     }
     return context, 200
 

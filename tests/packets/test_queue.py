@@ -231,6 +231,12 @@ def test_it_builds_the_queue_in_a_fixed_number_of_queries(owner_client, django_a
     with django_assert_num_queries(6):
         response = owner_client.get("/cases/?q=example.com", HTTP_HX_REQUEST="true")
     assert len(queued_titles(response)) == min(rows, 25)
+    # the urgent view reads the routine cases first: the current policy, the candidate cases, their
+    # customer drafts and their latest packets; all of these cases are routine, so the empty page of
+    # cases is not read
+    with django_assert_num_queries(10):
+        response = owner_client.get("/cases/?view=urgent")
+    assert queued_titles(response) == []
 
 
 def test_it_assigns_ticked_cases_in_bulk(owner_client, support):
@@ -332,3 +338,20 @@ def test_deciding_takes_the_case_out_of_the_queue(owner, owner_client):
     assert case.title in queued_titles(owner_client.get("/cases/"))
     verbs.decide(case.pk, owner, action="chase_supplier", note="Emailed Northwind")
     assert case.title not in queued_titles(owner_client.get("/cases/"))
+
+
+def test_the_urgent_view_leaves_out_the_routine_cases_that_the_routine_view_holds(owner_client):
+    routine, _ = case_with_packet(contract_content(order_number="#5001"), title="routine")
+    factories.MessageFactory(case=routine, order=routine.order, step="update_48h")
+    case_with_packet(contract_content(order_number="#5002", risk_level="chargeback_watch"), title="urgent")
+
+    everything = owner_client.get("/cases/")
+    urgent_only = owner_client.get("/cases/", {"view": "urgent"})
+    searched = owner_client.get("/cases/", {"view": "urgent", "q": "routine"})
+
+    assert sorted(queued_titles(everything)) == ["routine", "urgent"]
+    assert queued_titles(urgent_only) == ["urgent"]
+    assert "1 routine left out" in urgent_only.content.decode()
+    assert facet(urgent_only, "risk") == {"Chargeback watch": 1}
+    assert queued_titles(searched) == []
+    assert queued_titles(owner_client.get("/cases/routine/")) == ["Order " + routine.order.number]
