@@ -23,7 +23,7 @@ from decimal import Decimal
 from django.conf import settings
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
-from django.db.models import F, Prefetch
+from django.db.models import F, OuterRef, Prefetch, Subquery
 from django.utils import timezone
 
 from backorders.calendar import BusinessCalendar
@@ -218,7 +218,8 @@ def _with_drafts(queryset):
     drafts = Message.objects.filter(status=Message.Status.DRAFT, audience=Message.Audience.CUSTOMER).order_by(
         "created_at", "id"
     )
-    latest = Packet.objects.order_by("case_id", "-version").distinct("case_id")
+    newest = Packet.objects.filter(case_id=OuterRef("case_id")).order_by("-version").values("version")[:1]
+    latest = Packet.objects.filter(version=Subquery(newest))  # portable: SQLite has no DISTINCT ON
     return queryset.prefetch_related(
         Prefetch("messages", queryset=drafts, to_attr="customer_drafts"),
         Prefetch("packets", queryset=latest, to_attr="latest_packets"),
