@@ -52,10 +52,18 @@ class Acceptance:
     amount: Decimal | None
     currency: str
     messages: list[Message]
+    option: dict = field(default_factory=dict)  # the recommended option as the packet lists it
 
     @property
     def action_label(self) -> str:
         return Decision.Action(self.action).label
+
+
+def _recommended_option(packet: Packet) -> dict:
+    for option in (packet.content or {}).get("options") or []:
+        if option.get("action") == packet.recommendation:
+            return option
+    return {}
 
 
 def _recommended_amount(packet: Packet) -> Decimal | None:
@@ -98,6 +106,7 @@ def acceptance_for(case: Case, packet: Packet | None = None) -> Acceptance | Non
         amount=_recommended_amount(packet),
         currency=currency or settings.STORE_CURRENCY,
         messages=drafts,
+        option=_recommended_option(packet),
     )
 
 
@@ -134,6 +143,10 @@ def why_not_routine(acceptance: Acceptance, user, policy: StorePolicy) -> str:
         return f"risk is {case.get_risk_level_display().lower()}"
     if acceptance.amount is not None and acceptance.amount > policy.money_boundary:
         return "the money is over the store's boundary"
+    cost = acceptance.option.get("cost")
+    replacing = acceptance.action == Decision.Action.OFFER_REPLACEMENT and cost not in (None, "")
+    if replacing and Decimal(str(cost)) > policy.replacement_boundary:
+        return "the replacement costs more than the store's boundary"
     return why_not(acceptance, user, policy)
 
 

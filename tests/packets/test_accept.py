@@ -236,3 +236,32 @@ def test_accept_all_is_for_staff_only(client, outsider):
     response = client.post(reverse("packets:routine-accept-all"), {"case": f"{case.pk}:{packet.version}"})
     assert response.status_code == 403
     assert not Decision.objects.exists()
+
+
+def replacement_content(cost: str):
+    return contract_content(
+        recommendation={"action": "offer_replacement", "reason": "A similar mug is in stock."},
+        options=[
+            {
+                "action": "offer_replacement",
+                "label": "Offer the blue mug",
+                "cost": cost,
+                "margin_impact": "0.00",
+                "shipping_days_difference": -10,
+                "quality_risk": "low",
+                "needs_customer_consent": True,
+                "needs_owner": True,
+                "notes": "",
+            }
+        ],
+    )
+
+
+def test_the_confirmation_states_what_a_replacement_costs_and_a_costly_one_is_not_routine(owner, owner_client):
+    cheap, _ = case_with_packet(replacement_content("9.50"))
+    case_with_packet(replacement_content("40.00"))  # over the $15.00 replacement boundary
+
+    html = owner_client.get(reverse("packets:case-detail", args=[cheap.pk])).content.decode()
+
+    assert "It costs the store $9.50." in html
+    assert [a.case for a in verbs.routine_cases(owner)] == [cheap]
