@@ -56,7 +56,9 @@ def next_case_id(request: HttpRequest, origin: str, after: int) -> int | None:
     form = QueueFilterForm(QueryDict(parts.query))
     if not form.is_valid():
         return None
-    cases, *_ = queue(form)
+    urgent = form.cleaned_data.get("view") == "urgent"
+    leave_out = [a.case.pk for a in verbs.routine_cases(request.user)] if urgent else []
+    cases, *_ = queue(form, leave_out=leave_out)
     return cases.exclude(pk=after).values_list("pk", flat=True).first()
 
 

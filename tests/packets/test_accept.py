@@ -265,3 +265,32 @@ def test_the_confirmation_states_what_a_replacement_costs_and_a_costly_one_is_no
 
     assert "It costs the store $9.50." in html
     assert [a.case for a in verbs.routine_cases(owner)] == [cheap]
+
+
+def test_accepting_from_a_filtered_queue_moves_to_the_next_case_of_that_view(owner_client):
+    from backorders.models import Order
+
+    first, packet, draft = routine_case()
+    urgent, _ = case_with_packet(contract_content(risk_level="chargeback_watch"))
+    elsewhere, _ = case_with_packet(contract_content(risk_level="chargeback_watch"))
+    Case.objects.filter(pk=elsewhere.pk).update(kind=Case.Kind.STALE_TRACKING)
+    big_routine, big_packet, big_draft = routine_case()
+    Order.objects.filter(pk=big_routine.order_id).update(total=Decimal("900.00"))  # ranks first by value
+    origin = "/cases/?kind=stockout"
+
+    queue_page = owner_client.get(origin).content.decode()
+    assert f'href="/cases/{urgent.pk}/?from=%2Fcases%2F%3Fkind%3Dstockout"' in queue_page  # rows carry their view
+    response = owner_client.post(
+        reverse("packets:case-accept", args=[first.pk]),
+        {"packet_version": packet.version, "message_ids": [draft.pk], "from": origin},
+    )
+    assert response["Location"] == f"/cases/{big_routine.pk}/?from=%2Fcases%2F%3Fkind%3Dstockout"
+
+    waiting_routine, _, _ = routine_case()
+    Order.objects.filter(pk=waiting_routine.order_id).update(total=Decimal("800.00"))  # outranks the urgent one
+    urgent_view = "/cases/?kind=stockout&view=urgent"  # leaves routine cases out
+    response = owner_client.post(
+        reverse("packets:case-accept", args=[big_routine.pk]),
+        {"packet_version": big_packet.version, "message_ids": [big_draft.pk], "from": urgent_view},
+    )
+    assert response["Location"] == f"/cases/{urgent.pk}/?from=%2Fcases%2F%3Fkind%3Dstockout%26view%3Durgent"
