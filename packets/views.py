@@ -238,6 +238,7 @@ def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
         "acceptance": acceptance,
         "accept_refusal": accept_refusal,
         "queue_from": queue_origin(request.GET.get("from")),
+        "show_accept": request.GET.get("accept") == "1",
         "c": content,
         "decisions": case_decisions,
         "proposed": [d for d in case_decisions if d.status == Decision.Status.PROPOSED],

@@ -56,6 +56,7 @@
   function openAccept() {
     const dialog = document.getElementById("accept-dialog");
     if (!dialog) return false;
+    if (dialog.open && !dialog.matches(":modal")) dialog.close(); // opened in the page by ?accept=1
     if (!dialog.open) dialog.showModal();
     const confirm = dialog.querySelector("[data-confirm-accept]");
     if (confirm) confirm.focus();
@@ -119,8 +120,8 @@
   });
 
   document.addEventListener("click", function (event) {
-    if (event.target.closest("[data-open-accept]")) {
-      openAccept();
+    if (event.target.closest("[data-open-accept]") && openAccept()) {
+      event.preventDefault(); // the link's page (?accept=1) is for browsers without this file
       return;
     }
     const toggle = event.target.closest("[data-menu-toggle]");

@@ -294,3 +294,15 @@ def test_accepting_from_a_filtered_queue_moves_to_the_next_case_of_that_view(own
         {"packet_version": big_packet.version, "message_ids": [big_draft.pk], "from": urgent_view},
     )
     assert response["Location"] == f"/cases/{urgent.pk}/?from=%2Fcases%2F%3Fkind%3Dstockout%26view%3Durgent"
+
+
+def test_without_scripts_the_accept_link_opens_the_confirmation_in_the_page(owner_client):
+    case, _, _ = routine_case()
+    url = reverse("packets:case-detail", args=[case.pk])
+
+    closed = owner_client.get(url).content.decode()
+    opened = owner_client.get(url, {"accept": "1", "from": "/cases/routine/"}).content.decode()
+
+    assert 'aria-labelledby="accept-title">' in closed  # the dialog is there, closed
+    assert 'aria-labelledby="accept-title" open>' in opened
+    assert 'href="?from=%2Fcases%2Froutine%2F&amp;accept=1#accept-dialog"' in opened
