@@ -362,7 +362,7 @@ class BulkResult:
     skipped: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _why_not_routine(case: Case | None) -> str:
+def _why_not_routine(case: Case | None, user=None) -> str:
     if case is None:
         return "not found"
     if not case.is_open or case.status != Case.Status.OPEN:
@@ -374,8 +374,8 @@ def _why_not_routine(case: Case | None) -> str:
         return f"evidence is {packet.evidence_strength}"
     if packet.risk_level in BULK_UNSAFE_RISKS:
         return f"risk is {case.get_risk_level_display().lower()}"
-    if packet.recommendation in Decision.OWNER_ONLY_ACTIONS:
-        return "the recommendation is the owner's call"
+    if packet.recommendation in Decision.OWNER_ONLY_ACTIONS and not is_owner(user):
+        return "the recommendation is the owner's call"  # the owner's own authority is never skipped
     return ""
 
 
@@ -392,7 +392,7 @@ def _bulk_accept(case_ids: list[int], user, *, note: str, next_check_at: datetim
     result = BulkResult()
     cases = {c.pk: c for c in Case.objects.filter(pk__in=case_ids)}
     for case_id in case_ids:
-        reason = _why_not_routine(cases.get(case_id))
+        reason = _why_not_routine(cases.get(case_id), user)
         if reason:
             result.skipped.append((case_id, reason))
             continue

@@ -9,20 +9,23 @@ count query of its own.
 
 from __future__ import annotations
 
+import zoneinfo
 from collections import defaultdict
 from dataclasses import dataclass
 from datetime import timedelta
 
 from django import forms
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import connection, models
-from django.db.models import Count, Exists, OuterRef, Q, Value, When
+from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, OuterRef, Q, Subquery, Value, When
+from django.db.models.functions import Coalesce
 from django.utils import timezone
 
 from backorders.models import OrderLine, Product
 from suppliers.models import Supplier
 
-from .models import Case
+from .models import Case, InboundMessage, Message
 
 AGE_BUCKETS = [
     ("lt1", "Under a day", 0, 1),
@@ -46,6 +49,11 @@ class QueueFilterForm(forms.Form):
     assignee = forms.RegexField(required=False, regex=r"^(none|\d+)$", error_messages={"invalid": "Unknown assignee."})
     page = forms.IntegerField(required=False, min_value=1)
     decided = forms.BooleanField(required=False, help_text="Include cases already decided (actioned).")
+    view = forms.ChoiceField(
+        required=False,
+        choices=[("", "All open"), ("urgent", "Urgent")],
+        help_text="Urgent leaves out the routine cases (they are in the routine view).",
+    )
 
     def active(self) -> dict[str, str]:
         """The facet filters in force, as strings (the shape facet values take)."""
@@ -231,8 +239,61 @@ def _facet_order(facet: str, counts: dict[str, int], labels: dict[str, str]) -> 
     return sorted(counts, key=lambda v: (-counts[v], labels.get(v, v).lower()))
 
 
-def queue(form: QueueFilterForm, now=None):
-    """The queue for a valid filter form: (cases queryset, facets, active filters, number of cases)."""
+# What puts an order's value at stake once more: each step of a missed promise (missed at all, by a
+# week, by two), of customer silence (three days, a week, two) and a chargeback sign (twice).
+BREACH_STEPS = (0, 7, 14)
+SILENCE_STEPS = (3, 7, 14)
+CHARGEBACK_WEIGHT = 2
+
+
+def _steps_passed(conditions) -> models.Expression:
+    total = Value(0)
+    for condition in conditions:
+        total = total + models.Case(When(condition, then=Value(1)), default=Value(0))
+    return total
+
+
+def oldest_unanswered_word():
+    """When the oldest customer message on the case that no sent message of ours followed arrived."""
+    answered = Message.objects.filter(
+        case_id=OuterRef("case_id"), audience=Message.Audience.CUSTOMER, sent_at__gte=OuterRef("received_at")
+    )
+    unanswered = (
+        InboundMessage.objects.filter(case_id=OuterRef("pk"))
+        .exclude(Exists(answered))
+        .order_by("received_at")
+        .values("received_at")[:1]
+    )
+    return Subquery(unanswered)
+
+
+def store_today(now=None):
+    """Today's date in the store's time zone (a promise is missed from the store's next day)."""
+    return timezone.localdate(now or timezone.now(), timezone=zoneinfo.ZoneInfo(settings.STORE_TIME_ZONE))
+
+
+def ranked(cases, now):
+    """Cases by money and trust at stake: the order's value, counted once more for each step of a
+    missed promise, of customer silence and for a chargeback sign; then by risk and silence.
+
+    Portable SQL (the demo runs on SQLite): steps are date comparisons, not date arithmetic."""
+    today = store_today(now)
+    trust = (
+        _steps_passed(Q(order__promised_ship_by__lt=today - timedelta(days=d)) for d in BREACH_STEPS)
+        + _steps_passed(Q(customer_silent_since__lte=now - timedelta(days=d)) for d in SILENCE_STEPS)
+        + models.Case(When(risk_level=Case.Risk.CHARGEBACK_WATCH, then=Value(CHARGEBACK_WEIGHT)), default=Value(0))
+    )
+    money = DecimalField(max_digits=14, decimal_places=2)
+    value = Coalesce(F("order__total"), Value(0), output_field=money)
+    return cases.annotate(
+        stake=ExpressionWrapper(value * (Value(1) + trust), output_field=money),
+        unanswered_since=oldest_unanswered_word(),
+    ).order_by("-stake", "-risk_rank", F("customer_silent_since").asc(nulls_last=True), "id")
+
+
+def queue(form: QueueFilterForm, now=None, *, leave_out=()):
+    """The queue for a valid filter form: (cases queryset, facets, active filters, number of cases).
+    ``leave_out`` names cases the view does not show (the urgent view leaves out routine cases)."""
     now = now or timezone.now()
     active = form.active()
     text = form.cleaned_data.get("q") or ""
@@ -240,6 +301,8 @@ def queue(form: QueueFilterForm, now=None):
     if not form.cleaned_data.get("decided"):
         # decided cases leave the queue until something changes (the sweep reopens them then)
         cases, counted = cases.exclude(status=Case.Status.ACTIONED), counted.exclude(status=Case.Status.ACTIONED)
-    cases = filtered_cases(cases, active, text, now)
+    if leave_out:
+        cases, counted = cases.exclude(pk__in=list(leave_out)), counted.exclude(pk__in=list(leave_out))
+    cases = ranked(filtered_cases(cases, active, text, now), now)
     facets, total = facet_counts(counted, active, text, now)
     return cases, facets, active, total

@@ -6,6 +6,7 @@ from .views import connections as views_connections
 from .views import customer as views_customer
 from .views import export as views_export
 from .views import review as review_views
+from .views import routine as views_routine
 from .views import store_actions as views_store_actions
 
 app_name = "packets"
@@ -14,10 +15,13 @@ urlpatterns = [
     # the queue, the packet page and what people do there
     path("cases/", views.case_list, name="case-list"),
     path("cases/bulk/", views.case_bulk, name="case-bulk"),
+    path("cases/routine/", views_routine.routine_list, name="routine-list"),
+    path("cases/routine/accept/", views_routine.routine_accept_all, name="routine-accept-all"),
     path("cases/drafts/", views.draft_list, name="draft-list"),
     path("cases/drafts/approve/", views.draft_bulk_approve, name="draft-bulk-approve"),
     path("cases/<int:case_id>/", views.case_detail, name="case-detail"),
     path("cases/<int:case_id>/decide/", views.case_decide, name="case-decide"),
+    path("cases/<int:case_id>/accept/", views_routine.case_accept, name="case-accept"),
     path("cases/<int:case_id>/outcome/", views.case_outcome, name="case-outcome"),
     path("cases/<int:case_id>/assign/", views.case_assign, name="case-assign"),
     path("cases/decisions/<int:decision_id>/approve/", views.decision_approve, name="decision-approve"),
@@ -26,6 +30,7 @@ urlpatterns = [
     # Customer page (signed link, no login)
     path("o/<str:token>/", views_customer.customer_order, name="customer-order"),
     path("o/<str:token>/cancel/", views_customer.customer_cancel, name="customer-cancel"),
+    path("o/<str:token>/choose/", views_customer.customer_choose, name="customer-choose"),
     # PDF export and audit bundles
     path("cases/<int:case_id>/packet.pdf", views_export.case_pdf, name="case-pdf"),
     path("exports/", views_export.bundle_list, name="bundle-list"),

@@ -71,6 +71,9 @@ MATRIX: dict[str, Row] = {
     "packets:case-bulk": Row("POST", LOGIN, 400, 400),
     "packets:draft-list": Row("GET", LOGIN, 200, 200),
     "packets:draft-bulk-approve": Row("POST", LOGIN, 302, 302),
+    "packets:routine-list": Row("GET", LOGIN, 200, 200),
+    "packets:routine-accept-all": Row("POST", LOGIN, 302, 302),  # nothing ticked: back with a message
+    "packets:case-accept": Row("POST", LOGIN, 302, 302, "case_id"),  # an empty form: back to the case
     "packets:case-detail": Row("GET", LOGIN, 200, 200, "case_id"),
     "packets:case-decide": Row("POST", LOGIN, 400, 400, "case_id"),
     "packets:case-outcome": Row("POST", LOGIN, 400, 400, "case_id"),
@@ -81,6 +84,7 @@ MATRIX: dict[str, Row] = {
     # the customer's signed link: no login, the token is the key
     "packets:customer-order": Row("GET", 400, 400, 400, "token"),
     "packets:customer-cancel": Row("POST", 400, 400, 400, "token"),
+    "packets:customer-choose": Row("POST", 400, 400, 400, "token"),
     # exports and the weekly review
     "packets:case-pdf": Row("GET", LOGIN, 200, 200, "case_id"),
     "packets:bundle-list": Row("GET", LOGIN, 200, 200),

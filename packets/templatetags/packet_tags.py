@@ -6,6 +6,7 @@ from django import template
 
 from backorders.money import format_money
 from packets.audit.timeline import to_moment
+from packets.rules.option_words import option_sentences
 
 register = template.Library()
 
@@ -60,3 +61,25 @@ def age(value, now=None):
     if seconds < 86400:
         return f"{int(seconds // 3600)} h"
     return f"{int(seconds // 86400)} d"
+
+
+@register.filter
+def option_words(option, currency: str = ""):
+    """An option's cost, margin and timing as plain sentences with the currency."""
+    try:
+        return option_sentences(option or {}, currency or None)
+    except (TypeError, ValueError, ArithmeticError):
+        return []
+
+
+@register.filter
+def promise_missed(order, today=None):
+    """Whole days since the order's promised ship-by date passed, in the store's calendar; None
+    when it has not (or there is none)."""
+    from packets.queue import store_today
+
+    promised = getattr(order, "promised_ship_by", None)
+    if promised is None:
+        return None
+    late = ((today or store_today()) - promised).days
+    return late if late > 0 else None

@@ -24,6 +24,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from backorders.roles import is_owner, is_staff_member
 from packets import decisions as verbs
+from packets.accept import acceptance_for, routine_cases, why_not
 from packets.audit.timeline import timeline_svg
 from packets.models import Case, Decision, IllegalTransition, Message
 from packets.notify import channels
@@ -40,6 +41,7 @@ from packets.views.forms import (
     RejectForm,
     default_check_day,
 )
+from packets.views.routine import queue_origin
 
 PAGE_SIZE = 25
 AUDIT_ROWS = 200
@@ -82,7 +84,9 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
     form = QueueFilterForm(params)
     if not form.is_valid():
         return {"filter_form": form, "page": None, "facets": {}, "active": {}}, 400
-    cases, facets, active, total = queue(form)
+    urgent = form.cleaned_data.get("view") == "urgent"
+    routine_ids = [a.case.pk for a in routine_cases(request.user)] if urgent else []
+    cases, facets, active, total = queue(form, leave_out=routine_ids)
     paginator = Paginator(cases, PAGE_SIZE)
     paginator.count = total  # counted with the facets, in the same query
     page = paginator.get_page(form.cleaned_data.get("page"))
@@ -114,6 +118,8 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
         "current_url": request.get_full_path(),
         "decided": form.cleaned_data.get("decided"),
         "decided_url": f"?{toggle.urlencode()}" if toggle else "?",
+        "urgent": urgent,
+        "routine_left_out": len(routine_ids),
     }
     return context, 200
 
@@ -223,9 +229,20 @@ def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
         for m in case_messages
         for unset in [channels.not_ready(m.channel) if m.status == Message.Status.DRAFT else ""]
     ]
+    acceptance, accept_refusal = None, ""
+    if packet is not None and case.is_open and case.status != Case.Status.ACTIONED:
+        case.customer_drafts = [
+            m for m in case_messages if m.status == Message.Status.DRAFT and m.audience == Message.Audience.CUSTOMER
+        ]
+        acceptance = acceptance_for(case, packet)
+        accept_refusal = why_not(acceptance, request.user, packet.policy) if acceptance else ""
     context = {
         "case": case,
         "packet": packet,
+        "acceptance": acceptance,
+        "accept_refusal": accept_refusal,
+        "queue_from": queue_origin(request.GET.get("from")),
+        "show_accept": request.GET.get("accept") == "1",
         "c": content,
         "decisions": case_decisions,
         "proposed": [d for d in case_decisions if d.status == Decision.Status.PROPOSED],

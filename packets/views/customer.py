@@ -7,6 +7,7 @@ recorded, the order's case goes to the owner, and the customer is told the owner
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest, HttpResponse
@@ -20,6 +21,7 @@ from backorders.models import Order, OrderLine, StorePolicy
 from backorders.text import between
 from packets.integrations.outbound import case_payload, case_updated, emit
 from packets.models import AuditEvent, Case, InboundMessage
+from packets.notify import customer_choices
 from packets.notify.drafting import customer_date
 from packets.notify.links import LinkExpired, LinkInvalid, read_token
 from packets.sweep.refresh import refresh_after_commit
@@ -77,7 +79,15 @@ def _cancel_request_of(order: Order) -> InboundMessage | None:
     return None
 
 
-def _page(request: HttpRequest, order: Order, token: str, *, status: int = 200, just_requested: bool = False):
+def _page(
+    request: HttpRequest,
+    order: Order,
+    token: str,
+    *,
+    status: int = 200,
+    just_requested: bool = False,
+    just_chose: str = "",
+):
     policy = StorePolicy.objects.current()
     today = BusinessCalendar.for_policy(policy).local_date(timezone.now())
     lines = list(order.lines.select_related("product").order_by("pk"))
@@ -107,7 +117,20 @@ def _page(request: HttpRequest, order: Order, token: str, *, status: int = 200, 
         "parcel_moving": any(shipment.carrier_has_it for shipment in order.shipments.all()),
         "cancel_requested": just_requested or _cancel_request_of(order) is not None,
         "just_requested": just_requested,
+        "store_name": settings.STORE_NAME,
     }
+    packet = customer_choices.latest_packet_for(order) if context["can_cancel"] else None
+    chosen = customer_choices.choices_made(order) if packet else set()
+    context.update(
+        {
+            "offers_choices": packet is not None,
+            "replacement": customer_choices.offered_replacement(packet),
+            "chose_waiting": customer_choices.KEEP_WAITING in chosen,
+            "chose_replacement": customer_choices.ACCEPT_REPLACEMENT in chosen,
+            "just_chose": just_chose,
+            "eta_texts": [row["eta_text"] for row in rows if row["eta_text"]],
+        }
+    )
     return render(request, "packets/customer/order.html", context, status=status)
 
 
@@ -140,6 +163,28 @@ def customer_cancel(request: HttpRequest, token: str) -> HttpResponse:
         )
     request_cancel(order, ip=request.META.get("REMOTE_ADDR", ""))
     return _page(request, order, token, just_requested=True)
+
+
+@login_not_required
+@never_cache
+@require_POST
+def customer_choose(request: HttpRequest, token: str) -> HttpResponse:
+    """Keep waiting, or take the offered replacement: recorded on the case for the owner."""
+    try:
+        order = _order_for_token(request, token)
+    except _Refused as refused:
+        return refused.response
+    choice = request.POST.get("choice", "")
+    try:
+        customer_choices.record_choice(order, choice, ip=request.META.get("REMOTE_ADDR", ""))
+    except customer_choices.ChoiceNotOffered:
+        return _problem(
+            request,
+            409,
+            "This choice is not available for this order",
+            f"Order {order.number} no longer offers it. Please reply to our message and we will help.",
+        )
+    return _page(request, order, token, just_chose=choice)
 
 
 def request_cancel(order: Order, *, ip: str = "") -> InboundMessage:

@@ -1,6 +1,7 @@
 // Backorder Desk: small progressive enhancements. Every page works without this file.
 // Keyboard: j/k move through the queue, Enter opens, x ticks, / searches, u goes back to the
-// queue, ? shows the shortcuts; on a packet page one key picks each decision.
+// queue, ? shows the shortcuts; on a packet page one key picks each decision and a opens the
+// one-step accept (its dialog confirms with Enter). A queue page starts with its first row selected.
 (function () {
   "use strict";
 
@@ -52,6 +53,16 @@
     if (!dialog.open) dialog.showModal();
   }
 
+  function openAccept() {
+    const dialog = document.getElementById("accept-dialog");
+    if (!dialog) return false;
+    if (dialog.open && !dialog.matches(":modal")) dialog.close(); // opened in the page by ?accept=1
+    if (!dialog.open) dialog.showModal();
+    const confirm = dialog.querySelector("[data-confirm-accept]");
+    if (confirm) confirm.focus();
+    return true;
+  }
+
   function pickDecision(key) {
     const label = decisionKeys().find((el) => el.dataset.shortcut === key);
     if (!label) return false;
@@ -62,6 +73,15 @@
     if (note) note.focus();
     return true;
   }
+
+  document.documentElement.classList.add("js"); // the phone layout folds the nav only when this file runs
+
+  function selectFirst() {
+    if (rows().length && selectedIndex() < 0) select(0);
+  }
+  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", selectFirst);
+  else selectFirst();
+  document.addEventListener("htmx:afterSwap", selectFirst);
 
   document.addEventListener("keydown", function (event) {
     if (event.ctrlKey || event.metaKey || event.altKey) return;
@@ -91,6 +111,8 @@
       const back = document.querySelector("[data-shortcut-back]");
       if (!back) return;
       window.location.href = back.href;
+    } else if (key === "a" && openAccept()) {
+      // the dialog's confirm button has the focus: Enter accepts, Esc closes
     } else if (!pickDecision(key)) {
       return;
     }
@@ -98,6 +120,22 @@
   });
 
   document.addEventListener("click", function (event) {
+    if (event.target.closest("[data-open-accept]") && openAccept()) {
+      event.preventDefault(); // the link's page (?accept=1) is for browsers without this file
+      return;
+    }
+    const toggle = event.target.closest("[data-menu-toggle]");
+    if (toggle) {
+      const open = toggle.closest(".topbar").classList.toggle("menu-open");
+      toggle.setAttribute("aria-expanded", open ? "true" : "false");
+      return;
+    }
+    const opener = event.target.closest("[data-open-dialog]");
+    if (opener) {
+      const dialog = document.getElementById(opener.dataset.openDialog);
+      if (dialog && !dialog.open) dialog.showModal();
+      return;
+    }
     if (event.target.closest("[data-show-shortcuts]")) {
       showShortcuts();
       return;

@@ -61,6 +61,7 @@ def test_every_page_runs_under_the_strict_policy_and_private_pages_are_not_store
         "/cases/",
         f"/cases/{case.pk}/",
         "/cases/drafts/",
+        "/cases/routine/",
         "/suppliers/",
         "/review/weekly/",
         "/stock/allocations/",

@@ -45,7 +45,7 @@ def test_owner_filters_the_queue_reads_a_stockout_waits_and_approves_the_update(
     page.keyboard.press("j")
     expect(page.locator("#case-rows tr.selected")).to_have_count(1)
     page.keyboard.press("Enter")
-    page.wait_for_url(f"**/cases/{stockout.pk}/")
+    page.wait_for_url(f"**/cases/{stockout.pk}/?from=*")  # the case knows the queue view it came from
     expect(page.locator(".summary")).to_contain_text("the supplier is out of stock")
     expect(page.locator(".evidence .badge-confirmed")).to_be_visible()
     expect(page.locator("svg.timeline")).to_be_visible()

@@ -80,8 +80,9 @@ def test_it_shows_the_page_in_a_fixed_number_of_queries(client, django_assert_nu
     # the order with its customer; the current policy; the lines with products; the ETA ranges of
     # all waiting products at once (sources, open purchase orders, supplier evidence, lateness
     # history); the order's inbound messages (a cancel request already made?); its shipments (has a
-    # carrier scanned the parcel?)
-    with django_assert_num_queries(9):
+    # carrier scanned the parcel?); the latest packet of its open case (what choices it offers: none
+    # here, so the choices already made are not read)
+    with django_assert_num_queries(10):
         assert client.get(path).status_code == 200
 
 
@@ -167,3 +168,84 @@ def test_it_answers_an_expired_link_with_410(client, settings):
         response = client.get(path)
     assert response.status_code == 410
     assert "This link has expired" in response.content.decode()
+
+
+def case_offering_a_replacement(order):
+    from tests.packets.packet_content import contract_content
+
+    case = factories.CaseFactory(order=order, status=Case.Status.WAITING)
+    factories.PacketFactory(case=case, content=contract_content())  # offers "the Blue mug instead"
+    return case
+
+
+def test_it_shows_the_store_name_and_the_choices_the_packet_allows(client, settings):
+    settings.STORE_NAME = "Sage & Clay"
+    order = waiting_order()
+    case_offering_a_replacement(order)
+    body = client.get(customer_path(order)).content.decode()
+    assert "Sage &amp; Clay" in body
+    assert 'data-choice="keep_waiting"' in body
+    assert "Take a replacement:</strong> Offer the Blue mug instead" in body
+    assert 'data-choice="cancel"' in body
+
+    bare = waiting_order()
+    factories.PacketFactory(case=factories.CaseFactory(order=bare), content={"options": []})
+    body = client.get(customer_path(bare)).content.decode()
+    assert 'data-choice="keep_waiting"' in body and 'data-choice="accept_replacement"' not in body
+
+
+def test_keeping_waiting_puts_the_case_back_in_the_queue_and_refreshes_it(
+    csrf_client, owner, django_capture_on_commit_callbacks
+):
+    order = waiting_order()
+    case = case_offering_a_replacement(order)
+    path = customer_path(order)
+    token = csrf_client.get(path).cookies["csrftoken"].value
+
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = csrf_client.post(f"{path}choose/", {"csrfmiddlewaretoken": token, "choice": "keep_waiting"})
+
+    assert response.status_code == 200
+    assert "Thank you for waiting" in response.content.decode()
+    inbound = InboundMessage.objects.get(order=order)
+    assert inbound.intents == ["keep_waiting"] and inbound.case == case
+    case.refresh_from_db()
+    assert case.status == Case.Status.OPEN
+    assert AuditEvent.objects.filter(action="customer.choice", case=case).count() == 1
+    assert callbacks, "the case is refreshed once the choice commits"
+    csrf_client.post(f"{path}choose/", {"csrfmiddlewaretoken": token, "choice": "keep_waiting"})
+    assert InboundMessage.objects.filter(order=order).count() == 1
+
+    queue = Client()
+    queue.force_login(owner)
+    assert f'data-case-id="{case.pk}"' in queue.get("/cases/").content.decode()
+
+
+def test_taking_the_replacement_goes_to_the_owner_and_changes_nothing_else(csrf_client):
+    order = waiting_order()
+    case = case_offering_a_replacement(order)
+    path = customer_path(order)
+    token = csrf_client.get(path).cookies["csrftoken"].value
+
+    response = csrf_client.post(f"{path}choose/", {"csrfmiddlewaretoken": token, "choice": "accept_replacement"})
+
+    assert response.status_code == 200
+    case.refresh_from_db()
+    assert case.status == Case.Status.AWAITING_OWNER
+    inbound = InboundMessage.objects.get(order=order)
+    assert inbound.intents == ["accept_replacement"] and inbound.escalated
+    assert "Offer the Blue mug instead" in inbound.body
+    order.refresh_from_db()
+    assert order.status == "open"
+
+
+def test_a_choice_the_packet_does_not_offer_is_refused_plainly(csrf_client):
+    order = waiting_order()
+    factories.PacketFactory(case=factories.CaseFactory(order=order), content={"options": []})
+    path = customer_path(order)
+    token = csrf_client.get(path).cookies["csrftoken"].value
+    for choice in ("accept_replacement", "teleport"):
+        response = csrf_client.post(f"{path}choose/", {"csrfmiddlewaretoken": token, "choice": choice})
+        assert response.status_code == 409
+        assert "This choice is not available" in response.content.decode()
+    assert not InboundMessage.objects.filter(order=order).exists()

@@ -225,6 +225,18 @@ def test_it_accepts_recommendations_in_bulk_only_on_routine_cases(support):
     assert Decision.objects.count() == 1
 
 
+def test_bulk_accept_by_the_owner_never_skips_a_case_for_being_the_owners_call(owner):
+    refund_content = contract_content(recommendation={"action": "refund", "reason": "Long wait"})
+    owners_call, _ = case_with_packet(refund_content)
+    chargeback, _ = case_with_packet(contract_content(risk_level="chargeback_watch"))
+
+    result = verbs.bulk_accept_recommendation([owners_call.pk, chargeback.pk], owner, note="Bulk")
+
+    assert result.done == [owners_call.pk]
+    assert dict(result.skipped) == {chargeback.pk: "risk is chargeback watch"}
+    assert Decision.objects.get(case=owners_call).status == Decision.Status.APPROVED
+
+
 def test_it_approves_drafts_in_bulk_rechecking_each(support, django_capture_on_commit_callbacks):
     case, _ = case_with_packet()
     clean = factories.MessageFactory(case=case, step="update_48h")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 import time_machine
@@ -11,6 +12,7 @@ from django.utils import timezone
 
 from packets import decisions as verbs
 from packets.models import Case, Decision, Message
+from packets.queue import store_today
 from tests import factories
 from tests.packets.packet_content import case_with_packet, contract_content
 
@@ -39,17 +41,59 @@ def make(title, **fields):
     return factories.CaseFactory(title=title, **fields)
 
 
-def test_it_puts_chargebacks_and_owner_calls_first_then_promises_then_the_longest_silence(owner_client):
+def test_it_ranks_by_money_and_trust_at_stake_not_by_risk_label(owner_client):
     now = timezone.now()
-    make("quiet long", customer_silent_since=now - timedelta(days=9))
-    make("quiet short", customer_silent_since=now - timedelta(days=1))
-    make("promise", promise_at_risk=True, customer_silent_since=now - timedelta(hours=1))
-    make("owner only", risk_level="owner_only", risk_rank=Case.RISK_RANK["owner_only"])
-    make("chargeback", risk_level="chargeback_watch", risk_rank=Case.RISK_RANK["chargeback_watch"])
+    today = store_today()
+
+    def order(total, promised_days_ago=None):
+        promised = today - timedelta(days=promised_days_ago) if promised_days_ago is not None else None
+        return factories.OrderFactory(total=Decimal(total), promised_ship_by=promised)
+
+    # value x (1 + missed-promise steps + silence steps + 2 for a chargeback sign)
+    make("small owner-only", risk_level="owner_only", risk_rank=50, order=order("20.00"))  # 20
+    make("small chargeback", risk_level="chargeback_watch", risk_rank=60, order=order("20.00"))  # 60
+    make("big order, on time", order=order("300.00"))  # 300
+    make("mid, promise missed 10 days", order=order("90.00", promised_days_ago=10))  # 270
+    make(
+        "mid, missed and silent 8 days",
+        order=order("90.00", promised_days_ago=1),
+        customer_silent_since=now - timedelta(days=8),
+    )  # 90 x 4 = 360
+    make("mid, quiet", order=order("90.00"), customer_silent_since=now - timedelta(days=1))  # 90
 
     titles = queued_titles(owner_client.get("/cases/"))
 
-    assert titles == ["chargeback", "owner only", "promise", "quiet long", "quiet short"]
+    assert titles == [
+        "mid, missed and silent 8 days",
+        "big order, on time",
+        "mid, promise missed 10 days",
+        "mid, quiet",
+        "small chargeback",
+        "small owner-only",
+    ]
+
+
+def test_each_row_shows_the_order_value_and_the_oldest_unanswered_customer_word(owner_client):
+    now = timezone.now()
+    answered = make("answered", order=factories.OrderFactory(total=Decimal("84.20")))
+    factories.InboundMessageFactory(case=answered, received_at=now - timedelta(days=3))
+    factories.MessageFactory(
+        case=answered, status=Message.Status.SENT, approved_at=now - timedelta(days=2), sent_at=now - timedelta(days=2)
+    )
+    waiting = make("waiting", order=factories.OrderFactory(total=Decimal("84.20"), promised_ship_by=None))
+    factories.InboundMessageFactory(case=waiting, received_at=now - timedelta(days=5))
+    factories.InboundMessageFactory(case=waiting, received_at=now - timedelta(hours=2))
+    late = make("late", order=factories.OrderFactory(promised_ship_by=store_today() - timedelta(days=4)))
+
+    body = owner_client.get("/cases/").content.decode()
+
+    rows = dict(re.findall(r'data-case-id="(\d+)">(.*?)</tr>', body, re.S))
+    assert "$84.20" in rows[str(waiting.pk)]
+    assert re.search(r'class="unanswered"[^>]*>5 d<', rows[str(waiting.pk)])
+    assert 'class="unanswered"' not in rows[str(answered.pk)]
+    assert "promise missed 4 d" in rows[str(late.pk)]
+    assert "promise missed" not in rows[str(waiting.pk)]
+    assert "promise at risk" not in body
 
 
 @time_machine.travel(NOW, tick=False)
@@ -187,6 +231,12 @@ def test_it_builds_the_queue_in_a_fixed_number_of_queries(owner_client, django_a
     with django_assert_num_queries(6):
         response = owner_client.get("/cases/?q=example.com", HTTP_HX_REQUEST="true")
     assert len(queued_titles(response)) == min(rows, 25)
+    # the urgent view reads the routine cases first: the current policy, the candidate cases, their
+    # customer drafts and their latest packets; all of these cases are routine, so the empty page of
+    # cases is not read
+    with django_assert_num_queries(10):
+        response = owner_client.get("/cases/?view=urgent")
+    assert queued_titles(response) == []
 
 
 def test_it_assigns_ticked_cases_in_bulk(owner_client, support):
@@ -288,3 +338,20 @@ def test_deciding_takes_the_case_out_of_the_queue(owner, owner_client):
     assert case.title in queued_titles(owner_client.get("/cases/"))
     verbs.decide(case.pk, owner, action="chase_supplier", note="Emailed Northwind")
     assert case.title not in queued_titles(owner_client.get("/cases/"))
+
+
+def test_the_urgent_view_leaves_out_the_routine_cases_that_the_routine_view_holds(owner_client):
+    routine, _ = case_with_packet(contract_content(order_number="#5001"), title="routine")
+    factories.MessageFactory(case=routine, order=routine.order, step="update_48h")
+    case_with_packet(contract_content(order_number="#5002", risk_level="chargeback_watch"), title="urgent")
+
+    everything = owner_client.get("/cases/")
+    urgent_only = owner_client.get("/cases/", {"view": "urgent"})
+    searched = owner_client.get("/cases/", {"view": "urgent", "q": "routine"})
+
+    assert sorted(queued_titles(everything)) == ["routine", "urgent"]
+    assert queued_titles(urgent_only) == ["urgent"]
+    assert "1 routine left out" in urgent_only.content.decode()
+    assert facet(urgent_only, "risk") == {"Chargeback watch": 1}
+    assert queued_titles(searched) == []
+    assert queued_titles(owner_client.get("/cases/routine/")) == ["Order " + routine.order.number]
