@@ -7,8 +7,10 @@ from . import (
     views_connections,
     views_customer,
     views_export,
+    views_replies,
     views_store_actions,
 )
+from .notify import inbound_webhooks
 
 app_name = "packets"
 
@@ -25,6 +27,9 @@ urlpatterns = [
     path("cases/decisions/<int:decision_id>/approve/", views.decision_approve, name="decision-approve"),
     path("cases/decisions/<int:decision_id>/reject/", views.decision_reject, name="decision-reject"),
     path("cases/messages/<int:message_id>/approve/", views.message_approve, name="message-approve"),
+    # customer replies no case matched, for a person to attach
+    path("replies/unmatched/", views_replies.unmatched_replies, name="unmatched-replies"),
+    path("replies/<int:mail_id>/attach/", views_replies.attach_reply, name="reply-attach"),
     # Customer page (signed link, no login)
     path("o/<str:token>/", views_customer.customer_order, name="customer-order"),
     path("o/<str:token>/cancel/", views_customer.customer_cancel, name="customer-cancel"),
@@ -50,4 +55,7 @@ urlpatterns = [
     path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
     # email providers' delivery reports, at django-anymail's tracking webhook URLs
     path("anymail/<slug:provider>/tracking/", email_tracking.tracking_webhook, name="email-tracking"),
+    # customers' email replies, at django-anymail's inbound webhook URLs (Mailgun also inbound_mime/)
+    path("anymail/<slug:provider>/inbound/", inbound_webhooks.inbound_webhook, name="email-inbound"),
+    path("anymail/mailgun/inbound_mime/", inbound_webhooks.inbound_webhook, {"provider": "mailgun"}),
 ]

@@ -106,6 +106,11 @@ def _paused(message: Message) -> str:
             "Not sent: the case is on chargeback watch, so automated replies are paused. "
             "The owner reads the case and sends this again, or writes another."
         )
+    if message.standing_approval and message.needs_owner:  # held after approval (a customer's chargeback words)
+        return (
+            "Not sent: the customer's reply carries chargeback risk, so automated replies are held. "
+            "The owner reads the case and sends this again, or writes another."
+        )
     return ""
 
 
@@ -161,6 +166,7 @@ def _mark_sent(message: Message, provider_id: str, reason: str) -> None:
             reason=reason,
             sent_at=timezone.now(),
             provider_id=provider_id[:255],
+            email_message_id=senders.message_id_header(locked) if locked.channel == Message.Channel.EMAIL else "",
             next_attempt_at=None,
             last_error="",
         )
