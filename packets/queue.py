@@ -16,13 +16,13 @@ from datetime import timedelta
 from django import forms
 from django.contrib.auth import get_user_model
 from django.db import connection, models
-from django.db.models import Count, Exists, OuterRef, Q, Value, When
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Value, When
 from django.utils import timezone
 
 from backorders.models import OrderLine, Product
 from suppliers.models import Supplier
 
-from .models import Case
+from .models import Case, InboundMessage
 
 AGE_BUCKETS = [
     ("lt1", "Under a day", 0, 1),
@@ -231,12 +231,18 @@ def _facet_order(facet: str, counts: dict[str, int], labels: dict[str, str]) -> 
     return sorted(counts, key=lambda v: (-counts[v], labels.get(v, v).lower()))
 
 
+def customer_wrote_at() -> Subquery:
+    """When the customer last wrote about the case (the queue shows "customer wrote N min ago")."""
+    latest = InboundMessage.objects.filter(case=OuterRef("pk")).order_by("-received_at", "-id")
+    return Subquery(latest.values("received_at")[:1])
+
+
 def queue(form: QueueFilterForm, now=None):
     """The queue for a valid filter form: (cases queryset, facets, active filters, number of cases)."""
     now = now or timezone.now()
     active = form.active()
     text = form.cleaned_data.get("q") or ""
-    cases, counted = Case.objects.for_queue(), Case.objects.open()
+    cases, counted = Case.objects.for_queue().annotate(customer_wrote_at=customer_wrote_at()), Case.objects.open()
     if not form.cleaned_data.get("decided"):
         # decided cases leave the queue until something changes (the sweep reopens them then)
         cases, counted = cases.exclude(status=Case.Status.ACTIONED), counted.exclude(status=Case.Status.ACTIONED)
