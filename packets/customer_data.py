@@ -9,7 +9,8 @@ Erasure anonymises what identifies the person and keeps the structure the audit 
   statuses stay, so the trail reads;
 * the Zendesk tickets of their cases: the kept copy of the ticket's comment replaced (the ticket
   in Zendesk is the store's own helpdesk record, erased there);
-* inbound messages from them: body and sender address replaced;
+* inbound messages from them: body and sender address replaced; the emails they came in (kept
+  raw for a replay, ``InboundMail``): source, sender and subject replaced;
 * the raw webhook deliveries of their orders: the kept body replaced by a marker (its SHA-256 of
   the original stays, so a duplicate copy is still recognised) and the headers emptied.
 
@@ -31,8 +32,16 @@ from django.utils import timezone
 
 from backorders.models import Customer, Order, Shipment, WebhookDelivery
 
-from .customer_erasure import ERASED, ERASED_BODY, Scrubber, needles, scrub_everywhere, scrub_related
-from .models import AuditEvent, Case, InboundMessage, Message, Packet, ZendeskTicket
+from .customer_erasure import (
+    ERASED,
+    ERASED_BODY,
+    Scrubber,
+    erase_inbound_mail,
+    needles,
+    scrub_everywhere,
+    scrub_related,
+)
+from .models import AuditEvent, Case, InboundMail, InboundMessage, Message, Packet, ZendeskTicket
 
 
 class CustomerNotFound(Exception):
@@ -143,6 +152,14 @@ def erase_customer(email: str, *, actor=None, reason: str = "erasure requested b
             "zendesk_tickets": _erase_tickets(order_ids),
             "inbound_messages": InboundMessage.objects.filter(Q(customer=customer) | Q(order_id__in=order_ids)).update(
                 from_address=ERASED, body=ERASED
+            ),
+            "inbound_mail": erase_inbound_mail(
+                InboundMail.objects.filter(
+                    Q(inbound__customer=customer)
+                    | Q(inbound__order_id__in=order_ids)
+                    | Q(case__order_id__in=order_ids)
+                    | (Q(from_address__iexact=customer.email) if customer.email else Q(pk__in=[]))
+                )
             ),
             "webhook_deliveries": WebhookDelivery.objects.filter(resource_id__in=external).update(
                 body=ERASED_BODY, headers={}

@@ -94,6 +94,7 @@ def test_it_anonymises_the_customer_and_records_the_erasure(jane, capsys):
         "messages": 1,
         "zendesk_tickets": 1,
         "inbound_messages": 1,
+        "inbound_mail": 0,  # this customer never wrote by email
         "webhook_deliveries": 1,
         "shipments": 0,
         # found by value: the ticket's requester name, and the order's body (also erased by its id)
