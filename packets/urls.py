@@ -57,5 +57,10 @@ urlpatterns = [
     path("anymail/<slug:provider>/tracking/", email_tracking.tracking_webhook, name="email-tracking"),
     # customers' email replies, at django-anymail's inbound webhook URLs (Mailgun also inbound_mime/)
     path("anymail/<slug:provider>/inbound/", inbound_webhooks.inbound_webhook, name="email-inbound"),
-    path("anymail/mailgun/inbound_mime/", inbound_webhooks.inbound_webhook, {"provider": "mailgun"}),
+    path(
+        "anymail/mailgun/inbound_mime/",
+        inbound_webhooks.inbound_webhook,
+        {"provider": "mailgun"},
+        name="email-inbound-mailgun-mime",
+    ),
 ]
