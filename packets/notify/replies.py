@@ -25,7 +25,7 @@ from email.utils import getaddresses
 
 from anymail.inbound import AnymailInboundMessage
 from django.core.exceptions import PermissionDenied
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import strip_tags
@@ -53,20 +53,22 @@ def store(source: str, message: AnymailInboundMessage, *, fallback_id: str = "")
         message["Return-Path"] = f"<{message.envelope_sender}>"
     message_id = (message.get("Message-ID") or fallback_id or "").strip()[:255]
     sender = message.from_email.addr_spec if message.from_email else ""
-    with transaction.atomic():
-        if message_id:
-            existing = InboundMail.objects.filter(source=source, message_id=message_id).first()
-            if existing is not None:
-                return existing
-        mail = InboundMail.objects.create(
-            source=source,
-            message_id=message_id,
-            from_address=sender[:255],
-            subject=str(message.get("Subject") or "")[:255],
-            raw=message.as_string(),
-            stripped_text=message.stripped_text or "",
-        )
-        transaction.on_commit(lambda: _enqueue(mail.pk))
+    fields = {
+        "from_address": sender[:255],
+        "subject": str(message.get("Subject") or "")[:255],
+        "raw": message.as_string(),
+        "stripped_text": message.stripped_text or "",
+    }
+    try:
+        with transaction.atomic():
+            if message_id:
+                existing = InboundMail.objects.filter(source=source, message_id=message_id).first()
+                if existing is not None:
+                    return existing
+            mail = InboundMail.objects.create(source=source, message_id=message_id, **fields)
+            transaction.on_commit(lambda: _enqueue(mail.pk))
+    except IntegrityError:  # the same email posted twice at once: the other post keeps it
+        return InboundMail.objects.get(source=source, message_id=message_id)
     return mail
 
 

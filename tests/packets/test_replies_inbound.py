@@ -235,3 +235,36 @@ def test_the_unmatched_page_is_for_staff_only(client, outsider):
     client.force_login(outsider)
     assert client.get(reverse("packets:unmatched-replies")).status_code == 403
     assert client.post(reverse("packets:reply-attach", args=[1]), {"case_id": "1"}).status_code == 403
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_same_email_posted_twice_at_once_is_kept_once(settings):
+    """The other post's row is written but not yet committed when this one looks: this one's insert
+    waits on it, then finds it."""
+    import threading
+
+    from django.db import connection, transaction
+
+    email = AnymailInboundMessage.parse_raw_mime_bytes(
+        reply_email(to="orders@shop.example.com", message_id="<race@mail.example.net>").as_bytes()
+    )
+    inserted, release = threading.Event(), threading.Event()
+
+    def other_post():
+        try:
+            with transaction.atomic():
+                InboundMail.objects.create(source="postmark", message_id="<race@mail.example.net>", raw="x")
+                inserted.set()
+                release.wait(10)
+        finally:
+            connection.close()
+
+    other = threading.Thread(target=other_post)
+    other.start()
+    assert inserted.wait(10)
+    threading.Timer(0.5, release.set).start()  # the other post commits while this one waits on its insert
+
+    mail = replies.store("postmark", email)
+
+    other.join(10)
+    assert InboundMail.objects.count() == 1 and mail.pk == InboundMail.objects.get().pk
