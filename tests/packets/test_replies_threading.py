@@ -98,3 +98,19 @@ def test_it_recognises_auto_replies_and_bounces(headers, sender, automated):
 
 def test_it_reads_the_message_ids_a_reply_names():
     assert message_ids("<a@x>", "<b@x> <a@x>\n <c@y>", None) == ["<a@x>", "<b@x>", "<c@y>"]
+
+
+def test_it_refuses_to_start_with_a_bad_reply_domain_or_mailbox_address():
+    from tests.test_settings import _start
+
+    assert "REPLY_DOMAIN must be a domain" in _start({"DEBUG": "true", "REPLY_DOMAIN": "replies@shop"}).stderr
+    assert "IMAP_URL must be imaps://" in _start({"DEBUG": "true", "IMAP_URL": "pop3://u:p@mail.example.com"}).stderr
+    assert "IMAP_URL must be imaps://" in _start({"DEBUG": "true", "IMAP_URL": "imaps://mail.example.com/INBOX"}).stderr
+    plain = _start({"DEBUG": "true", "IMAP_URL": "imap://u:p@mail.example.com/INBOX"})
+    assert "only for a server on this machine" in plain.stderr
+    good = {
+        "DEBUG": "true",
+        "REPLY_DOMAIN": "Replies.Shop.example.com",
+        "IMAP_URL": "imaps://u%40s:p@mail.example.com/",
+    }
+    assert _start(good).returncode == 0
