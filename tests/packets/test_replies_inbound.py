@@ -268,3 +268,30 @@ def test_the_same_email_posted_twice_at_once_is_kept_once(settings):
 
     other.join(10)
     assert InboundMail.objects.count() == 1 and mail.pk == InboundMail.objects.get().pk
+
+
+@pytest.mark.django_db(transaction=True)
+def test_mailgun_replies_are_checked_against_its_signing_key_too(settings, client):
+    """Mailgun's raw-MIME inbound post (``inbound_mime/``), signed with the account's webhook
+    signing key; a forged signature is refused even with the right basic auth."""
+    import hashlib
+    import hmac
+
+    key = "mailgun-signing-key-1"
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET], "MAILGUN_WEBHOOK_SIGNING_KEY": key}
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    store = store_that_wrote()
+    email = reply_email(to="orders@shop.example.com", In_Reply_To=SENT_MESSAGE_ID)
+    timestamp, token = str(int(time.time())), "a" * 50
+    good = hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
+    auth = {"HTTP_AUTHORIZATION": "Basic " + base64.b64encode(SECRET.encode()).decode()}
+    form = {"body-mime": email.as_string(), "timestamp": timestamp, "token": token, "recipient": "orders@s.com"}
+
+    forged = client.post("/anymail/mailgun/inbound_mime/", {**form, "signature": "0" * 64}, **auth)
+    assert forged.status_code == 401 and "incorrect signature" in forged.content.decode()
+    assert not InboundMail.objects.exists()
+
+    signed = client.post("/anymail/mailgun/inbound_mime/", {**form, "signature": good}, **auth)
+    assert signed.status_code == 200
+    mail = InboundMail.objects.get()
+    assert (mail.source, mail.status, mail.case_id) == ("mailgun", "matched", store["case"].pk)

@@ -114,3 +114,17 @@ def test_it_refuses_to_start_with_a_bad_reply_domain_or_mailbox_address():
         "IMAP_URL": "imaps://u%40s:p@mail.example.com/",
     }
     assert _start(good).returncode == 0
+
+
+def test_mailgun_replies_are_verified_even_when_mail_goes_out_over_smtp():
+    import os
+    import subprocess
+    import sys
+
+    from tests.test_settings import ROOT
+
+    code = "from config import settings as s; print(s.ANYMAIL.get('MAILGUN_WEBHOOK_SIGNING_KEY'))"
+    env = {k: v for k, v in os.environ.items() if k not in {"SECRET_KEY", "DJANGO_SETTINGS_MODULE"}}
+    env.update(DEBUG="true", EMAIL_PROVIDER="smtp", MAILGUN_WEBHOOK_SIGNING_KEY="mg-key-2")
+    out = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
+    assert out.stdout.strip() == "mg-key-2", out.stderr
