@@ -14,8 +14,9 @@ person's reply becomes an ``InboundMessage`` on the case with its sentiment and 
 their own words (the provider's quote-free text when it gives one, else the text without the
 quoted message), and the case's packet is refreshed at once. When the words carry chargeback
 risk, every automated customer message still waiting on that customer's open cases is held for
-the owner. A reply that matches nothing waits on the "unmatched replies" page, where a person
-attaches it to a case (``attach``).
+the owner. The case's reply clock starts (``Case.reply_due_at``, from the policy's hours) and
+stops when a person's answer is sent. A reply that matches nothing waits on the "unmatched
+replies" page, where a person attaches it to a case (``attach``).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from packets import sentiment
 from packets.models import AuditEvent, Case, InboundMail, InboundMessage, Message
 from packets.outbound import case_updated
 from packets.refresh import refresh_after_commit
-from packets.rules.replies import automated_reason, message_ids, strip_quoted
+from packets.rules.replies import automated_reason, message_ids, reply_due, strip_quoted
 
 from .reply_address import message_of
 
@@ -188,11 +189,29 @@ def _land(mail: InboundMail, parsed: AnymailInboundMessage, case: Case, matched_
         intents=reading.intents,
         sentiment=reading.sentiment,
     )
+    _start_reply_clock(case, inbound, policy)
     if sentiment.CHARGEBACK in reading.intents and customer is not None:
         hold_automated(customer, case)
     case_updated(case, "message")
     refresh_after_commit(case.pk)
     return inbound
+
+
+def _start_reply_clock(case: Case, inbound: InboundMessage, policy: StorePolicy) -> None:
+    """The customer now waits for a person's answer, unless they already did (the earlier deadline stands)."""
+    locked = Case.objects.select_for_update(of=("self",)).get(pk=case.pk)
+    if locked.reply_due_at is not None:
+        return
+    first = not InboundMessage.objects.filter(case=case, received_at__lt=inbound.received_at).exists()
+    locked.reply_due_at = reply_due(
+        inbound.received_at,
+        first=first,
+        first_hours=policy.reply_first_hours,
+        followup_hours=policy.reply_followup_hours,
+    )
+    locked.reply_overdue = False
+    locked.save(update_fields=["reply_due_at", "reply_overdue", "updated_at"])
+    case.reply_due_at, case.reply_overdue = locked.reply_due_at, False
 
 
 def hold_automated(customer: Customer, case: Case) -> list[int]:

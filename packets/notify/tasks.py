@@ -35,7 +35,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from packets.messaging import current_issues, enqueue_send, refresh_links
-from packets.models import AuditEvent, Message
+from packets.models import AuditEvent, Case, Message
 from packets.outbound import emit, message_payload
 
 from . import senders
@@ -170,6 +170,11 @@ def _mark_sent(message: Message, provider_id: str, reason: str) -> None:
             next_attempt_at=None,
             last_error="",
         )
+        if locked.audience == Message.Audience.CUSTOMER and locked.case_id and not locked.standing_approval:
+            # a person's answer reached the customer: nobody waits for one now
+            Case.objects.filter(pk=locked.case_id, reply_due_at__isnull=False).update(
+                reply_due_at=None, reply_overdue=False, updated_at=timezone.now()
+            )
         emit("message.sent", message_payload(locked), case=locked.case)
 
 

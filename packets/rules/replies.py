@@ -5,13 +5,15 @@ Pure functions of the headers and the text. An auto-reply or a bounce (RFC 3834 
 recognised and never scored: an out-of-office "I am away" is not the customer's mood. The quoted
 part of a reply (our own message, "> " lines, the "On ... wrote:" line and what follows, a
 forwarded or "Original Message" block, a signature after "-- ") is cut before scoring, so the
-words of our update are never read as theirs.
+words of our update are never read as theirs. A customer who wrote waits for a person's answer
+until ``reply_due``: the policy's hours for their first message on the case, or for a later one.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from datetime import datetime, timedelta
 
 AUTOMATED_PRECEDENCE = frozenset({"bulk", "junk", "list", "auto_reply"})
 DAEMON_SENDERS = ("mailer-daemon", "postmaster")
@@ -73,3 +75,9 @@ def strip_quoted(text: str) -> str:
         text = text[: signature.start()]
     lines = [line for line in text.split("\n") if not line.lstrip().startswith(">")]
     return "\n".join(lines).strip()
+
+
+def reply_due(received_at: datetime, *, first: bool, first_hours: int, followup_hours: int) -> datetime:
+    """When a person must have answered the customer's message: the policy's hours for a first
+    message on the case, or for a later one."""
+    return received_at + timedelta(hours=first_hours if first else followup_hours)
