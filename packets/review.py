@@ -12,7 +12,9 @@ page (``/review/weekly/``), its print version and ``manage.py weekly_review --pd
 - **product-page wording** that promises fast shipping on something backordered or gone, with
   a suggested replacement built from the ETA range;
 - **suppliers to deprioritise**: a scorecard score under ``DEPRIORITISE_BELOW``;
-- **purchase orders awaiting approval** (proposed by the supplier follow-up).
+- **purchase orders awaiting approval** (proposed by the supplier follow-up);
+- **customer replies**: time to a person's answer (median, 90th percentile), reply deadlines
+  missed, and the cancellation rate of backordered orders (``review_replies``).
 """
 
 from __future__ import annotations
@@ -34,6 +36,7 @@ from suppliers.models import PurchaseOrder, Supplier, SupplierSource, SupplierUp
 from suppliers.scorecards import DEPRIORITISE_BELOW, scorecards
 
 from .models import Case, Decision, Outcome
+from .review_replies import reply_figures
 
 UNAVAILABLE = {
     SupplierUpdate.StockStatus.OUT_OF_STOCK,
@@ -119,6 +122,7 @@ def build_weekly_review(*, now: datetime | None = None, policy: StorePolicy | No
         "deprioritise": deprioritise,
         "scorecards": [cards[s.pk] for s in suppliers],
         "proposals": proposals,
+        "replies": reply_figures(start, now),
         "deprioritise_below": DEPRIORITISE_BELOW,
         "charts": {
             "waiting_by_supplier": bar_chart(
