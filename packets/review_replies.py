@@ -19,8 +19,7 @@ from datetime import datetime, timedelta
 from django.db.models import Q
 
 from backorders.models import Order
-
-from .models import AuditEvent, Case, InboundMessage, Message
+from packets.models import AuditEvent, Case, InboundMessage, Message
 
 
 def percentile(values: list[float], share: float) -> float | None:

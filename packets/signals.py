@@ -8,9 +8,10 @@ from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
+from packets.notify import inbound_webhooks, replies
+
 from . import email_tracking
 from .models import AuditEvent
-from .notify import inbound_webhooks, replies
 
 
 @receiver(tracking, dispatch_uid="packets.email_tracking")

@@ -1,5 +1,7 @@
 from django.urls import path
 
+from packets.notify import inbound_webhooks
+
 from . import (
     email_tracking,
     review_views,
@@ -10,7 +12,6 @@ from . import (
     views_replies,
     views_store_actions,
 )
-from .notify import inbound_webhooks
 
 app_name = "packets"
 

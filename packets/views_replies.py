@@ -14,9 +14,8 @@ from django.urls import reverse
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders.roles import is_staff_member
-
-from .models import InboundMail
-from .notify import replies
+from packets.models import InboundMail
+from packets.notify import replies
 
 SHOWN = 100
 
