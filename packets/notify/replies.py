@@ -3,7 +3,7 @@
 Every email that reaches the store (a provider's inbound webhook, or the IMAP mailbox) is first
 stored as it arrived (``store``: an ``InboundMail`` row, one per Message-ID and source, so a
 provider's retry or a mailbox read twice keeps one), then ``apply_reply(mail_id)`` runs on the
-worker. It finds the case, in this order:
+worker (``apply_received``, every two minutes, reads any whose enqueue was lost). It finds the case, in this order:
 
 1. the signed reply address (``reply+<token>@REPLY_DOMAIN``) the email was sent to;
 2. ``In-Reply-To`` / ``References`` naming a ``Message-ID`` we sent;
@@ -22,6 +22,7 @@ replies" page, where a person attaches it to a case (``attach``).
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from email.utils import getaddresses
 
 from anymail.inbound import AnymailInboundMessage
@@ -31,7 +32,9 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.html import strip_tags
 
+from backorders.intake.common import q_options
 from backorders.models import Customer, StorePolicy
+from backorders.queueing import enqueue_stored
 from backorders.roles import is_staff_member
 from packets import sentiment
 from packets.models import AuditEvent, Case, InboundMail, InboundMessage, Message
@@ -74,11 +77,31 @@ def store(source: str, message: AnymailInboundMessage, *, fallback_id: str = "")
 
 
 def _enqueue(mail_id: int) -> None:
-    from django_q.tasks import async_task
+    """Hand the stored email to the queue; when the broker cannot take it, ``apply_received`` will."""
+    enqueue_stored(
+        APPLY_TASK, mail_id, what=f"email reply {mail_id}", task_name=f"reply-{mail_id}", q_options=q_options()
+    )
 
-    from backorders.intake.common import q_options
 
-    async_task(APPLY_TASK, mail_id, task_name=f"reply-{mail_id}", q_options=q_options())
+def apply_received(older_than_seconds: int = 60, limit: int = 500) -> int:
+    """Read the stored emails still unread after a while (their enqueue was lost), oldest first.
+    One that fails does not stop the others; the run then raises, naming them, so the queue records it."""
+    cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
+    ids = list(
+        InboundMail.objects.filter(status=InboundMail.Status.RECEIVED, received_at__lt=cutoff)
+        .order_by("received_at", "pk")
+        .values_list("pk", flat=True)[:limit]
+    )
+    failed = []
+    for mail_id in ids:
+        try:
+            apply_reply(mail_id)
+        except Exception:
+            logger.exception("Email reply %s failed while catching up", mail_id)
+            failed.append(mail_id)
+    if failed:
+        raise RuntimeError(f"{len(failed)} stored email replies could not be read: {failed[:20]}")
+    return len(ids)
 
 
 def apply_reply(mail_id: int) -> str:

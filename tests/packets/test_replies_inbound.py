@@ -295,3 +295,29 @@ def test_mailgun_replies_are_checked_against_its_signing_key_too(settings, clien
     assert signed.status_code == 200
     mail = InboundMail.objects.get()
     assert (mail.source, mail.status, mail.case_id) == ("mailgun", "matched", store["case"].pk)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stored_reply_whose_reading_was_never_queued_is_read_by_the_catch_up_schedule(settings):
+    """The row is committed before its task is queued; when the broker lost the task, the
+    ``replies.apply_received`` schedule reads it (a fresh one is left to its own task)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    store = store_that_wrote()
+    email = reply_email(to="orders@shop.example.com", In_Reply_To=SENT_MESSAGE_ID)
+    lost = InboundMail.objects.create(
+        source="postmark",
+        raw=email.as_string(),
+        from_address=CUSTOMER_EMAIL,
+        received_at=timezone.now() - timedelta(minutes=3),
+    )
+    fresh = InboundMail.objects.create(source="postmark", raw=email.as_string(), from_address=CUSTOMER_EMAIL)
+
+    assert replies.apply_received() == 1
+
+    lost.refresh_from_db()
+    fresh.refresh_from_db()
+    assert (lost.status, lost.case_id) == ("matched", store["case"].pk) and fresh.status == "received"
+    assert replies.apply_received() == 0
