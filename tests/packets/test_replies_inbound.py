@@ -321,3 +321,20 @@ def test_a_stored_reply_whose_reading_was_never_queued_is_read_by_the_catch_up_s
     fresh.refresh_from_db()
     assert (lost.status, lost.case_id) == ("matched", store["case"].pk) and fresh.status == "received"
     assert replies.apply_received() == 0
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("provider", ["postmark", "mailgun", "sendgrid", "amazon_ses", "brevo"])
+@pytest.mark.parametrize(
+    "body", [b"", b"{", b"[]", b"\xff\xfe", b'{"Type": 1}', b"null", b'{"FromFull": 3}', b'{"items": [1]}']
+)
+def test_it_never_answers_a_bad_inbound_body_with_5xx(settings, provider, body):
+    from django.test import Client
+
+    settings.ANYMAIL = {**settings.ANYMAIL, "WEBHOOK_SECRET": [SECRET], "MAILGUN_WEBHOOK_SIGNING_KEY": "k"}
+    settings.Q_CLUSTER = {**settings.Q_CLUSTER, "sync": True}
+    auth = "Basic " + base64.b64encode(SECRET.encode()).decode()
+    response = Client(raise_request_exception=False).post(
+        f"/anymail/{provider}/inbound/", body, content_type="application/json", headers={"Authorization": auth}
+    )
+    assert response.status_code < 500, (provider, body, response.status_code, response.content[:200])
