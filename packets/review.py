@@ -335,7 +335,22 @@ def weekly_review_alert(now: datetime | None = None) -> str:
         f"Weekly review, week {week}: {len(review['stockouts'])} stockouts, {len(review['stale'])} stale shipments, "
         f"{len(review['to_pause'])} products to consider pausing, {len(review['wording'])} product pages to reword, "
         f"{len(review['deprioritise'])} suppliers to deprioritise, {len(review['proposals'])} purchase orders "
-        f"awaiting approval. {settings.SITE_URL}/review/weekly/"
+        f"awaiting approval. {_replies_line(review['replies'])}{settings.SITE_URL}/review/weekly/"
     )
     queue_staff_alert(text, key=f"review:{year}-W{week:02d}")
     return text
+
+
+def _replies_line(replies: dict) -> str:
+    answered = (
+        f"answered in {replies['median_hours']} h (median), {replies['p90_hours']} h (90th percentile)"
+        if replies["median_hours"] is not None
+        else "none answered yet"
+    )
+    cancelled = (
+        f", {replies['cancellation_rate']}% of backordered orders cancelled" if replies["backordered_orders"] else ""
+    )
+    return (
+        f"Customers wrote {replies['received']} times: {answered}, {replies['breaches']} reply deadlines "
+        f"missed{cancelled}. "
+    )

@@ -206,4 +206,5 @@ def test_it_sends_the_weekly_summary_to_the_staff_channel_once_a_week(settings, 
     weekly_review_alert()
     alert = Message.objects.get(audience="staff")
     assert alert.body == text and "Weekly review, week" in text and "/review/weekly/" in text
+    assert "Customers wrote 0 times: none answered yet, 0 reply deadlines missed" in text
     assert alert.status == "queued"
