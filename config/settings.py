@@ -5,10 +5,12 @@ Every value that comes from the environment goes through a helper of ``config.en
 deployment should stop the process, not surface as a surprise days later.
 """
 
+import re
 import sys
 from datetime import timedelta
 from email.utils import formataddr
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
@@ -234,6 +236,25 @@ ANYMAIL = {
     ),
     **{name: env_str(name) for name in _email_keys if env_str(name) and name != "SENDGRID_API_KEY"},
 }
+# Replies come in whichever way mail goes out: a provider's inbound webhook takes the same basic
+# auth, and Mailgun's also its signing key (set it even when mail goes out over SMTP).
+if env_str("MAILGUN_WEBHOOK_SIGNING_KEY"):
+    ANYMAIL["MAILGUN_WEBHOOK_SIGNING_KEY"] = env_str("MAILGUN_WEBHOOK_SIGNING_KEY")
+# Every email we send names a signed reply address reply+<token>@REPLY_DOMAIN (a domain whose mail
+# reaches the provider's inbound route or the IMAP mailbox); unset, replies go to the sender address
+# and are matched by their In-Reply-To / References headers and the customer's address.
+REPLY_DOMAIN = env_str("REPLY_DOMAIN").strip().lower()
+if REPLY_DOMAIN and not re.fullmatch(r"[a-z0-9](?:[a-z0-9.-]*[a-z0-9])?\.[a-z]{2,}|localhost", REPLY_DOMAIN):
+    raise ImproperlyConfigured(f"REPLY_DOMAIN must be a domain such as replies.example.com, got {REPLY_DOMAIN!r}")
+# A plain mailbox for stores without an email provider: imaps://user:password@host[:port]/INBOX
+# (imap:// only for a server on this machine); `manage.py fetch_replies` and a schedule read it.
+IMAP_URL = env_str("IMAP_URL")
+if IMAP_URL:
+    _imap = urlsplit(IMAP_URL)
+    if _imap.scheme not in {"imap", "imaps"} or not (_imap.hostname and _imap.username and _imap.password):
+        raise ImproperlyConfigured("IMAP_URL must be imaps://user:password@host/INBOX (user and password quoted)")
+    if _imap.scheme == "imap" and _imap.hostname not in {"127.0.0.1", "::1", "localhost"}:
+        raise ImproperlyConfigured("IMAP_URL: plain imap:// is only for a server on this machine; use imaps://")
 
 # Background work: django-q2. Redis is the broker when REDIS_URL is set, the ORM otherwise.
 # retry (seconds before an unacknowledged task is delivered again) stays above timeout so one

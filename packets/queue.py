@@ -273,8 +273,9 @@ def store_today(now=None):
 
 
 def ranked(cases, now):
-    """Cases by money and trust at stake: the order's value, counted once more for each step of a
-    missed promise, of customer silence and for a chargeback sign; then by risk and silence.
+    """Cases whose customer waits past the reply deadline first (an escalation); then by money and
+    trust at stake: the order's value, counted once more for each step of a missed promise, of
+    customer silence and for a chargeback sign; then by risk and silence.
 
     Portable SQL (the demo runs on SQLite): steps are date comparisons, not date arithmetic."""
     today = store_today(now)
@@ -288,7 +289,13 @@ def ranked(cases, now):
     return cases.annotate(
         stake=ExpressionWrapper(value * (Value(1) + trust), output_field=money),
         unanswered_since=oldest_unanswered_word(),
-    ).order_by("-stake", "-risk_rank", F("customer_silent_since").asc(nulls_last=True), "id")
+    ).order_by("-reply_overdue", "-stake", "-risk_rank", F("customer_silent_since").asc(nulls_last=True), "id")
+
+
+def customer_wrote_at() -> Subquery:
+    """When the customer last wrote about the case (the queue shows "customer wrote N min ago")."""
+    latest = InboundMessage.objects.filter(case=OuterRef("pk")).order_by("-received_at", "-id")
+    return Subquery(latest.values("received_at")[:1])
 
 
 def queue(form: QueueFilterForm, now=None, *, leave_out=()):
@@ -297,7 +304,7 @@ def queue(form: QueueFilterForm, now=None, *, leave_out=()):
     now = now or timezone.now()
     active = form.active()
     text = form.cleaned_data.get("q") or ""
-    cases, counted = Case.objects.for_queue(), Case.objects.open()
+    cases, counted = Case.objects.for_queue().annotate(customer_wrote_at=customer_wrote_at()), Case.objects.open()
     if not form.cleaned_data.get("decided"):
         # decided cases leave the queue until something changes (the sweep reopens them then)
         cases, counted = cases.exclude(status=Case.Status.ACTIONED), counted.exclude(status=Case.Status.ACTIONED)

@@ -12,7 +12,9 @@ page (``/review/weekly/``), its print version and ``manage.py weekly_review --pd
 - **product-page wording** that promises fast shipping on something backordered or gone, with
   a suggested replacement built from the ETA range;
 - **suppliers to deprioritise**: a scorecard score under ``DEPRIORITISE_BELOW``;
-- **purchase orders awaiting approval** (proposed by the supplier follow-up).
+- **purchase orders awaiting approval** (proposed by the supplier follow-up);
+- **customer replies**: time to a person's answer (median, 90th percentile), reply deadlines
+  missed, and the cancellation rate of backordered orders (``review_replies``).
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from django.utils import timezone
 
 from backorders.calendar import BusinessCalendar
 from backorders.models import OrderLine, Product, Shipment, StorePolicy, TrackingStatus
+from packets.notify.reply_times import reply_figures
 from suppliers.charts import bar_chart
 from suppliers.eta import customer_ranges
 from suppliers.models import PurchaseOrder, Supplier, SupplierSource, SupplierUpdate
@@ -119,6 +122,7 @@ def build_weekly_review(*, now: datetime | None = None, policy: StorePolicy | No
         "deprioritise": deprioritise,
         "scorecards": [cards[s.pk] for s in suppliers],
         "proposals": proposals,
+        "replies": reply_figures(start, now),
         "deprioritise_below": DEPRIORITISE_BELOW,
         "charts": {
             "waiting_by_supplier": bar_chart(
@@ -331,7 +335,22 @@ def weekly_review_alert(now: datetime | None = None) -> str:
         f"Weekly review, week {week}: {len(review['stockouts'])} stockouts, {len(review['stale'])} stale shipments, "
         f"{len(review['to_pause'])} products to consider pausing, {len(review['wording'])} product pages to reword, "
         f"{len(review['deprioritise'])} suppliers to deprioritise, {len(review['proposals'])} purchase orders "
-        f"awaiting approval. {settings.SITE_URL}/review/weekly/"
+        f"awaiting approval. {_replies_line(review['replies'])}{settings.SITE_URL}/review/weekly/"
     )
     queue_staff_alert(text, key=f"review:{year}-W{week:02d}")
     return text
+
+
+def _replies_line(replies: dict) -> str:
+    answered = (
+        f"answered in {replies['median_hours']} h (median), {replies['p90_hours']} h (90th percentile)"
+        if replies["median_hours"] is not None
+        else "none answered yet"
+    )
+    cancelled = (
+        f", {replies['cancellation_rate']}% of backordered orders cancelled" if replies["backordered_orders"] else ""
+    )
+    return (
+        f"Customers wrote {replies['received']} times: {answered}, {replies['breaches']} reply deadlines "
+        f"missed{cancelled}. "
+    )

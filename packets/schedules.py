@@ -40,6 +40,10 @@ SCHEDULES: list[Declared] = [
     # outgoing messages: due retries, and rows a dead worker left in "sending"
     Declared(name="notify.retry", func="packets.notify.tasks.retry_due_messages", minutes=1),
     Declared(name="notify.reconcile", func="packets.notify.reconcile.reconcile_stuck", minutes=5),
+    # customers' email replies in the IMAP_URL mailbox (nothing to do when it is not set)
+    Declared(name="replies.fetch_imap", func="packets.notify.imap.fetch_replies", minutes=1),
+    # customers' stored email replies whose reading was never queued (a broker outage)
+    Declared(name="replies.apply_received", func="packets.notify.replies.apply_received", minutes=2),
     # store actions (cancel, refund, hold, tag) due for a retry or lost by a dead worker
     Declared(name="store_actions.retry", func="packets.store_actions.runner.retry_due_actions", minutes=1),
     # Zendesk tickets of escalated cases, due for a retry or lost by a dead worker

@@ -1,19 +1,26 @@
-"""Audit rows for authentication events, and email providers' delivery reports handed to
-``email_tracking``. Business rules never live in signals."""
+"""Audit rows for authentication events, email providers' delivery reports handed to
+``email_tracking``, and customers' email replies handed to ``notify.replies`` (stored, then read
+by a task). Business rules never live in signals."""
 
-from anymail.signals import tracking
+from anymail.signals import inbound, tracking
 from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth.signals import user_logged_in, user_logged_out
 from django.dispatch import receiver
 
+from packets.notify import email_tracking, inbound_webhooks, replies
+
 from .models import AuditEvent
-from .notify import email_tracking
 
 
 @receiver(tracking, dispatch_uid="packets.notify.email_tracking")
 def email_delivery_report(sender, event, esp_name, **kwargs):
     email_tracking.record(event, esp_name)
+
+
+@receiver(inbound, dispatch_uid="packets.inbound_reply")
+def email_reply(sender, event, esp_name, **kwargs):
+    replies.store(inbound_webhooks.SOURCE_OF[esp_name], event.message, fallback_id=event.event_id or "")
 
 
 @receiver(user_logged_in)

@@ -1,10 +1,11 @@
 from django.urls import path
 
 from . import views
-from .notify import email_tracking
+from .notify import email_tracking, inbound_webhooks
 from .views import connections as views_connections
 from .views import customer as views_customer
 from .views import export as views_export
+from .views import replies as views_replies
 from .views import review as review_views
 from .views import routine as views_routine
 from .views import store_actions as views_store_actions
@@ -27,6 +28,9 @@ urlpatterns = [
     path("cases/decisions/<int:decision_id>/approve/", views.decision_approve, name="decision-approve"),
     path("cases/decisions/<int:decision_id>/reject/", views.decision_reject, name="decision-reject"),
     path("cases/messages/<int:message_id>/approve/", views.message_approve, name="message-approve"),
+    # customer replies no case matched, for a person to attach
+    path("replies/unmatched/", views_replies.unmatched_replies, name="unmatched-replies"),
+    path("replies/<int:mail_id>/attach/", views_replies.attach_reply, name="reply-attach"),
     # Customer page (signed link, no login)
     path("o/<str:token>/", views_customer.customer_order, name="customer-order"),
     path("o/<str:token>/cancel/", views_customer.customer_cancel, name="customer-cancel"),
@@ -53,4 +57,12 @@ urlpatterns = [
     path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
     # email providers' delivery reports, at django-anymail's tracking webhook URLs
     path("anymail/<slug:provider>/tracking/", email_tracking.tracking_webhook, name="email-tracking"),
+    # customers' email replies, at django-anymail's inbound webhook URLs (Mailgun also inbound_mime/)
+    path("anymail/<slug:provider>/inbound/", inbound_webhooks.inbound_webhook, name="email-inbound"),
+    path(
+        "anymail/mailgun/inbound_mime/",
+        inbound_webhooks.inbound_webhook,
+        {"provider": "mailgun"},
+        name="email-inbound-mailgun-mime",
+    ),
 ]

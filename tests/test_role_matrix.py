@@ -24,7 +24,7 @@ from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from backorders.models import ImportJob, StockAllocation
 from packets.health import heartbeat
-from packets.models import ExportJob
+from packets.models import ExportJob, InboundMail
 from tests import factories
 
 pytestmark = [pytest.mark.django_db, pytest.mark.postgres]
@@ -102,6 +102,12 @@ MATRIX: dict[str, Row] = {
     "packets:connection-test": Row("POST", LOGIN, 403, 302, "name"),
     # email providers' delivery reports: basic auth, refused while no secret is set
     "packets:email-tracking": Row("POST", 401, 401, 401, "provider"),
+    # customers' email replies from the providers: the same basic auth
+    "packets:email-inbound": Row("POST", 401, 401, 401, "provider"),
+    "packets:email-inbound-mailgun-mime": Row("POST", 401, 401, 401),
+    # replies no case matched: staff read them and attach each to its case (an empty form: 400)
+    "packets:unmatched-replies": Row("GET", LOGIN, 200, 200),
+    "packets:reply-attach": Row("POST", LOGIN, 400, 400, "mail_id"),
 }
 
 
@@ -160,6 +166,7 @@ def world(owner, support):
         "token": "not-a-signed-token",
         "action_id": action.pk,
         "name": "shopify",
+        "mail_id": InboundMail.objects.create(source="imap", raw="Subject: hello\n\nhi\n", status="unmatched").pk,
     }
 
 

@@ -7,6 +7,7 @@ write an AuditEvent in the same transaction; an illegal move raises, it is never
 from .audit import AuditEvent, AuditEventQuerySet
 from .base import IllegalTransition, StatusMachine
 from .cases import Case, CaseQuerySet, Decision, Outcome, Packet
+from .inbound_mail import InboundMail
 from .integrations import (
     OutboundDelivery,
     OutboundSubscription,
@@ -26,6 +27,7 @@ __all__ = [
     "Decision",
     "ExportJob",
     "IllegalTransition",
+    "InboundMail",
     "InboundMessage",
     "Message",
     "OutboundDelivery",

@@ -28,7 +28,13 @@ class CaseQuerySet(models.QuerySet):
         return (
             self.open()
             .select_related("order__customer", "product", "supplier", "assignee")
-            .order_by("-risk_rank", "-promise_at_risk", models.F("customer_silent_since").asc(nulls_last=True), "id")
+            .order_by(
+                "-reply_overdue",
+                "-risk_rank",
+                "-promise_at_risk",
+                models.F("customer_silent_since").asc(nulls_last=True),
+                "id",
+            )
         )
 
 
@@ -104,6 +110,10 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_cases"
     )
     promise_at_risk = models.BooleanField(default=False, help_text="The promised ship date is near or gone.")
+    reply_due_at = models.DateTimeField(
+        null=True, blank=True, help_text="When the customer who wrote must have a person's answer; empty: nobody waits."
+    )
+    reply_overdue = models.BooleanField(default=False, help_text="The reply deadline passed unanswered (escalated).")
     customer_silent_since = models.DateTimeField(
         null=True, blank=True, help_text="When the customer last heard from us (or ordered, if never)."
     )
@@ -146,14 +156,15 @@ class Case(models.Model):
                 name="case_queue_order",
             ),
             models.Index(fields=["kind", "category", "status"], name="case_kind_category"),
-            # the queue itself: open cases only, already in the queue's order
+            # the queue itself: open cases only, already in the queue's order (overdue replies first)
             models.Index(
+                models.F("reply_overdue").desc(),
                 models.F("risk_rank").desc(),
                 models.F("promise_at_risk").desc(),
                 "customer_silent_since",
                 "id",
                 condition=~Q(status="resolved"),
-                name="case_open_queue_order",
+                name="case_open_queue_overdue_first",
             ),
         ]
 

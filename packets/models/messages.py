@@ -93,6 +93,9 @@ class Message(StatusMachine, models.Model):
     provider_id = models.CharField(
         max_length=255, blank=True, help_text="The provider's id for it (the email provider's message id)."
     )
+    email_message_id = models.CharField(
+        max_length=255, blank=True, help_text="The Message-ID header it went out with (a reply names it)."
+    )
     delivery = models.CharField(max_length=16, choices=Delivery.choices, blank=True, default=Delivery.UNKNOWN)
     delivery_detail = models.CharField(max_length=500, blank=True, help_text="The provider's words on it.")
     delivery_at = models.DateTimeField(null=True, blank=True)
@@ -119,6 +122,9 @@ class Message(StatusMachine, models.Model):
             models.Index(fields=["status", "next_attempt_at"], name="message_status_next_attempt"),
             models.Index(fields=["case", "status"], name="message_case_status"),
             models.Index(fields=["provider_id"], name="message_provider_id", condition=~Q(provider_id="")),
+            models.Index(
+                fields=["email_message_id"], name="message_email_message_id", condition=~Q(email_message_id="")
+            ),
         ]
 
     def __str__(self) -> str:

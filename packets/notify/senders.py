@@ -11,7 +11,9 @@ the duplicate guard is ours (the claim in ``tasks.send_message`` and ``find_sent
 
 The id returned for an email is the provider's own message id when an API sent it (anymail's
 ``anymail_status.message_id``: what the provider's delivery webhooks name), else our
-``Message-ID`` header (what an SMTP relay's events carry as ``smtp-id``).
+``Message-ID`` header (what an SMTP relay's events carry as ``smtp-id``). Every email names the
+signed reply address (``reply_address``) as its Reply-To when ``REPLY_DOMAIN`` is set, and the
+``Message-ID`` it went out with is kept on the message: a customer's reply names one or both.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from django.core.mail import EmailMessage, get_connection
 
 from backorders.phones import is_e164
 from packets.models import Message
+from packets.notify.reply_address import reply_address
 
 
 class SendError(Exception):
@@ -71,11 +74,13 @@ def message_id_header(message: Message) -> str:
 
 def send_email(message: Message) -> str:
     mid = message_id_header(message)
+    reply_to = reply_address(message.pk)
     email = EmailMessage(
         subject=message.subject,
         body=message.body,
         from_email=settings.DEFAULT_FROM_EMAIL,
         to=[message.to],
+        reply_to=[reply_to] if reply_to else None,
         headers={"Message-ID": mid, "X-Idempotency-Key": message.idempotency_key},
     )
     connection = get_connection(fail_silently=False)

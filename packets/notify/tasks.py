@@ -35,7 +35,7 @@ from django.db.models import F, Q
 from django.utils import timezone
 
 from packets.integrations.outbound import emit, message_payload
-from packets.models import AuditEvent, Message
+from packets.models import AuditEvent, Case, Message
 from packets.notify.messaging import current_issues, enqueue_send, refresh_links
 
 from . import senders
@@ -106,6 +106,11 @@ def _paused(message: Message) -> str:
             "Not sent: the case is on chargeback watch, so automated replies are paused. "
             "The owner reads the case and sends this again, or writes another."
         )
+    if message.standing_approval and message.needs_owner:  # held after approval (a customer's chargeback words)
+        return (
+            "Not sent: the customer's reply carries chargeback risk, so automated replies are held. "
+            "The owner reads the case and sends this again, or writes another."
+        )
     return ""
 
 
@@ -161,9 +166,15 @@ def _mark_sent(message: Message, provider_id: str, reason: str) -> None:
             reason=reason,
             sent_at=timezone.now(),
             provider_id=provider_id[:255],
+            email_message_id=senders.message_id_header(locked) if locked.channel == Message.Channel.EMAIL else "",
             next_attempt_at=None,
             last_error="",
         )
+        if locked.audience == Message.Audience.CUSTOMER and locked.case_id and not locked.standing_approval:
+            # a person's answer reached the customer: nobody waits for one now
+            Case.objects.filter(pk=locked.case_id, reply_due_at__isnull=False).update(
+                reply_due_at=None, reply_overdue=False, updated_at=timezone.now()
+            )
         emit("message.sent", message_payload(locked), case=locked.case)
 
 

@@ -9,7 +9,8 @@ Erasure anonymises what identifies the person and keeps the structure the audit 
   statuses stay, so the trail reads;
 * the Zendesk tickets of their cases: the kept copy of the ticket's comment replaced (the ticket
   in Zendesk is the store's own helpdesk record, erased there);
-* inbound messages from them: body and sender address replaced;
+* inbound messages from them: body and sender address replaced; the emails they came in (kept
+  raw for a replay, ``InboundMail``): source, sender and subject replaced;
 * the raw webhook deliveries of their orders: the kept body replaced by a marker (its SHA-256 of
   the original stays, so a duplicate copy is still recognised) and the headers emptied.
 
@@ -30,8 +31,16 @@ from django.db.models import Q
 from django.utils import timezone
 
 from backorders.models import Customer, Order, Shipment, WebhookDelivery
-from packets.models import AuditEvent, Case, InboundMessage, Message, Packet, ZendeskTicket
-from packets.privacy.erasure import ERASED, ERASED_BODY, Scrubber, needles, scrub_everywhere, scrub_related
+from packets.models import AuditEvent, Case, InboundMail, InboundMessage, Message, Packet, ZendeskTicket
+from packets.privacy.erasure import (
+    ERASED,
+    ERASED_BODY,
+    Scrubber,
+    erase_inbound_mail,
+    needles,
+    scrub_everywhere,
+    scrub_related,
+)
 
 
 class CustomerNotFound(Exception):
@@ -55,6 +64,11 @@ def export_customer(email: str) -> dict:
     orders = Order.objects.filter(customer=customer).prefetch_related("lines").order_by("placed_at", "pk")
     messages = Message.objects.filter(Q(customer=customer) | Q(order__customer=customer)).order_by("created_at", "pk")
     inbound = InboundMessage.objects.filter(Q(customer=customer) | Q(order__customer=customer))
+    emails = InboundMail.objects.filter(
+        Q(inbound__customer=customer)
+        | Q(inbound__order__customer=customer)
+        | (Q(from_address__iexact=customer.email) if customer.email else Q(pk__in=[]))
+    ).order_by("received_at", "pk")
     return {
         "customer": {
             "email": customer.email,
@@ -111,6 +125,17 @@ def export_customer(email: str) -> dict:
             }
             for m in inbound.order_by("received_at", "pk")
         ],
+        "emails_received": [
+            {
+                "source": mail.source,
+                "from": mail.from_address,
+                "subject": mail.subject,
+                "received_at": mail.received_at.isoformat(),
+                "status": mail.status,
+                "source_text": mail.raw,
+            }
+            for mail in emails
+        ],
         "cases": [
             {"title": case.title, "kind": case.kind, "status": case.status, "opened_at": case.opened_at.isoformat()}
             for case in _cases(customer)
@@ -128,6 +153,15 @@ def erase_customer(email: str, *, actor=None, reason: str = "erasure requested b
         order_ids = list(Order.objects.filter(customer=customer).values_list("pk", flat=True))
         orders = Order.objects.filter(pk__in=order_ids)
         identifying, local = needles(customer, orders)
+        # the emails they sent, by link first (what the scan by value then finds is a copy elsewhere)
+        linked_mail = erase_inbound_mail(
+            InboundMail.objects.filter(
+                Q(inbound__customer=customer)
+                | Q(inbound__order_id__in=order_ids)
+                | Q(case__order_id__in=order_ids)
+                | (Q(from_address__iexact=customer.email) if customer.email else Q(pk__in=[]))
+            )
+        )
         copies = scrub_related(customer, order_ids, Scrubber(identifying + local))
         copies |= scrub_everywhere(customer, Scrubber(identifying))
         external = [f"order:{x}" for x in orders.values_list("external_id", flat=True)]
@@ -143,6 +177,7 @@ def erase_customer(email: str, *, actor=None, reason: str = "erasure requested b
             "inbound_messages": InboundMessage.objects.filter(Q(customer=customer) | Q(order_id__in=order_ids)).update(
                 from_address=ERASED, body=ERASED
             ),
+            "inbound_mail": linked_mail,
             "webhook_deliveries": WebhookDelivery.objects.filter(resource_id__in=external).update(
                 body=ERASED_BODY, headers={}
             ),

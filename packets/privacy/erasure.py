@@ -37,6 +37,7 @@ from backorders.models import Customer, ImportJob, Order, TrackingEvent, Webhook
 from packets.models import (
     Case,
     Decision,
+    InboundMail,
     InboundMessage,
     Message,
     OutboundDelivery,
@@ -180,7 +181,22 @@ def scrub_everywhere(customer: Customer, scrubber: Scrubber) -> dict[str, int]:
         "import_files": _scrub_import_jobs(scrubber),
         "task_results": _scrub_tasks(scrubber),
         "admin_log": _scrub_admin_log(customer, scrubber),
+        "inbound_mail": erase_inbound_mail(
+            InboundMail.objects.exclude(status=InboundMail.Status.ERASED).filter(
+                _icontains_any("raw", scrubber)
+                | _icontains_any("stripped_text", scrubber)
+                | _icontains_any("from_address", scrubber)
+                | _icontains_any("subject", scrubber)
+            )
+        ),
     }
+
+
+def erase_inbound_mail(rows) -> int:
+    """Replace the kept source of these customer emails (and what was read from it); the row, its
+    case and how it was matched stay, so the trail reads."""
+    erased = InboundMail.Status.ERASED
+    return rows.update(raw=ERASED, stripped_text="", from_address=ERASED, subject=ERASED, message_id="", status=erased)
 
 
 def _erase_webhook_bodies(scrubber: Scrubber) -> int:

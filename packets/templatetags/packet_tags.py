@@ -83,3 +83,20 @@ def promise_missed(order, today=None):
         return None
     late = ((today or store_today()) - promised).days
     return late if late > 0 else None
+
+
+@register.filter
+def until(value, now=None):
+    """How long until a moment, compactly ("5 h", "40 min"); empty when it has passed."""
+    from django.utils import timezone
+
+    if not value:
+        return ""
+    seconds = (value - (now or timezone.now())).total_seconds()
+    if seconds <= 0:
+        return ""
+    if seconds < 3600:
+        return f"{max(int(seconds // 60), 1)} min"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"

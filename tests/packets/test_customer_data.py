@@ -9,7 +9,7 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from backorders.models import WebhookDelivery
-from packets.models import AuditEvent, Packet, ZendeskTicket
+from packets.models import AuditEvent, InboundMail, Packet, ZendeskTicket
 from tests import factories
 
 pytestmark = pytest.mark.django_db
@@ -41,8 +41,17 @@ def jane():
         idempotency_key="backorder-desk-case-jane",
         request={"ticket": {"subject": "Escalated", "comment": {"body": "Customer: Jane Doe <jane@example.com>"}}},
     )
-    factories.InboundMessageFactory(
+    inbound = factories.InboundMessageFactory(
         case=case, order=order, customer=customer, from_address="jane@example.com", body="Where is it? Jane"
+    )
+    InboundMail.objects.create(  # the email it came in, kept raw
+        source="imap",
+        from_address="jane@example.com",
+        subject="Re: your order",
+        raw="From: Jane Doe <jane@example.com>\nSubject: Re: your order\n\nWhere is it? Jane\n",
+        status="matched",
+        case=case,
+        inbound=inbound,
     )
     WebhookDelivery.objects.create(
         source=WebhookDelivery.Source.SHOPIFY,
@@ -69,6 +78,8 @@ def test_it_exports_one_customers_orders_lines_messages_and_cases(jane, capsys):
     assert data["orders"][0]["lines"] == [{"sku": "MUG-1", "title": "Mug", "quantity": 2, "unit_price": "12.50"}]
     assert [m["body"] for m in data["messages"]] == ["Hi Jane, ..."]
     assert [m["from"] for m in data["inbound_messages"]] == ["jane@example.com"]
+    [email] = data["emails_received"]
+    assert email["from"] == "jane@example.com" and "Where is it? Jane" in email["source_text"]
     assert len(data["cases"]) == 1
 
 
@@ -94,6 +105,7 @@ def test_it_anonymises_the_customer_and_records_the_erasure(jane, capsys):
         "messages": 1,
         "zendesk_tickets": 1,
         "inbound_messages": 1,
+        "inbound_mail": 1,
         "webhook_deliveries": 1,
         "shipments": 0,
         # found by value: the ticket's requester name, and the order's body (also erased by its id)

@@ -19,7 +19,7 @@ from django.utils import timezone
 from django_q.models import Task
 
 from backorders.models import Customer, ImportJob, WebhookDelivery
-from packets.models import AuditEvent, InboundMessage, OutboundDelivery, Outcome, ZendeskTicket
+from packets.models import AuditEvent, InboundMail, InboundMessage, OutboundDelivery, Outcome, ZendeskTicket
 from tests import factories
 from tests.packets.contract_content import pdf_text
 from tests.packets.packet_content import case_with_packet, contract_content
@@ -61,7 +61,7 @@ def seed_everywhere(owner):
         approved_at=timezone.now(),
         last_error=f"Twilio answered 400: {PHONE} is not reachable",
     )
-    InboundMessage.objects.create(
+    inbound = InboundMessage.objects.create(
         case=case,
         order=order,
         customer=customer,
@@ -69,6 +69,25 @@ def seed_everywhere(owner):
         subject=f"Re: {NAME}",
         body="Where is it?",
         received_at=timezone.now(),
+    )
+    InboundMail.objects.create(  # the email that reply came in, kept raw for a replay
+        source="postmark",
+        message_id="<erasure-1@mail.example.org>",
+        from_address=EMAIL,
+        subject=f"Re: {NAME}",
+        raw=f"From: {NAME} <{EMAIL}>\nSubject: Re: {NAME}\nMessage-ID: <erasure-1@mail.example.org>\n\nWhere is it?\n",
+        stripped_text="Where is it?",
+        status="matched",
+        case=case,
+        inbound=inbound,
+    )
+    InboundMail.objects.create(  # from another address of theirs, matched to nothing: found by value
+        source="imap",
+        message_id="<erasure-2@work.example.org>",
+        from_address="w.q@work.example.org",
+        subject="Order question",
+        raw=f"From: w.q@work.example.org\nSubject: Order question\n\nAny news?\n-- \n{NAME}\n(541) 555-0187\n",
+        status="unmatched",
     )
     ZendeskTicket.objects.create(
         case=case, idempotency_key="zd-erasure", request={"ticket": {"requester": {"name": NAME, "email": EMAIL}}}
@@ -160,6 +179,7 @@ def test_the_seed_reaches_every_place_the_grep_reads(owner):
         "packets_outbounddelivery",
         "packets_zendeskticket",
         "packets_inboundmessage",
+        "packets_inboundmail",
         "packets_case",
         "django_admin_log",
         "django_q_task (unpickled)",

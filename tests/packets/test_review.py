@@ -158,8 +158,9 @@ def test_it_renders_the_review_page_in_a_fixed_number_of_queries(
     # sources, latest updates (6); cases by product, cases by order line, outcomes, decisions, case
     # statuses (5); stale shipments, their order lines, the lines' products (3); ETA: sources, open PO
     # lines, updates, history (4); active suppliers, scorecards: purchase orders, updates, shipments (4);
-    # proposals, their lines, the lines' products (3)
-    with django_assert_num_queries(29):
+    # proposals, their lines, the lines' products (3); customer replies: messages received, deadlines
+    # missed, backordered orders, those cancelled (4; answers are read only when someone wrote)
+    with django_assert_num_queries(33):
         response = support_client.get(reverse("packets:review-weekly"))
     body = response.content.decode()
     assert response.status_code == 200
@@ -205,4 +206,5 @@ def test_it_sends_the_weekly_summary_to_the_staff_channel_once_a_week(settings, 
     weekly_review_alert()
     alert = Message.objects.get(audience="staff")
     assert alert.body == text and "Weekly review, week" in text and "/review/weekly/" in text
+    assert "Customers wrote 0 times: none answered yet, 0 reply deadlines missed" in text
     assert alert.status == "queued"
