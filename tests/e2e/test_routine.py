@@ -83,7 +83,7 @@ def test_a_routine_case_takes_three_keys_and_the_rest_one_action(page, owner, ar
             assert case.order.number in flash
 
 
-def test_the_queue_and_the_case_page_fit_a_phone(browser, live_server, owner, artifacts):
+def test_the_queue_the_case_page_the_drafts_and_the_review_fit_a_phone(browser, live_server, owner, artifacts):
     case, _ = routine_case("#4101")
     for n in range(3):
         case_with_packet(contract_content(order_number=f"#42{n:02d}", risk_level="chargeback_watch"))
@@ -96,6 +96,8 @@ def test_the_queue_and_the_case_page_fit_a_phone(browser, live_server, owner, ar
             ("/cases/", "queue-390.png"),
             ("/cases/routine/", "routine-390.png"),
             (f"/cases/{case.pk}/", "case-390.png"),
+            ("/cases/drafts/", "drafts-390.png"),
+            ("/review/weekly/", "review-390.png"),
         ]:
             phone.goto(path)
             phone.wait_for_load_state("networkidle")
