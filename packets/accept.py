@@ -58,6 +58,17 @@ class Acceptance:
     def action_label(self) -> str:
         return Decision.Action(self.action).label
 
+    @property
+    def offer_to_make(self) -> str:
+        """What the decision asks people to offer the customer that the drafted update does not say
+        (empty when there is nothing): the owner must not take the update for the offer."""
+        if self.action == Decision.Action.OFFER_REPLACEMENT:
+            return (
+                "The update does not offer the replacement: the customer must agree to it, so this "
+                "decision asks for it to be offered to them; record the outcome when it is."
+            )
+        return ""
+
 
 def _recommended_option(packet: Packet) -> dict:
     for option in (packet.content or {}).get("options") or []:
