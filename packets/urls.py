@@ -1,6 +1,7 @@
 from django.urls import path
 
 from . import views
+from .integrations import zendesk_comments
 from .notify import email_tracking, inbound_webhooks
 from .views import connections as views_connections
 from .views import customer as views_customer
@@ -59,6 +60,8 @@ urlpatterns = [
     path("anymail/<slug:provider>/tracking/", email_tracking.tracking_webhook, name="email-tracking"),
     # customers' email replies, at django-anymail's inbound webhook URLs (Mailgun also inbound_mime/)
     path("anymail/<slug:provider>/inbound/", inbound_webhooks.inbound_webhook, name="email-inbound"),
+    # comments on escalated cases' Zendesk tickets (signed Zendesk webhook)
+    path("webhooks/zendesk/", zendesk_comments.comment_webhook, name="webhook-zendesk"),
     path(
         "anymail/mailgun/inbound_mime/",
         inbound_webhooks.inbound_webhook,
