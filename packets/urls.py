@@ -5,6 +5,7 @@ from .integrations import zendesk_comments
 from .notify import email_tracking, inbound_webhooks
 from .views import connections as views_connections
 from .views import customer as views_customer
+from .views import draft_reply as views_draft_reply
 from .views import export as views_export
 from .views import replies as views_replies
 from .views import review as review_views
@@ -26,6 +27,7 @@ urlpatterns = [
     path("cases/<int:case_id>/accept/", views_routine.case_accept, name="case-accept"),
     path("cases/<int:case_id>/outcome/", views.case_outcome, name="case-outcome"),
     path("cases/<int:case_id>/assign/", views.case_assign, name="case-assign"),
+    path("cases/<int:case_id>/draft-reply/", views_draft_reply.case_draft_reply, name="case-draft-reply"),
     path("cases/decisions/<int:decision_id>/approve/", views.decision_approve, name="decision-approve"),
     path("cases/decisions/<int:decision_id>/reject/", views.decision_reject, name="decision-reject"),
     path("cases/messages/<int:message_id>/approve/", views.message_approve, name="message-approve"),

@@ -78,6 +78,7 @@ MATRIX: dict[str, Row] = {
     "packets:case-decide": Row("POST", LOGIN, 400, 400, "case_id"),
     "packets:case-outcome": Row("POST", LOGIN, 400, 400, "case_id"),
     "packets:case-assign": Row("POST", LOGIN, 302, 302, "case_id"),
+    "packets:case-draft-reply": Row("POST", LOGIN, 404, 404, "case_id"),  # machine drafting is off by default
     "packets:decision-approve": Row("POST", LOGIN, 403, 302, "decision_id"),
     "packets:decision-reject": Row("POST", LOGIN, 403, 302, "decision_id"),
     "packets:message-approve": Row("POST", LOGIN, 302, 302, "message_id"),

@@ -252,3 +252,14 @@ def test_erasing_the_customer_erases_their_kept_comments(live_server, zendesk_se
     for mail in InboundMail.objects.all():
         assert mail.status == InboundMail.Status.ERASED
         assert "Oduya" not in mail.raw + mail.stripped_text + mail.from_address and THREAT not in mail.raw
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_unmatched_page_shows_a_comments_words_not_its_json(live_server, zendesk_settings, support_client):
+    escalated_store()
+    assert post(live_server, comment_added("Where is my kettle?", ticket=99999)).status_code == 200
+    assert post(live_server, comment_added("   ", ticket=99998, comment_id=7003)).status_code == 200
+
+    page = support_client.get("/replies/unmatched/").content.decode()
+
+    assert "Where is my kettle?" in page and "zen:event-type" not in page
