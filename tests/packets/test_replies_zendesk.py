@@ -263,3 +263,12 @@ def test_the_unmatched_page_shows_a_comments_words_not_its_json(live_server, zen
     page = support_client.get("/replies/unmatched/").content.decode()
 
     assert "Where is my kettle?" in page and "zen:event-type" not in page
+
+
+@pytest.mark.django_db
+def test_the_connections_page_says_whether_comments_can_come_in(owner_client, settings):
+    settings.ZENDESK_WEBHOOK_SECRET = ""
+    page = owner_client.get("/connections/").content.decode()
+    assert "/webhooks/zendesk/ (ZENDESK_WEBHOOK_SECRET not set: comments are refused)" in page
+    settings.ZENDESK_WEBHOOK_SECRET = SECRET
+    assert "/webhooks/zendesk/ (ZENDESK_WEBHOOK_SECRET set)" in owner_client.get("/connections/").content.decode()
