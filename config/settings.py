@@ -437,7 +437,8 @@ ZENDESK_WEBHOOK_TOLERANCE_SECONDS = env_int("ZENDESK_WEBHOOK_TOLERANCE_SECONDS",
 LLM_BASE_URL = env_str("LLM_BASE_URL").rstrip("/")  # e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1
 LLM_API_KEY = env_str("LLM_API_KEY")
 LLM_MODEL = env_str("LLM_MODEL")
-LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 30, minimum=1, maximum=300)
+# The page waits for the draft, so this stays under the web worker's 30 s timeout (config/gunicorn.conf.py).
+LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 20, minimum=1, maximum=25)
 if LLM_BASE_URL and not LLM_BASE_URL.startswith(("https://", "http://")):
     raise ImproperlyConfigured("LLM_BASE_URL must be an http(s) URL, e.g. https://api.openai.com/v1")
 

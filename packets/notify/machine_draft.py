@@ -123,7 +123,7 @@ def ask(messages: list[dict]) -> str:
             url,
             json={"model": settings.LLM_MODEL, "messages": messages, "temperature": TEMPERATURE},
             headers={"Authorization": f"Bearer {settings.LLM_API_KEY}"},
-            timeout=settings.LLM_TIMEOUT_SECONDS,
+            timeout=(min(5, settings.LLM_TIMEOUT_SECONDS), settings.LLM_TIMEOUT_SECONDS),
         )
     except requests.Timeout:
         raise DraftUnavailable(
