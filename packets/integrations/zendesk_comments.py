@@ -140,7 +140,6 @@ def read_event(event: dict) -> dict:
         "author_id": str(author.get("id") or ""),
         "author_is_staff": bool(author.get("is_staff")),
         "requester_id": str(detail.get("requester_id") or ""),
-        "subject": str(detail.get("subject") or ""),
     }
 
 
@@ -155,7 +154,8 @@ def store(comment: dict, raw: str) -> InboundMail:
             mail = InboundMail.objects.create(
                 source=InboundMail.Source.ZENDESK,
                 message_id=message_id,
-                subject=comment["subject"][:255],
+                # the ticket's subject is the store's words (the escalation's title), never scored as the customer's
+                subject=f"Comment on Zendesk ticket {comment['ticket_id']}",
                 raw=raw,
                 stripped_text=comment["body"],
             )

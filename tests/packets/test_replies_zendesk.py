@@ -272,3 +272,16 @@ def test_the_connections_page_says_whether_comments_can_come_in(owner_client, se
     assert "/webhooks/zendesk/ (ZENDESK_WEBHOOK_SECRET not set: comments are refused)" in page
     settings.ZENDESK_WEBHOOK_SECRET = SECRET
     assert "/webhooks/zendesk/ (ZENDESK_WEBHOOK_SECRET set)" in owner_client.get("/connections/").content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_tickets_subject_is_the_stores_words_and_is_not_scored(live_server, zendesk_settings):
+    store = escalated_store()
+    event = comment_added("Thanks, that helps a lot.")
+    event["detail"]["subject"] = "Escalated: chargeback threat, customer says scam, wants a callback"
+
+    assert post(live_server, event).status_code == 200
+
+    inbound = InboundMessage.objects.get(case=store["case"])
+    assert inbound.subject == f"Comment on Zendesk ticket {TICKET}"
+    assert "chargeback" not in inbound.intents and "callback_requested" not in inbound.intents
