@@ -426,6 +426,21 @@ ZENDESK_URL = env_str("ZENDESK_URL").rstrip("/")  # https://<subdomain>.zendesk.
 ZENDESK_OAUTH_TOKEN = env_str("ZENDESK_OAUTH_TOKEN")  # an OAuth access token (API tokens end 2027-04-30)
 ZENDESK_MAX_ATTEMPTS = env_int("ZENDESK_MAX_ATTEMPTS", 8, minimum=1, maximum=12)
 ZENDESK_RETRY_BASE_SECONDS = env_int("ZENDESK_RETRY_BASE_SECONDS", 30, minimum=1, maximum=600)
+# Ticket comments come back through a Zendesk webhook (POST /webhooks/zendesk/), signed with this
+# secret (the webhook's signing secret in Zendesk); empty refuses every post.
+ZENDESK_WEBHOOK_SECRET = env_str("ZENDESK_WEBHOOK_SECRET")
+# A signed post whose timestamp is further than this from now is refused (a replay).
+ZENDESK_WEBHOOK_TOLERANCE_SECONDS = env_int("ZENDESK_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=30, maximum=3600)
+
+# Optional machine drafting: the case page offers "Draft a reply" when all three are set (any
+# OpenAI-compatible chat-completions server). Off by default; the templates stay the default.
+LLM_BASE_URL = env_str("LLM_BASE_URL").rstrip("/")  # e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1
+LLM_API_KEY = env_str("LLM_API_KEY")
+LLM_MODEL = env_str("LLM_MODEL")
+# The page waits for the draft, so this stays under the web worker's 30 s timeout (config/gunicorn.conf.py).
+LLM_TIMEOUT_SECONDS = env_int("LLM_TIMEOUT_SECONDS", 20, minimum=1, maximum=25)
+if LLM_BASE_URL and not LLM_BASE_URL.startswith(("https://", "http://")):
+    raise ImproperlyConfigured("LLM_BASE_URL must be an http(s) URL, e.g. https://api.openai.com/v1")
 
 # Outbound events (signed per Standard Webhooks) and the generic inbound endpoint.
 OUTBOUND_CONNECT_TIMEOUT = env_int("OUTBOUND_CONNECT_TIMEOUT", 5, minimum=1)

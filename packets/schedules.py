@@ -44,6 +44,12 @@ SCHEDULES: list[Declared] = [
     Declared(name="replies.fetch_imap", func="packets.notify.imap.fetch_replies", minutes=1),
     # customers' stored email replies whose reading was never queued (a broker outage)
     Declared(name="replies.apply_received", func="packets.notify.replies.apply_received", minutes=2),
+    # Zendesk ticket comments kept but never read (a broker outage)
+    Declared(
+        name="zendesk.apply_received",
+        func="packets.integrations.zendesk_comments.apply_received_comments",
+        minutes=2,
+    ),
     # store actions (cancel, refund, hold, tag) due for a retry or lost by a dead worker
     Declared(name="store_actions.retry", func="packets.store_actions.runner.retry_due_actions", minutes=1),
     # Zendesk tickets of escalated cases, due for a retry or lost by a dead worker

@@ -1,9 +1,11 @@
 from django.urls import path
 
 from . import views
+from .integrations import zendesk_comments
 from .notify import email_tracking, inbound_webhooks
 from .views import connections as views_connections
 from .views import customer as views_customer
+from .views import draft_reply as views_draft_reply
 from .views import export as views_export
 from .views import replies as views_replies
 from .views import review as review_views
@@ -25,6 +27,7 @@ urlpatterns = [
     path("cases/<int:case_id>/accept/", views_routine.case_accept, name="case-accept"),
     path("cases/<int:case_id>/outcome/", views.case_outcome, name="case-outcome"),
     path("cases/<int:case_id>/assign/", views.case_assign, name="case-assign"),
+    path("cases/<int:case_id>/draft-reply/", views_draft_reply.case_draft_reply, name="case-draft-reply"),
     path("cases/decisions/<int:decision_id>/approve/", views.decision_approve, name="decision-approve"),
     path("cases/decisions/<int:decision_id>/reject/", views.decision_reject, name="decision-reject"),
     path("cases/messages/<int:message_id>/approve/", views.message_approve, name="message-approve"),
@@ -59,6 +62,8 @@ urlpatterns = [
     path("anymail/<slug:provider>/tracking/", email_tracking.tracking_webhook, name="email-tracking"),
     # customers' email replies, at django-anymail's inbound webhook URLs (Mailgun also inbound_mime/)
     path("anymail/<slug:provider>/inbound/", inbound_webhooks.inbound_webhook, name="email-inbound"),
+    # comments on escalated cases' Zendesk tickets (signed Zendesk webhook)
+    path("webhooks/zendesk/", zendesk_comments.comment_webhook, name="webhook-zendesk"),
     path(
         "anymail/mailgun/inbound_mime/",
         inbound_webhooks.inbound_webhook,

@@ -78,6 +78,7 @@ MATRIX: dict[str, Row] = {
     "packets:case-decide": Row("POST", LOGIN, 400, 400, "case_id"),
     "packets:case-outcome": Row("POST", LOGIN, 400, 400, "case_id"),
     "packets:case-assign": Row("POST", LOGIN, 302, 302, "case_id"),
+    "packets:case-draft-reply": Row("POST", LOGIN, 404, 404, "case_id"),  # machine drafting is off by default
     "packets:decision-approve": Row("POST", LOGIN, 403, 302, "decision_id"),
     "packets:decision-reject": Row("POST", LOGIN, 403, 302, "decision_id"),
     "packets:message-approve": Row("POST", LOGIN, 302, 302, "message_id"),
@@ -105,6 +106,8 @@ MATRIX: dict[str, Row] = {
     # customers' email replies from the providers: the same basic auth
     "packets:email-inbound": Row("POST", 401, 401, 401, "provider"),
     "packets:email-inbound-mailgun-mime": Row("POST", 401, 401, 401),
+    # comments on cases' Zendesk tickets: Zendesk's signature, refused while no secret is set
+    "packets:webhook-zendesk": Row("POST", 401, 401, 401),
     # replies no case matched: staff read them and attach each to its case (an empty form: 400)
     "packets:unmatched-replies": Row("GET", LOGIN, 200, 200),
     "packets:reply-attach": Row("POST", LOGIN, 400, 400, "mail_id"),

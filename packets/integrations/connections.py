@@ -150,7 +150,15 @@ def connections() -> list[Connection]:
             "zendesk",
             "Zendesk",
             bool(settings.ZENDESK_URL and settings.ZENDESK_OAUTH_TOKEN),
-            [("Account", settings.ZENDESK_URL or "not set"), ("OAuth token", mask(settings.ZENDESK_OAUTH_TOKEN))],
+            [
+                ("Account", settings.ZENDESK_URL or "not set"),
+                ("OAuth token", mask(settings.ZENDESK_OAUTH_TOKEN)),
+                (
+                    "Ticket comments in",
+                    "/webhooks/zendesk/ (ZENDESK_WEBHOOK_SECRET "
+                    + ("set)" if settings.ZENDESK_WEBHOOK_SECRET else "not set: comments are refused)"),
+                ),
+            ],
             success,
             failure.error if failure else "",
             failure.finished_at if failure else None,

@@ -12,8 +12,8 @@ from .messages import InboundMessage
 
 class InboundMail(models.Model):
     """One email that reached the store's reply address (a provider's inbound webhook or the IMAP
-    mailbox), before and after it was matched to a case. The raw source stays for replay; erasure
-    replaces it."""
+    mailbox), or one comment on a case's Zendesk ticket, before and after it was matched to a case.
+    The raw source (MIME, or Zendesk's JSON) stays for replay; erasure replaces it."""
 
     class Source(models.TextChoices):
         POSTMARK = "postmark", "Postmark"
@@ -22,12 +22,14 @@ class InboundMail(models.Model):
         AMAZON_SES = "amazon_ses", "Amazon SES"
         BREVO = "brevo", "Brevo"
         IMAP = "imap", "IMAP mailbox"
+        ZENDESK = "zendesk", "Zendesk ticket comment"
 
     class Status(models.TextChoices):
         RECEIVED = "received", "Received, not read yet"
         MATCHED = "matched", "On its case"
         UNMATCHED = "unmatched", "Unmatched: waits for a person"
         AUTOMATED = "automated", "Auto-reply or bounce (not scored)"
+        NOT_CUSTOMER = "not_customer", "Not the customer's words (not scored)"
         ERASED = "erased", "Erased"
 
     class MatchedBy(models.TextChoices):
@@ -36,6 +38,7 @@ class InboundMail(models.Model):
         THREAD = "thread", "In-Reply-To / References"
         CUSTOMER = "customer", "Customer's address"
         PERSON = "person", "Attached by a person"
+        TICKET = "ticket", "Zendesk ticket of the case"
 
     source = models.CharField(max_length=16, choices=Source.choices)
     message_id = models.CharField(max_length=255, blank=True, help_text="The email's Message-ID header.")

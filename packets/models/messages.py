@@ -82,6 +82,9 @@ class Message(StatusMachine, models.Model):
     idempotency_key = models.CharField(max_length=128, unique=True)
     guideline_issues = models.JSONField(default=list, blank=True, help_text="Policy guidelines the draft breaks.")
     needs_owner = models.BooleanField(default=False, help_text="VIP, high value or conflicting evidence.")
+    machine_drafted = models.BooleanField(
+        default=False, help_text="Written by the drafting model (LLM_MODEL), for a person to check and approve."
+    )
     approved_by = models.ForeignKey(
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="messages_approved"
     )

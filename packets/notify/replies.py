@@ -89,6 +89,7 @@ def apply_received(older_than_seconds: int = 60, limit: int = 500) -> int:
     cutoff = timezone.now() - timedelta(seconds=older_than_seconds)
     ids = list(
         InboundMail.objects.filter(status=InboundMail.Status.RECEIVED, received_at__lt=cutoff)
+        .exclude(source=InboundMail.Source.ZENDESK)  # read by packets.integrations.zendesk_comments
         .order_by("received_at", "pk")
         .values_list("pk", flat=True)[:limit]
     )
@@ -112,6 +113,8 @@ def apply_reply(mail_id: int) -> str:
             return "no such email"
         if mail.status != InboundMail.Status.RECEIVED:
             return f"already read: {mail.get_status_display()}"
+        if mail.source == InboundMail.Source.ZENDESK:
+            return "not an email: a Zendesk comment, read by its own task"
         parsed = AnymailInboundMessage.parse_raw_mime(mail.raw)
         case, matched_by, note = match(parsed, mail.from_address)
         automated = automated_reason(parsed.items(), mail.from_address)
@@ -124,7 +127,7 @@ def apply_reply(mail_id: int) -> str:
             mail.status, mail.note = InboundMail.Status.UNMATCHED, note[:500]
             mail.save(update_fields=["status", "note"])
             return f"unmatched: {note}"
-        inbound = _land(mail, parsed, case, matched_by, note)
+        inbound = land(mail, parsed, case, matched_by, note)
     return f"on case {case.pk} ({matched_by}): {', '.join(inbound.intents) or 'no intents'}"
 
 
@@ -162,16 +165,19 @@ def match(parsed: AnymailInboundMessage, sender: str) -> tuple[Case | None, str,
     return case, InboundMail.MatchedBy.CUSTOMER, f"from {sender}, whose open case it is"
 
 
-def words_of(mail: InboundMail, parsed: AnymailInboundMessage) -> str:
+def words_of(mail: InboundMail, parsed: AnymailInboundMessage | None) -> str:
     """The customer's own words: the provider's quote-free text, else the text without quotes."""
-    if mail.stripped_text.strip():
+    if mail.stripped_text.strip() or parsed is None:
         return mail.stripped_text.strip()
     text = parsed.text or strip_tags(parsed.html or "")
     return strip_quoted(text)
 
 
-def _land(mail: InboundMail, parsed: AnymailInboundMessage, case: Case, matched_by: str, note: str) -> InboundMessage:
-    """The reply on its case, read; the packet refreshed once this commits."""
+def land(
+    mail: InboundMail, parsed: AnymailInboundMessage | None, case: Case, matched_by: str, note: str
+) -> InboundMessage:
+    """The reply on its case, read; the packet refreshed once this commits (also for a reply that
+    came by another way than email: ``parsed`` None, its words in ``mail.stripped_text``)."""
     body = words_of(mail, parsed)
     reading = sentiment.read_message(mail.subject, body)
     policy = StorePolicy.objects.current()
@@ -208,7 +214,7 @@ def _land(mail: InboundMail, parsed: AnymailInboundMessage, case: Case, matched_
         "customer.replied",
         case=case,
         obj=inbound,
-        summary=f"The customer replied by email ({note})"[:500],
+        summary=f"The customer replied ({mail.get_source_display()}: {note})"[:500],
         intents=reading.intents,
         sentiment=reading.sentiment,
     )
@@ -282,9 +288,9 @@ def attach(mail_id: int, case_id: int, user) -> InboundMessage:
         case = Case.objects.filter(pk=case_id).select_related("order__customer").first()
         if case is None:
             raise ValueError(f"There is no case {case_id}.")
-        parsed = AnymailInboundMessage.parse_raw_mime(mail.raw)
+        parsed = None if mail.source == InboundMail.Source.ZENDESK else AnymailInboundMessage.parse_raw_mime(mail.raw)
         name = user.get_full_name() or user.get_username()
-        inbound = _land(mail, parsed, case, InboundMail.MatchedBy.PERSON, f"attached by {name}")
+        inbound = land(mail, parsed, case, InboundMail.MatchedBy.PERSON, f"attached by {name}")
         AuditEvent.record(
             "customer.reply_attached",
             actor=user,

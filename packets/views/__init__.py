@@ -27,7 +27,7 @@ from packets import decisions as verbs
 from packets.accept import acceptance_for, routine_cases, why_not
 from packets.audit.timeline import timeline_svg
 from packets.models import Case, Decision, IllegalTransition, Message
-from packets.notify import channels
+from packets.notify import channels, machine_draft
 from packets.notify.messaging import NoLongerADraft, approve_message, can_approve
 from packets.privacy.erasure import redact_audit_rows, redact_packet_content
 from packets.queue import FACETS, QueueFilterForm, queue
@@ -247,6 +247,7 @@ def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
         "decisions": case_decisions,
         "proposed": [d for d in case_decisions if d.status == Decision.Status.PROPOSED],
         "message_rows": message_rows,
+        "machine_drafting": machine_draft.configured() and case.order is not None,
         "inbound": inbound,
         "outcomes": outcomes,
         "audit": audit,
