@@ -28,8 +28,9 @@ SHIPPED = "shipped"  # the line that waited has shipped, with tracking
 DISCONTINUED = "discontinued"  # it will not come back: replace or cancel, never "a date will come"
 PART_SHIPPED = "part_shipped"  # part of the order ships now, part still waits: which is which
 EVENT_STEPS = (DELAY_NOTICE, ETA_REVISED, RESTOCKED, SHIPPED, DISCONTINUED, PART_SHIPPED)
-# Steps sent while the customer is still waiting: they must carry the cancel link.
-NOT_WAITING_STEPS = frozenset({RESTOCKED, SHIPPED})
+# Steps sent while the customer is still waiting: they must carry the cancel link. A stale parcel's
+# update and a reply about it are not backorder updates: the order has left the shelf.
+NOT_WAITING_STEPS = frozenset({RESTOCKED, SHIPPED, "tracking_update", "tracking_reply"})
 
 SUBJECTS = {
     DELAY_NOTICE: "Order {number}: a delay, and your options",
