@@ -71,7 +71,7 @@ def _address(case: Case) -> tuple[str, str] | None:
 def _waiting_line(case: Case):
     if case.order_id is None:
         return None
-    lines = list(case.order.lines.select_related("product").order_by("id"))
+    lines = sorted(case.order.lines.all(), key=lambda line: line.pk)  # prefetched by a batch
     for line in lines:
         if case.product_id and line.product_id == case.product_id:
             return line

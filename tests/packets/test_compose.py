@@ -137,7 +137,7 @@ def test_without_a_replacement_in_stock_no_offer_is_drafted(owner_client):
 
 
 def stale_case(category: str, **shipment_fields):
-    order = factories.OrderFactory(customer=factories.CustomerFactory(name="Lee Park", email="lee@example.com"))
+    order = factories.OrderFactory(customer=factories.CustomerFactory(name="Lee Park"))
     factories.OrderLineFactory(order=order)
     shipment = factories.ShipmentFactory(order=order, **shipment_fields)
     content = contract_content()
@@ -311,3 +311,43 @@ def test_a_customer_who_cannot_be_written_to_gets_no_reply_draft(owner):
     case.order.customer.save()
     with pytest.raises(ValidationError, match="no customer who can be written to"):
         compose.reply(case.pk, owner, subject="Re", body="Hello")
+
+
+# --------------------------------------------------------------------------- stale parcels, after each sweep
+
+
+def test_each_stale_parcel_gets_one_update_drafted_until_it_is_due_again(owner):
+    from packets.notify.tracking_updates import draft_tracking_updates
+
+    label_only, _ = stale_case(Case.Category.LABEL_CREATED_ONLY)
+    stuck, _ = stale_case(Case.Category.STALE_IN_TRANSIT, first_scan_at=timezone.now() - timezone.timedelta(days=9))
+    resolved, _ = stale_case(Case.Category.CARRIER_EXCEPTION)
+    Case.objects.filter(pk=resolved.pk).update(status=Case.Status.RESOLVED, resolved_at=timezone.now())
+    now = timezone.now()
+
+    assert draft_tracking_updates(now) == 2
+    assert draft_tracking_updates(now) == 0  # the drafts wait: nothing more
+
+    [label_draft] = customer_drafts(label_only)
+    assert label_draft.step == compose.TRACKING_UPDATE and label_draft.guideline_issues == []
+    assert "has not scanned the parcel yet" in label_draft.body and "shipped" not in label_draft.body.lower()
+    [stuck_draft] = customer_drafts(stuck)
+    assert "shown no new scan of the parcel for a while" in stuck_draft.body
+    assert customer_drafts(resolved) == []
+    assert AuditEvent.objects.filter(action="message.drafted", object_id=str(label_draft.pk)).exists()
+
+    approve_message(label_draft.pk, owner)
+    Message.objects.filter(pk=label_draft.pk).update(status=Message.Status.SENT, sent_at=now)
+    assert draft_tracking_updates(now + timezone.timedelta(days=1)) == 0  # written lately
+    assert draft_tracking_updates(now + timezone.timedelta(days=4)) == 1  # due again: we said within 3 days
+    assert label_only.messages.filter(step=compose.TRACKING_UPDATE).count() == 2
+
+
+def test_the_sweep_drafts_stale_parcel_updates_after_it_reconciles(monkeypatch):
+    from packets import sweep
+
+    called = []
+    monkeypatch.setattr("packets.notify.tracking_updates.draft_tracking_updates", called.append)
+    assert "packets.notify.tracking_updates.draft_tracking_updates" in sweep.AFTER_SWEEP
+    sweep.run_sweep()
+    assert len(called) == 1
