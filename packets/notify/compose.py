@@ -32,14 +32,15 @@ from backorders.money import format_money
 from backorders.roles import is_staff_member
 from backorders.text import product_name
 from packets.models import AuditEvent, Case, Decision, Message
+from packets.notify import drafting
 from packets.notify.links import customer_link
 from packets.notify.messaging import NoLongerADraft, current_issues, no_longer_a_draft
 
 UPDATE = "update"  # "message customer" on a backorder or stockout case
-TRACKING_UPDATE = "tracking_update"  # "message customer" on a stale-tracking case
-OFFER = "replacement_offer"
-REPLY = "reply"
-TRACKING_REPLY = "tracking_reply"
+TRACKING_UPDATE = drafting.TRACKING_UPDATE  # "message customer" on a stale-tracking case
+OFFER = drafting.REPLACEMENT_OFFER
+REPLY = drafting.REPLY
+TRACKING_REPLY = drafting.TRACKING_REPLY
 # When the next update is due after a drafted one, in days (the playbook's day 2-3 rhythm).
 NEXT_WRITE_DAYS = 3
 SUBJECT_MAX = 255
@@ -143,7 +144,8 @@ def _new_draft(case: Case, step: str, subject: str, body: str, *, key: str, acto
     channel, to = address
     policy = StorePolicy.objects.current()
     order = case.order
-    line = _waiting_line(case)
+    # a stale parcel's messages are about the order, not a waiting line: the cadence leaves them be
+    line = None if case.kind == Case.Kind.STALE_TRACKING else _waiting_line(case)
     message = Message(
         case=case,
         order=order,
@@ -251,7 +253,7 @@ def trial_reply(case: Case) -> Message:
     return Message(
         case=case,
         order_id=case.order_id,
-        order_line=_waiting_line(case),
+        order_line=None if case.kind == Case.Kind.STALE_TRACKING else _waiting_line(case),
         channel=address[0] if address else Message.Channel.EMAIL,
         audience=Message.Audience.CUSTOMER,
         step=reply_step(case),

@@ -58,7 +58,6 @@ def draft_tracking_updates(now: datetime) -> int:
             Message(
                 case=case,
                 order=order,
-                order_line=compose._waiting_line(case),
                 customer=order.customer,
                 channel=channel,
                 audience=Message.Audience.CUSTOMER,

@@ -351,3 +351,56 @@ def test_the_sweep_drafts_stale_parcel_updates_after_it_reconciles(monkeypatch):
     assert "packets.notify.tracking_updates.draft_tracking_updates" in sweep.AFTER_SWEEP
     sweep.run_sweep()
     assert len(called) == 1
+
+
+# --------------------------------------------------------------------------- the cadence and these drafts
+
+
+def test_the_cadence_cancels_its_own_updates_for_a_line_that_stopped_waiting_but_not_a_persons_reply(owner):
+    from backorders.models import OrderLine
+    from packets.notify.cadence import draft_due_messages
+
+    line = factories.BackorderedLineFactory()
+    case, _ = case_with_packet(contract_content(), order=line.order, product=line.product)
+    update = factories.MessageFactory(case=case, order=line.order, order_line=line, step="update_48h")
+    reply = compose.reply(case.pk, owner, subject="Re", body=compose.reply_start(case)[1].replace(",\n", ", thanks.\n"))
+    OrderLine.objects.filter(pk=line.pk).update(state=OrderLine.State.CANCELLED)
+
+    draft_due_messages(timezone.now())
+
+    assert Message.objects.get(pk=update.pk).status == Message.Status.CANCELLED
+    assert Message.objects.get(pk=reply.pk).status == Message.Status.DRAFT  # a person cancels it, if anyone
+
+
+def test_a_replacement_offer_for_a_discontinued_item_stays_while_date_updates_go(owner):
+    from backorders.models import Product
+    from packets.notify.cadence import draft_due_messages
+
+    green = factories.ProductFactory(sku="MUG-GREEN", title="Green mug")
+    line = factories.BackorderedLineFactory()
+    case, _ = case_with_packet(offer_content(green.sku), order=line.order, product=line.product)
+    offer = compose.draft_offer(case.pk, owner)
+    update = factories.MessageFactory(case=case, order=line.order, order_line=line, step="update_48h")
+    Product.objects.filter(pk=line.product_id).update(status=Product.Status.DISCONTINUED)
+
+    draft_due_messages(timezone.now())
+
+    assert Message.objects.get(pk=update.pk).status == Message.Status.CANCELLED  # it held out a date
+    assert Message.objects.get(pk=offer.pk).status == Message.Status.DRAFT
+
+
+def test_a_stale_parcels_update_is_about_the_order_so_the_cadence_leaves_it_be(owner):
+    from backorders.models import OrderLine
+    from packets.notify.cadence import draft_due_messages
+
+    case, _ = stale_case(Case.Category.LABEL_CREATED_ONLY)
+    OrderLine.objects.filter(order=case.order).update(
+        state=OrderLine.State.SHIPPED, backordered_at=timezone.now() - timezone.timedelta(days=9)
+    )
+    verbs.decide(case.pk, owner, action=Decision.Action.MESSAGE_CUSTOMER, note="Update.")
+    [draft] = customer_drafts(case)
+    assert draft.order_line_id is None
+
+    draft_due_messages(timezone.now())
+
+    assert Message.objects.get(pk=draft.pk).status == Message.Status.DRAFT
