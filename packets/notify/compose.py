@@ -158,7 +158,9 @@ def _new_draft(case: Case, step: str, subject: str, body: str, *, key: str, acto
         subject=subject if channel == Message.Channel.EMAIL else "",
         body=body,
         idempotency_key=key,
-        needs_owner=order.customer.is_vip(policy) or order.total >= policy.high_value_order,
+        needs_owner=order.customer.is_vip(policy)
+        or order.total >= policy.high_value_order
+        or customer_on_watch(order.customer_id),
     )
     message.guideline_issues = current_issues(message, policy)
     message.save()
@@ -166,6 +168,16 @@ def _new_draft(case: Case, step: str, subject: str, body: str, *, key: str, acto
         "message.drafted", actor=actor, case=case, obj=message, summary=f"Drafted: {subject or step}", step=step
     )
     return message
+
+
+def on_watch_cases():
+    """Open cases on chargeback watch: their customer's drafts are held for the owner."""
+    return Case.objects.open().filter(risk_level=Case.Risk.CHARGEBACK_WATCH)
+
+
+def customer_on_watch(customer_id: int | None) -> bool:
+    """Whether any open case of this customer is on chargeback watch (their drafts go to the owner)."""
+    return customer_id is not None and on_watch_cases().filter(order__customer_id=customer_id).exists()
 
 
 def _pending(case: Case, step: str) -> Message | None:

@@ -4,6 +4,7 @@ After each sweep, every open stale-tracking case whose customer has heard nothin
 ``compose.NEXT_WRITE_DAYS`` days, and has no message waiting to go, gets one drafted update
 (``packets/messages/tracking_update.txt``). Level-triggered and idempotent: one draft per case and
 day at most (``Message.idempotency_key``), none while another is pending or was written lately.
+A customer with a case on chargeback watch gets the draft held for the owner (``needs_owner``).
 The text never calls a parcel shipped on a label alone: the guideline check reads the order's
 shipments, and a draft that breaks a guideline cannot be approved. Nothing is sent without approval.
 """
@@ -31,6 +32,7 @@ def due_cases(now: datetime):
         Case.objects.filter(kind=Case.Kind.STALE_TRACKING, order__isnull=False, order__customer__erased_at__isnull=True)
         .exclude(status=Case.Status.RESOLVED)
         .exclude(Exists(ours.filter(Q(status__in=PENDING) | Q(created_at__gte=window))))
+        .annotate(held=Exists(compose.on_watch_cases().filter(order__customer_id=OuterRef("order__customer_id"))))
         .select_related("order__customer", "shipment", "product")
         .prefetch_related(
             Prefetch("order__lines", queryset=OrderLine.objects.select_related("product")), "order__shipments"
@@ -67,7 +69,7 @@ def draft_tracking_updates(now: datetime) -> int:
                 body=body,
                 idempotency_key=f"tracking-update:{case.pk}:{now.date().isoformat()}",
                 guideline_issues=issues,
-                needs_owner=order.customer.is_vip(policy) or order.total >= policy.high_value_order,
+                needs_owner=case.held or order.customer.is_vip(policy) or order.total >= policy.high_value_order,
                 created_at=now,
             )
         )

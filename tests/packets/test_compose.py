@@ -404,3 +404,29 @@ def test_a_stale_parcels_update_is_about_the_order_so_the_cadence_leaves_it_be(o
     draft_due_messages(timezone.now())
 
     assert Message.objects.get(pk=draft.pk).status == Message.Status.DRAFT
+
+
+def test_a_customer_on_chargeback_watch_elsewhere_gets_drafts_held_for_the_owner(owner):
+    from packets.notify.tracking_updates import draft_tracking_updates
+
+    case, _ = stale_case(Case.Category.LABEL_CREATED_ONLY)
+    other_order = factories.OrderFactory(customer=case.order.customer)
+    case_with_packet(contract_content(risk_level="chargeback_watch"), order=other_order)
+
+    draft_tracking_updates(timezone.now())
+    [update] = customer_drafts(case)
+    reply = compose.reply(case.pk, owner, subject="Re", body="Hi Lee, we are on it and will write within 3 days.")
+
+    assert update.needs_owner and reply.needs_owner
+    assert "only the owner approves it" in update.owner_reason
+
+
+def test_the_compose_pages_pin_their_queries(owner_client, django_assert_num_queries):
+    case, _ = backorder_case()
+    draft = factories.MessageFactory(case=case, order=case.order, step="update_48h")
+    # session, user, roles; the message with its case and order
+    with django_assert_num_queries(4):
+        assert owner_client.get(reverse("packets:message-edit", args=[draft.pk])).status_code == 200
+    # session, user, roles; the case with its order, customer and shipment
+    with django_assert_num_queries(4):
+        assert owner_client.get(reverse("packets:case-reply", args=[case.pk])).status_code == 200
