@@ -17,7 +17,7 @@ from tests.packets.packet_content import case_with_packet, contract_content
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
 
 
-def test_support_edits_a_stale_parcel_update_with_the_live_check_and_replies(page, support, owner):
+def test_support_edits_a_stale_parcel_update_with_the_live_check_and_replies(page, support, owner, artifacts):
     order = factories.OrderFactory(customer=factories.CustomerFactory(name="Lee Park"))
     factories.OrderLineFactory(order=order)
     shipment = factories.ShipmentFactory(order=order)  # a label, no carrier scan
@@ -35,6 +35,7 @@ def test_support_edits_a_stale_parcel_update_with_the_live_check_and_replies(pag
     body = editor.locator("textarea[name=body]")
     body.fill(draft.body.replace("What we know:", "Good news: your parcel has shipped. What we know:"))
     expect(editor.locator(".guideline-issues")).to_contain_text("a label alone is not a shipment")
+    page.locator("#messages").screenshot(path=artifacts / "compose-live-check.png")
 
     body.fill(draft.body.replace("What we know:", "Thanks for your patience. What we know:"))
     expect(editor.locator("[data-guidelines-ok]")).to_be_visible()
@@ -51,5 +52,6 @@ def test_support_edits_a_stale_parcel_update_with_the_live_check_and_replies(pag
     expect(page.get_by_text("Reply drafted: it goes out once approved.")).to_be_visible()
     expect(page.locator("#conversation [data-thread-row='ours']").last).to_contain_text("asked the carrier")
 
+    page.locator("#conversation").screenshot(path=artifacts / "compose-conversation.png")
     assert page.evaluate("window.__violations") == []
     assert not [line for line in console if "Content Security Policy" in line], console
