@@ -286,7 +286,9 @@ def edit_draft(message_id: int, user, *, subject: str, body: str) -> Message:
             return message
         message.subject, message.body = subject, body
         message.guideline_issues = current_issues(message)
-        message.save(update_fields=["subject", "body", "guideline_issues"])
+        eta_before = message.eta_told
+        message.eta_told = _told_after_edit(message.eta_told, body)
+        message.save(update_fields=["subject", "body", "guideline_issues", "eta_told"])
         AuditEvent.record(
             "message.edited",
             actor=user,
@@ -297,8 +299,20 @@ def edit_draft(message_id: int, user, *, subject: str, body: str) -> Message:
             before=before,
             after={"subject": subject, "body": body},
             issues=message.guideline_issues,
+            **({"eta_told_before": eta_before} if eta_before != message.eta_told else {}),
         )
     return message
+
+
+def _told_after_edit(eta_told: str, body: str) -> str:
+    """What the edited text still tells of the ship range: the stored range while both its ends are
+    still named (as the drafts name days: "March 2"), nothing once a person took them out, so the
+    cadence does not count on a range the customer was never told."""
+    told = drafting.parse_eta_key(eta_told)
+    if told is None:
+        return eta_told
+    named = all(f"{day:%B} {day.day}" in body or f"{day:%b} {day.day}" in body for day in told)
+    return eta_told if named else ""
 
 
 def reply_step(case: Case) -> str:

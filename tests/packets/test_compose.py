@@ -430,3 +430,24 @@ def test_the_compose_pages_pin_their_queries(owner_client, django_assert_num_que
     # session, user, roles; the case with its order, customer and shipment
     with django_assert_num_queries(4):
         assert owner_client.get(reverse("packets:case-reply", args=[case.pk])).status_code == 200
+
+
+def test_an_edit_that_takes_the_range_out_no_longer_counts_as_telling_it(owner):
+    case, _ = backorder_case()
+    body = f"It should ship between March 2 and March 9. Cancel at no cost: {settings.SITE_URL}/o/t/"
+    draft = factories.MessageFactory(
+        case=case, order=case.order, step="update_48h", body=body, eta_told="2027-03-02..2027-03-09"
+    )
+
+    compose.edit_draft(draft.pk, owner, subject="x", body=body.replace("Cancel", "You can cancel"))
+    assert Message.objects.get(pk=draft.pk).eta_told == "2027-03-02..2027-03-09"  # still named
+
+    compose.edit_draft(
+        draft.pk,
+        owner,
+        subject="x",
+        body=f"We are waiting on our supplier. Cancel at no cost: {settings.SITE_URL}/o/t/",
+    )
+    assert Message.objects.get(pk=draft.pk).eta_told == ""
+    last = AuditEvent.objects.filter(action="message.edited").latest("id")
+    assert last.data["eta_told_before"] == "2027-03-02..2027-03-09"
