@@ -32,6 +32,7 @@ from backorders.roles import is_owner, is_staff_member
 from packets import decisions
 from packets.models import AuditEvent, Case, Decision, IllegalTransition, Message, Packet
 from packets.notify import channels
+from packets.notify.compose import OFFER as OFFER_STEP
 from packets.notify.messaging import approve_message, can_approve
 from packets.sweep.refresh import refreshing_together
 
@@ -61,13 +62,18 @@ class Acceptance:
     @property
     def offer_to_make(self) -> str:
         """What the decision asks people to offer the customer that the drafted update does not say
-        (empty when there is nothing): the owner must not take the update for the offer."""
-        if self.action == Decision.Action.OFFER_REPLACEMENT:
+        (empty when there is nothing): the owner must not take the update for the offer. Once the
+        offer is drafted, the confirmation shows it and accepting approves it: nothing is left."""
+        if self.action == Decision.Action.OFFER_REPLACEMENT and not self.offer_drafted:
             return (
-                "The update does not offer the replacement: the customer must agree to it, so this "
-                "decision asks for it to be offered to them; record the outcome when it is."
+                "The update does not offer the replacement: accepting drafts the offer (the customer must "
+                "agree to it) for approval. Draft it first to read and approve it here."
             )
         return ""
+
+    @property
+    def offer_drafted(self) -> bool:
+        return any(message.step == OFFER_STEP for message in self.messages)
 
 
 def _recommended_option(packet: Packet) -> dict:

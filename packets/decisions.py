@@ -23,6 +23,7 @@ from backorders.models import Product, StorePolicy
 from backorders.roles import OWNER, SUPPORT, is_owner, is_staff_member
 from packets.integrations import zendesk
 from packets.integrations.outbound import case_changes, case_payload, case_updated, decision_payload, emit_many
+from packets.notify import compose
 from packets.notify.messaging import approve_message
 from packets.sweep.refresh import refresh_after_commit, refreshing_together
 
@@ -262,6 +263,8 @@ def _apply(decision: Decision, case: Case, actor) -> None:
     if action == Decision.Action.WAIT:
         case.next_check_at = decision.next_check_at
         case.save(update_fields=["next_check_at", "updated_at"])
+    if action in (Decision.Action.MESSAGE_CUSTOMER, Decision.Action.OFFER_REPLACEMENT):
+        compose.draft_for_decision(decision, case, actor)  # a draft, approved like any other
     if action == Decision.Action.PAUSE_PRODUCT:
         product = Product.objects.select_for_update(no_key=True).get(pk=case.product_id)
         if product.status != Product.Status.PAUSED:

@@ -3,6 +3,7 @@ from django.urls import path
 from . import views
 from .integrations import zendesk_comments
 from .notify import email_tracking, inbound_webhooks
+from .views import compose as views_compose
 from .views import connections as views_connections
 from .views import customer as views_customer
 from .views import draft_reply as views_draft_reply
@@ -32,6 +33,11 @@ urlpatterns = [
     path("cases/decisions/<int:decision_id>/reject/", views.decision_reject, name="decision-reject"),
     path("cases/messages/<int:message_id>/approve/", views.message_approve, name="message-approve"),
     # customer replies no case matched, for a person to attach
+    path("cases/messages/<int:message_id>/edit/", views_compose.message_edit, name="message-edit"),
+    path("cases/messages/<int:message_id>/check/", views_compose.message_check, name="message-check"),
+    path("cases/<int:case_id>/reply/", views_compose.case_reply, name="case-reply"),
+    path("cases/<int:case_id>/reply/check/", views_compose.case_reply_check, name="case-reply-check"),
+    path("cases/<int:case_id>/offer/", views_compose.case_draft_offer, name="case-draft-offer"),
     path("replies/unmatched/", views_replies.unmatched_replies, name="unmatched-replies"),
     path("replies/<int:mail_id>/attach/", views_replies.attach_reply, name="reply-attach"),
     # Customer page (signed link, no login)

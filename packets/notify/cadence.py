@@ -209,9 +209,11 @@ def _is_waiting(line: OrderLine) -> bool:
 def _stale_pending(line: OrderLine, rows: list[dict], *, moving: bool = True, gone: bool = False) -> list[int]:
     """Pending messages that no longer fit the line: updates for a line that stopped waiting, updates
     promising a date for an item that will not come back, and everything for a cancelled line or order."""
+    rows = [row for row in rows if row["step"] not in drafting.PERSON_STEPS]  # a person cancels those
     if _is_waiting(line):
-        if gone:
-            return [row["pk"] for row in rows if row["status"] in PENDING and row["step"] != drafting.DISCONTINUED]
+        if gone:  # a replacement offer holds out no wait: it stays
+            keep = {drafting.DISCONTINUED, drafting.REPLACEMENT_OFFER}
+            return [row["pk"] for row in rows if row["status"] in PENDING and row["step"] not in keep]
         return []
     if line.state == OrderLine.State.SHIPPED:
         # shipped with a label only: "being prepared" still holds until a carrier scan

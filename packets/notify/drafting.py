@@ -28,8 +28,15 @@ SHIPPED = "shipped"  # the line that waited has shipped, with tracking
 DISCONTINUED = "discontinued"  # it will not come back: replace or cancel, never "a date will come"
 PART_SHIPPED = "part_shipped"  # part of the order ships now, part still waits: which is which
 EVENT_STEPS = (DELAY_NOTICE, ETA_REVISED, RESTOCKED, SHIPPED, DISCONTINUED, PART_SHIPPED)
-# Steps sent while the customer is still waiting: they must carry the cancel link.
-NOT_WAITING_STEPS = frozenset({RESTOCKED, SHIPPED})
+# Steps sent while the customer is still waiting: they must carry the cancel link. A stale parcel's
+# update and a reply about it are not backorder updates: the order has left the shelf.
+TRACKING_UPDATE = "tracking_update"  # a stale parcel: what we know, what we do, when we write again
+TRACKING_REPLY = "tracking_reply"  # a person's reply on a stale-tracking case
+REPLY = "reply"  # a person's reply on a stockout or backorder case
+REPLACEMENT_OFFER = "replacement_offer"  # an in-stock item instead, if the customer agrees
+NOT_WAITING_STEPS = frozenset({RESTOCKED, SHIPPED, TRACKING_UPDATE, TRACKING_REPLY})
+# Written by a person: the cadence never cancels them (a person does), whatever the line does.
+PERSON_STEPS = frozenset({REPLY, TRACKING_REPLY})
 
 SUBJECTS = {
     DELAY_NOTICE: "Order {number}: a delay, and your options",

@@ -45,7 +45,11 @@ from packets.sweep.write import insert_rows, update_rows
 # Dotted paths of functions called as ``fn(now)`` after each reconcile (customer-message cadence).
 # Customer updates due for waiting lines, drafted once the run's cases exist. (Supplier chases
 # have their own schedule: what they record is a new fact, which the next sweep then reads.)
-AFTER_SWEEP: list[str] = ["packets.notify.cadence.draft_due_messages", "packets.notify.deadlines.mark_overdue"]
+AFTER_SWEEP: list[str] = [
+    "packets.notify.cadence.draft_due_messages",
+    "packets.notify.tracking_updates.draft_tracking_updates",  # stale parcels: what we know and do
+    "packets.notify.deadlines.mark_overdue",
+]
 
 SWEEP_RESOLUTION_PREFIX = "Cause gone: "
 PACKET_CHUNK = 2000  # packet versions written per statement

@@ -28,6 +28,7 @@ from packets.accept import acceptance_for, routine_cases, why_not
 from packets.audit.timeline import timeline_svg
 from packets.models import Case, Decision, IllegalTransition, Message
 from packets.notify import channels, machine_draft
+from packets.notify import compose as writing
 from packets.notify.messaging import NoLongerADraft, approve_message, can_approve
 from packets.privacy.erasure import redact_audit_rows, redact_packet_content
 from packets.queue import FACETS, QueueFilterForm, queue
@@ -236,9 +237,14 @@ def _detail_context(request: HttpRequest, case: Case, **extra) -> dict:
         ]
         acceptance = acceptance_for(case, packet)
         accept_refusal = why_not(acceptance, request.user, packet.policy) if acceptance else ""
+    reply_subject, reply_body = writing.reply_start(case)
     context = {
         "case": case,
         "packet": packet,
+        "thread": writing.thread(case, case_messages, inbound),
+        "reply_subject": reply_subject,
+        "reply_body": reply_body,
+        "offer_to_draft": writing.offer_to_draft(case, packet, case_messages),
         "acceptance": acceptance,
         "accept_refusal": accept_refusal,
         "queue_from": queue_origin(request.GET.get("from")),

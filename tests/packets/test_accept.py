@@ -264,8 +264,8 @@ def test_the_confirmation_states_what_a_replacement_costs_and_a_costly_one_is_no
     html = owner_client.get(reverse("packets:case-detail", args=[cheap.pk])).content.decode()
 
     assert "It costs the store $9.50." in html
-    # the owner is told the drafted update does not make the offer itself
-    assert "The update does not offer the replacement: the customer must agree to it" in html
+    # with no offer drafted yet, the owner is told the update does not make the offer itself
+    assert "The update does not offer the replacement: accepting drafts the offer" in html
     assert [a.case for a in verbs.routine_cases(owner)] == [cheap]
 
 
