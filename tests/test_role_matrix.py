@@ -82,6 +82,11 @@ MATRIX: dict[str, Row] = {
     "packets:decision-approve": Row("POST", LOGIN, 403, 302, "decision_id"),
     "packets:decision-reject": Row("POST", LOGIN, 403, 302, "decision_id"),
     "packets:message-approve": Row("POST", LOGIN, 302, 302, "message_id"),
+    "packets:message-edit": Row("POST", LOGIN, 400, 400, "message_id"),  # an empty form: the page with errors
+    "packets:message-check": Row("POST", LOGIN, 200, 200, "message_id"),
+    "packets:case-reply": Row("POST", LOGIN, 400, 400, "case_id"),
+    "packets:case-reply-check": Row("POST", LOGIN, 200, 200, "case_id"),
+    "packets:case-draft-offer": Row("POST", LOGIN, 303, 303, "case_id"),  # to the drafted offer (or why not)
     # the customer's signed link: no login, the token is the key
     "packets:customer-order": Row("GET", 400, 400, 400, "token"),
     "packets:customer-cancel": Row("POST", 400, 400, 400, "token"),
