@@ -77,7 +77,12 @@ def test_it_prunes_deliveries_done_with_after_the_retention_period_and_keeps_fai
         Status.REJECTED,
         Status.DISMISSED,
     }
-    assert {s for s, d in old.items() if d.pk in kept} == {Status.RECEIVED, Status.PROCESSING, Status.FAILED, Status.WAITING}
+    assert {s for s, d in old.items() if d.pk in kept} == {
+        Status.RECEIVED,
+        Status.PROCESSING,
+        Status.FAILED,
+        Status.WAITING,
+    }
     assert all(d.pk in kept for d in recent.values())
     assert prune_deliveries() == 0
 
