@@ -5,8 +5,9 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
+from backorders.formats.phones import read_phone
+
 from .models import Customer, Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent, WebhookDelivery
-from .phones import read_phone
 
 logger = logging.getLogger(__name__)
 

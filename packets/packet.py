@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from backorders.text import product_name, sentence
+from backorders.formats.text import product_name, sentence
 
 from .models import Packet
 from .rules.customer import CustomerRisk

@@ -21,9 +21,9 @@ from decimal import Decimal
 from django.db import DataError, transaction
 from django.utils.text import slugify
 
-from backorders import csv_safe
 from backorders.calendar import BusinessCalendar
-from backorders.csv_safe import unescape_cell
+from backorders.formats import csv_safe
+from backorders.formats.csv_safe import unescape_cell
 from backorders.intake.csv_import import MAX_UNITS, YEARS, ImportFileError, database_refusal
 from backorders.models import Product
 

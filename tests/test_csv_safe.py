@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from django.core.management import call_command
 
-from backorders import csv_safe
+from backorders.formats import csv_safe
 from packets.audit.export import start_bundle
 from packets.audit.tasks import render_bundle
 from packets.models import ExportJob

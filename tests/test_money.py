@@ -4,7 +4,7 @@ from decimal import Decimal
 
 import pytest
 
-from backorders.money import format_money
+from backorders.formats.money import format_money
 from packets.models import Decision
 from packets.store_actions import preview
 from tests.packets.contract_content import pdf_text

@@ -28,7 +28,8 @@ from django.db import DatabaseError
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
-from .. import csv_safe
+from backorders.formats import csv_safe
+
 from ..bulk import paused_gc
 from ..models import ImportJob
 from .import_lease import Lease, LeaseLost, claim, heartbeat

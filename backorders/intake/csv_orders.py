@@ -21,10 +21,11 @@ from decimal import Decimal
 from django.db import DataError, IntegrityError, transaction
 from django.db.models.functions import Lower
 
+from backorders.formats.phones import read_phone
+
 from ..allocation import reserve_lines
 from ..bulk import InList, copy_new, paused_gc, update_rows
 from ..models import Channel, Customer, Order, OrderLine, Product
-from ..phones import read_phone
 from .common import MappingError
 from .csv_import import (
     ImportFileError,

@@ -23,9 +23,10 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils.text import slugify
 
+from backorders.formats.phones import read_phone
+
 from ..allocation import give_back, lock_products, release_order, reserve_new_lines, trail_entry
 from ..models import Customer, Order, OrderLine, Product
-from ..phones import read_phone
 from .common import MappingError
 
 

@@ -4,7 +4,7 @@ from django.db import migrations, models
 
 
 def read_existing_phones(apps, schema_editor):
-    from backorders.phones import read_phone
+    from backorders.formats.phones import read_phone
 
     Customer = apps.get_model("backorders", "Customer")
     changed = []

@@ -8,7 +8,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
-from ..text import product_name
+from backorders.formats.text import product_name
+
 from .common import ZERO
 
 

@@ -13,7 +13,7 @@ import zipfile
 from django.core.files.base import ContentFile
 from django.utils import timezone
 
-from backorders import csv_safe
+from backorders.formats import csv_safe
 from packets.audit.export import NothingToExport, case_for_export, pdf_filename, record_export, render_packet_document
 from packets.audit.pdf import merge_documents
 from packets.models import Case, ExportJob

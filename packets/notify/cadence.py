@@ -37,8 +37,8 @@ from django.utils import timezone
 
 from backorders.bulk import InList, insert_rows, paused_gc
 from backorders.calendar import BusinessCalendar
+from backorders.formats.phones import is_e164
 from backorders.models import Order, OrderLine, StorePolicy
-from backorders.phones import is_e164
 from packets.models import AuditEvent, Case, Message
 from packets.notify import cadence_parts as parts
 from packets.notify import channels, drafting

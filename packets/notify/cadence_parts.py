@@ -14,8 +14,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 
 from backorders.bulk import InList
+from backorders.formats.text import product_name
 from backorders.models import OrderLine, Shipment
-from backorders.text import product_name
 
 
 def parcels(order_ids: Iterable[int]) -> tuple[dict[int, Shipment], set[int]]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 
+from backorders.formats.text import product_name
 from backorders.models import StorePolicy
-from backorders.text import product_name
 
 
 @dataclass(slots=True)

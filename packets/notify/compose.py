@@ -27,10 +27,10 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils import timezone
 
+from backorders.formats.money import format_money
+from backorders.formats.text import product_name
 from backorders.models import Product, StorePolicy
-from backorders.money import format_money
 from backorders.roles import is_staff_member
-from backorders.text import product_name
 from packets.models import AuditEvent, Case, Decision, Message
 from packets.notify import drafting
 from packets.notify.links import customer_link

@@ -14,8 +14,8 @@ from datetime import date
 from django.conf import settings
 from django.template.loader import select_template
 
+from backorders.formats.text import product_name
 from backorders.models import OrderLine, Shipment, StorePolicy
-from backorders.text import product_name
 from suppliers.eta import EtaRange
 
 from . import guidelines

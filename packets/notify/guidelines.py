@@ -11,8 +11,8 @@ import re
 
 from django.conf import settings
 
+from backorders.formats.text import typography_issues
 from backorders.models import StorePolicy
-from backorders.text import typography_issues
 
 _MONTHS = r"(?:jan|feb|mar|apr|may|jun|jul|aug|sep|sept|oct|nov|dec)[a-z]*\.?"
 DATE_PATTERN = re.compile(

@@ -29,7 +29,7 @@ from anymail.exceptions import AnymailAPIError, AnymailError, AnymailRecipientsR
 from django.conf import settings
 from django.core.mail import EmailMessage, get_connection
 
-from backorders.phones import is_e164
+from backorders.formats.phones import is_e164
 from packets.models import Message
 from packets.notify.reply_address import reply_address
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from backorders.text import sentence
+from backorders.formats.text import sentence
 
 from . import facts as f
 from .supply import Range, SupplyVerdict

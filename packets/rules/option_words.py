@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from backorders.money import format_money
+from backorders.formats.money import format_money
 
 from . import facts as f
 

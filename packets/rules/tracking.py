@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from backorders.calendar import BusinessCalendar
-from backorders.text import sentence
+from backorders.formats.text import sentence
 
 from . import facts as f
 from .facts import PolicyFacts, ShipmentFacts

@@ -11,8 +11,8 @@ from decimal import Decimal
 
 from django.db.models import Max
 
+from backorders.formats.money import format_money
 from backorders.models import Channel, Order, OrderLine, StorePolicy
-from backorders.money import format_money
 
 from ..models import Case, Decision, Message, StoreAction
 from .shopify import line_item_gid, order_gid

@@ -16,7 +16,7 @@ rises only when its own customer or promise needs attention.
 
 from __future__ import annotations
 
-from backorders.text import product_name, sentence
+from backorders.formats.text import product_name, sentence
 from packets.packet import assemble, order_section, policy_section, product_section, supplier_section
 from packets.rules import facts as f
 from packets.rules.customer import CustomerRisk, assess_customer

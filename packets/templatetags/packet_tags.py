@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django import template
 
-from backorders.money import format_money
+from backorders.formats.money import format_money
 from packets.audit.timeline import to_moment
 from packets.rules.option_words import option_sentences
 

@@ -17,8 +17,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders.calendar import BusinessCalendar
+from backorders.formats.text import between
 from backorders.models import Order, OrderLine, StorePolicy
-from backorders.text import between
 from packets.integrations.outbound import case_payload, case_updated, emit
 from packets.models import AuditEvent, Case, InboundMessage
 from packets.notify import customer_choices

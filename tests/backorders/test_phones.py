@@ -10,9 +10,9 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from backorders.formats.phones import is_e164, read_phone
 from backorders.intake.csv_import import run_job
 from backorders.models import Customer, ImportJob
-from backorders.phones import is_e164, read_phone
 from backorders.tasks import process_delivery
 from packets.models import Message
 from packets.notify.cadence import draft_due_messages

@@ -12,7 +12,7 @@ import pytest
 import time_machine
 from django.db import transaction
 
-from backorders.text import between, product_name, sentence, typography_issues
+from backorders.formats.text import between, product_name, sentence, typography_issues
 from packets.models import Case, Message, Packet
 from packets.notify import drafting, guidelines
 from packets.seeding.demo import seed_demo
