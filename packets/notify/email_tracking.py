@@ -49,7 +49,7 @@ class MalformedPost(Exception):
 _SHAPE_ERRORS = (AnymailAPIError, AttributeError, KeyError, TypeError, ValueError)
 
 
-def _guarded(view_class):
+def guarded(view_class):
     """The provider's view, with a body of the wrong shape raised as ``MalformedPost``.
 
     Only reading the post is guarded (the provider's own checks and its parser); what the events
@@ -71,7 +71,7 @@ def _guarded(view_class):
 
 
 TRACKING_VIEWS = {
-    name: _guarded(view)
+    name: guarded(view)
     for name, view in {
         "postmark": PostmarkTrackingWebhookView,
         "mailgun": MailgunTrackingWebhookView,

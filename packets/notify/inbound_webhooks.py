@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 
-from anymail.exceptions import AnymailAPIError, AnymailConfigurationError, AnymailWebhookValidationFailure
+from anymail.exceptions import AnymailConfigurationError, AnymailWebhookValidationFailure
 from anymail.webhooks.amazon_ses import AmazonSESInboundWebhookView
 from anymail.webhooks.brevo import BrevoInboundWebhookView
 from anymail.webhooks.mailgun import MailgunInboundWebhookView
@@ -24,41 +24,16 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
 from packets.models import InboundMail
+from packets.notify.email_tracking import MalformedPost, guarded
 
 logger = logging.getLogger(__name__)
 
-# what anymail's parsers raise on a body of the wrong shape
-_SHAPE_ERRORS = (AnymailAPIError, AttributeError, KeyError, TypeError, ValueError, IndexError)
-
-
-class MalformedPost(Exception):
-    """A post that verified but is not the shape the provider sends."""
-
-
-def _guarded(view_class):
-    """The provider's view, with a body of the wrong shape raised as ``MalformedPost``."""
-
-    def run_validators(self, request):
-        try:
-            return view_class.run_validators(self, request)
-        except _SHAPE_ERRORS as exc:
-            raise MalformedPost(f"{type(exc).__name__}: {exc}") from exc
-
-    def parse_events(self, request):
-        try:
-            return list(view_class.parse_events(self, request))
-        except _SHAPE_ERRORS as exc:
-            raise MalformedPost(f"{type(exc).__name__}: {exc}") from exc
-
-    return type(view_class.__name__, (view_class,), {"run_validators": run_validators, "parse_events": parse_events})
-
-
 INBOUND_VIEWS = {
-    "postmark": _guarded(PostmarkInboundWebhookView),
-    "mailgun": _guarded(MailgunInboundWebhookView),
-    "sendgrid": _guarded(SendGridInboundWebhookView),
-    "amazon_ses": _guarded(AmazonSESInboundWebhookView),
-    "brevo": _guarded(BrevoInboundWebhookView),
+    "postmark": guarded(PostmarkInboundWebhookView),
+    "mailgun": guarded(MailgunInboundWebhookView),
+    "sendgrid": guarded(SendGridInboundWebhookView),
+    "amazon_ses": guarded(AmazonSESInboundWebhookView),
+    "brevo": guarded(BrevoInboundWebhookView),
 }
 # anymail's esp_name -> where the reply came from
 SOURCE_OF = {
