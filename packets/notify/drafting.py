@@ -155,7 +155,10 @@ def render(
     return Draft(
         subject=subject,
         body=body,
-        eta_told="" if step in NOT_WAITING_STEPS or step == DISCONTINUED else eta_key(eta),
+        # the owner's words tell a range only through {range}: without it, nothing was told
+        eta_told=""
+        if step in NOT_WAITING_STEPS or step == DISCONTINUED or (chosen and "{range}" not in chosen.body)
+        else eta_key(eta),
         issues=issues,
     )
 

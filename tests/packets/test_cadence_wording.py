@@ -89,6 +89,7 @@ def test_each_customer_gets_the_variant_that_fits(owner, policy):
 
     m = drafted(regular)
     assert m.body.startswith("Hi Ada, ") and "still on backorder" in m.body
+    assert m.eta_told == ""  # the wording has no {range}: no range was told
     assert m.subject == f"Order {regular.order.number}: still waiting"
     assert f"{settings.SITE_URL}/o/" in m.body and m.guideline_issues == []
     assert variant_audit(m) == "default"
@@ -132,6 +133,15 @@ def test_a_variant_left_empty_falls_back_to_the_default_and_that_to_the_built_in
     draft_due_messages(T0 + timedelta(hours=49))
     assert drafted(regular).body.startswith("Hi Ada,\n\nAn update on order")  # built-in
     assert "thank you for ordering again" in drafted(vip).body
+
+
+def test_a_wording_with_the_range_tells_it_and_the_cadence_counts_it_told(owner, policy):
+    edit.save_step("update_48h", owner, form(default="Hi {first_name}, it ships {range}. {cancel_link}"))
+    line = waiting_line(factories.CustomerFactory(name="Ada Moss", orders_count=1))
+    draft_due_messages(T0 + timedelta(hours=49))
+    m = drafted(line)
+    assert m.body.startswith("Hi Ada, it ships once our supplier confirms a date. http")  # no estimate yet
+    assert m.eta_told == drafting.UNKNOWN and m.guideline_issues == []
 
 
 def test_first_time_wording_is_not_used_without_a_faq_address(owner, policy):
@@ -254,3 +264,14 @@ def test_a_refused_save_shows_the_text_again_with_its_errors(owner_client, polic
     response = owner_client.post(url, {**form(default=EVERYONE), "version": policy.version})
     assert response.status_code == 302 and StorePolicy.objects.current().cadence_wording["update_48h"]
     assert owner_client.get(reverse("packets:policy-wording-edit", args=["nope"])).status_code == 404
+
+
+def test_the_admin_shows_the_wording_but_leaves_its_editing_to_the_checked_page(owner, client, policy):
+    owner.is_staff = owner.is_superuser = True
+    owner.save(update_fields=["is_staff", "is_superuser"])
+    client.force_login(owner)
+    saved = edit.save_step("update_48h", owner, form(default=EVERYONE))
+    response = client.get(reverse("admin:backorders_storepolicy_change", args=[saved.pk]))
+    page = html.unescape(response.content.decode())
+    assert response.status_code == 200 and "still on backorder" in page
+    assert 'name="cadence_wording"' not in page
