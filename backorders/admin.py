@@ -1,6 +1,7 @@
 import logging
 
 from django.contrib import admin
+from django.db import models
 from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
@@ -110,10 +111,12 @@ class TrackingEventAdmin(ReadOnlyAdmin):
 
 @admin.register(StorePolicy)
 class StorePolicyAdmin(admin.ModelAdmin):
-    """Saving a change makes a new version; earlier versions stay as packets quoted them."""
+    """Saving a change makes a new version; earlier versions stay as packets quoted them. The cadence
+    wording is written on the owner's wording page, where its checks run (``/policy/wording/``)."""
 
     list_display = ["version", "created_at", "created_by", "note"]
-    readonly_fields = ["version", "created_at", "created_by"]
+    readonly_fields = ["version", "created_at", "created_by", "cadence_wording"]
+    formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
 
     def has_delete_permission(self, request, obj=None):
         return False

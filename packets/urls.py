@@ -12,6 +12,7 @@ from .views import replies as views_replies
 from .views import review as review_views
 from .views import routine as views_routine
 from .views import store_actions as views_store_actions
+from .views import wording as views_wording
 
 app_name = "packets"
 
@@ -62,6 +63,10 @@ urlpatterns = [
     # Acting on the store, and the owner's connections page
     path("cases/<int:case_id>/store-actions/", views_store_actions.store_action_panel, name="store-action-panel"),
     path("store-actions/<int:action_id>/retry/", views_store_actions.store_action_retry, name="store-action-retry"),
+    # the owner's wording of the cadence steps
+    path("policy/wording/", views_wording.wording_list, name="policy-wording"),
+    path("policy/wording/<slug:step>/", views_wording.wording_edit, name="policy-wording-edit"),
+    path("policy/wording/<slug:step>/check/", views_wording.wording_check, name="policy-wording-check"),
     path("connections/", views_connections.connection_list, name="connections"),
     path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
     # email providers' delivery reports, at django-anymail's tracking webhook URLs

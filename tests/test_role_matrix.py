@@ -105,6 +105,10 @@ MATRIX: dict[str, Row] = {
     "packets:store-action-panel": Row("GET", LOGIN, 200, 200, "case_id"),
     "packets:store-action-retry": Row("POST", LOGIN, 403, 302, "action_id"),
     "packets:connections": Row("GET", LOGIN, 403, 200),
+    # the wording of the cadence steps: the owner's (an empty form clears the step's wording: nothing to clear)
+    "packets:policy-wording": Row("GET", LOGIN, 403, 200),
+    "packets:policy-wording-edit": Row("POST", LOGIN, 403, 302, "step"),
+    "packets:policy-wording-check": Row("POST", LOGIN, 403, 200, "step"),
     "packets:connection-test": Row("POST", LOGIN, 403, 302, "name"),
     # email providers' delivery reports: basic auth, refused while no secret is set
     "packets:email-tracking": Row("POST", 401, 401, 401, "provider"),
@@ -174,6 +178,7 @@ def world(owner, support):
         "token": "not-a-signed-token",
         "action_id": action.pk,
         "name": "shopify",
+        "step": "update_48h",
         "mail_id": InboundMail.objects.create(source="imap", raw="Subject: hello\n\nhi\n", status="unmatched").pk,
     }
 

@@ -94,6 +94,15 @@ class StorePolicy(models.Model):
     )
     forbidden_phrases = models.JSONField(default=default_forbidden_phrases)
     allowed_wording = models.JSONField(default=default_allowed_wording)
+    cadence_wording = models.JSONField(
+        default=dict,
+        blank=True,
+        help_text=(
+            "The owner's wording per cadence step key and variant (default, vip, first_order, alternative): "
+            '{"update_48h": {"default": {"subject": "", "email": "", "sms": ""}}}; empty = the built-in text.'
+        ),
+    )
+    faq_url = models.URLField(blank=True, help_text="The store's FAQ page, linked in first-time buyers' messages.")
     email_word_limit = models.PositiveSmallIntegerField(default=150)
     sms_word_limit = models.PositiveSmallIntegerField(default=50)
 

@@ -41,7 +41,7 @@ from backorders.formats.phones import is_e164
 from backorders.models import Order, OrderLine, StorePolicy
 from packets.models import AuditEvent, Case, Message
 from packets.notify import cadence_parts as parts
-from packets.notify import channels, drafting
+from packets.notify import channels, drafting, wording
 from packets.notify.cadence_rows import LINE_VALUES, _line
 from packets.notify.links import customer_links
 from packets.notify.messaging import enqueue_send
@@ -168,38 +168,61 @@ def draft_due_messages(now: datetime | None = None) -> CadenceResult:
     drafts: list[tuple] = []
     auto_keys: list[str] = []
     to_cancel: list[int] = []
+    due: list[tuple] = []
     for line in lines:
         rows = existing[line.pk]
         gone = parts.discontinued(line, cases.get(line.order_id))
         to_cancel += _stale_pending(line, rows, moving=line.order_id in moving, gone=gone)
-        for step, kwargs in _due_steps(
-            line,
-            rows,
-            steps,
-            now,
-            today,
-            etas,
-            moving=line.order_id in moving,
-            gone=gone,
-            policy=policy,
-            part=partial.due.get(line.pk),
-            quiet=line.pk in partial.quiet,
-        ):
-            message, auto = _build(line, step, kwargs, policy, today, now, cases, conflicting, shipments, links, moving)
-            if message is None:
-                continue
-            drafts.append(message)
-            key = message[MESSAGE_COLUMNS.index("idempotency_key")]
-            result.drafted.append(key)
-            if auto:
-                auto_keys.append(key)
+        due += [
+            (line, step, kwargs)
+            for step, kwargs in _due_steps(
+                line,
+                rows,
+                steps,
+                now,
+                today,
+                etas,
+                moving=line.order_id in moving,
+                gone=gone,
+                policy=policy,
+                part=partial.due.get(line.pk),
+                quiet=line.pk in partial.quiet,
+            )
+        ]
+    # the owner's wording: the day-7 alternative offer needs an in-stock alternative (one query, if worded)
+    offers = wording.alternatives([(line, step) for line, step, _ in due], policy)
+    worded: dict[str, tuple] = {}
+    for line, step, kwargs in due:
+        chosen = _chosen(line, step, policy, offers.get(line.pk, ""))
+        extra = {"chosen": chosen, "alternative": offers.get(line.pk, "")} if chosen else {}
+        message, auto = _build(
+            line, step, {**kwargs, **extra}, policy, today, now, cases, conflicting, shipments, links, moving
+        )
+        if message is None:
+            continue
+        drafts.append(message)
+        key = message[MESSAGE_COLUMNS.index("idempotency_key")]
+        result.drafted.append(key)
+        if chosen:
+            worded[key] = (step, chosen)
+        if auto:
+            auto_keys.append(key)
 
     insert_rows(Message, MESSAGE_COLUMNS, drafts, ignore_conflicts=True)
+    wording.record_variants(worded, policy, now)
     if to_cancel:
         result.cancelled = _cancel(to_cancel, now)
     if auto_keys:
         result.auto_approved = _approve_standing(auto_keys, now)
     return result
+
+
+def _chosen(line, step: str, policy: StorePolicy, alternative: str):
+    """The owner's wording for a due cadence step (None: the built-in text, or not a cadence step)."""
+    address = preferred_channel(line.order.customer)
+    if address is None or not policy.cadence_wording:
+        return None
+    return wording.choose(policy, step, address[0], line.order.customer, alternative=alternative)
 
 
 def _is_waiting(line: OrderLine) -> bool:

@@ -18,7 +18,7 @@ from backorders.formats.text import product_name
 from backorders.models import OrderLine, Shipment, StorePolicy
 from suppliers.eta import EtaRange
 
-from . import guidelines
+from . import guidelines, wording
 
 # Steps that are not in the policy's cadence list: they follow events, not the clock.
 DELAY_NOTICE = "delay_notice"  # the FTC Mail Order Rule's delay notice
@@ -98,11 +98,15 @@ def render(
     waits: list[tuple[str, int, str]] | None = None,
     shipment: Shipment | None = None,
     parcel_moving: bool | None = None,
+    chosen: wording.Chosen | None = None,
+    alternative: str = "",
 ) -> Draft:
     """The text for ``step`` about ``line``, with the guideline issues it has (normally none).
 
     ``parcel_moving``: whether a carrier scan shows the order's parcel moving; the shipped step is
-    checked against its own ``shipment`` when none is given."""
+    checked against its own ``shipment`` when none is given. ``chosen``: the owner's wording for the
+    step (``packets.notify.wording``), filled in place of the built-in text; ``alternative`` names the
+    in-stock item its alternative variant offers."""
     if parcel_moving is None and step == SHIPPED:
         parcel_moving = shipment is not None and shipment.carrier_has_it
     order = line.order
@@ -129,10 +133,15 @@ def render(
         "tracking_number": shipment.tracking_number if shipment else "",
         "tracking_url": shipment.tracking_url if shipment else "",
     }
-    template = select_template([f"packets/messages/{step}.txt", "packets/messages/backorder_update.txt"])
-    body = _tidy(template.render(context), sms=channel == "sms")
     subject_key = f"{step}:renewed" if renewed else step
     subject = SUBJECTS.get(subject_key, SUBJECTS.get(step, DEFAULT_SUBJECT)).format(number=order.number)
+    if chosen is None:
+        template = select_template([f"packets/messages/{step}.txt", "packets/messages/backorder_update.txt"])
+        body = _tidy(template.render(context), sms=channel == "sms")
+    else:
+        values = placeholder_values(context, policy, alternative=alternative)
+        body = _tidy(wording.fill(chosen.body, values), sms=channel == "sms")
+        subject = " ".join(wording.fill(chosen.subject, values).split()) or subject
     issues = guidelines.check(
         body,
         channel,
@@ -146,9 +155,33 @@ def render(
     return Draft(
         subject=subject,
         body=body,
-        eta_told="" if step in NOT_WAITING_STEPS or step == DISCONTINUED else eta_key(eta),
+        # the owner's words tell a range only through {range}: without it, nothing was told
+        eta_told=""
+        if step in NOT_WAITING_STEPS or step == DISCONTINUED or (chosen and "{range}" not in chosen.body)
+        else eta_key(eta),
         issues=issues,
     )
+
+
+def placeholder_values(context: dict, policy: StorePolicy, *, alternative: str = "") -> dict[str, str]:
+    """What the owner's placeholders (``wording.PLACEHOLDERS``) stand for in a message."""
+    eta_known = bool(context["eta"])
+    return {
+        "first_name": context["first_name"],
+        "store_name": context["store_name"],
+        "order_number": context["order_number"],
+        "product": context["product"],
+        "quantity": str(context["quantity"]),
+        "range": (
+            f"between {context['eta_start']} and {context['eta_end']}"
+            if eta_known
+            else "once our supplier confirms a date"
+        ),
+        "next_update": f"by {context['next_update']}" if context["next_update"] else "as soon as anything changes",
+        "cancel_link": context["link"],
+        "faq_link": policy.faq_url,
+        "alternative": alternative,
+    }
 
 
 def _tidy(text: str, *, sms: bool) -> str:

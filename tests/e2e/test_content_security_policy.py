@@ -68,6 +68,8 @@ def test_every_page_runs_under_the_strict_policy_and_private_pages_are_not_store
         "/imports/",
         "/exports/",
         "/connections/",
+        "/policy/wording/",
+        "/policy/wording/update_day7/",
         "/admin/",
         "/admin/backorders/webhookdelivery/",
         "/admin/packets/outboundsubscription/add/",
