@@ -13,11 +13,14 @@ from __future__ import annotations
 
 import hmac
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from zoneinfo import ZoneInfo
 
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
 from ..models import Order, Shipment, WebhookDelivery
 from . import platform_api
@@ -55,6 +58,16 @@ def order_for(number: str, order_key: str) -> Order:
     return order
 
 
+def pacific(value, *, field: str):
+    """ShipStation's times carry no offset and are Pacific time (its documented convention)."""
+    if isinstance(value, str) and value and not value.endswith("Z") and "+" not in value[10:]:
+        parsed = parse_datetime(value.strip()) or parse_datetime(f"{value.strip()}T00:00:00")
+        if parsed is None:
+            raise MappingError(f"{field} {value!r} is not a date and time")
+        return parsed.replace(tzinfo=ZoneInfo("America/Los_Angeles")) if timezone.is_naive(parsed) else parsed
+    return to_datetime(value, field=field)
+
+
 def _page_url(url: str, page: int) -> str:
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k.lower() != "page"]
@@ -82,7 +95,7 @@ def record_shipment(s: dict) -> str:
     if s.get("voided") or not tracking:
         return f"{number}: skipped ({'voided' if s.get('voided') else 'no tracking number'})"
     order = order_for(number, text(s.get("orderKey"), 64))
-    shipped_at = to_datetime(s.get("createDate") or s.get("shipDate"), field="createDate")
+    shipped_at = pacific(s.get("createDate") or s.get("shipDate"), field="createDate")
     shipment, _ = Shipment.objects.select_for_update().get_or_create(
         order=order,
         tracking_number=tracking,
