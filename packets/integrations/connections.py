@@ -17,9 +17,9 @@ from datetime import datetime
 import requests
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db.models import Max
+from django.db.models import Max, Q
 
-from backorders.intake import magento, platform_api
+from backorders.intake import platform_api
 from backorders.intake.common import MappingError
 from backorders.models import WebhookDelivery
 from packets.models import AuditEvent, Message, OutboundSubscription, PlatformTag, StoreAction, ZendeskTicket
@@ -210,21 +210,36 @@ INBOUND = [
 ]
 
 
-def _delivery_history(source: str) -> tuple[datetime | None, WebhookDelivery | None]:
-    deliveries = WebhookDelivery.objects.filter(source=source)
-    success = deliveries.filter(status="processed").aggregate(at=Max("processed_at"))["at"]
-    failure = deliveries.filter(status="failed").order_by("-processed_at").only("error", "processed_at").first()
-    return success, failure
+PLATFORM_SOURCES = [
+    WebhookDelivery.Source.SHIPSTATION,
+    WebhookDelivery.Source.BIGCOMMERCE,
+    WebhookDelivery.Source.MAGENTO,
+]
+
+
+def _platform_deliveries() -> tuple[dict, dict]:
+    """Per platform source, in two queries: ``{source: {"at": last processed, "cursor": ...}}`` and
+    ``{source: its latest failed delivery}`` (Magento's cursor is its newest order kept)."""
+    deliveries = WebhookDelivery.objects.filter(source__in=PLATFORM_SOURCES)
+    seen = {
+        row["source"]: row
+        for row in deliveries.values("source").annotate(
+            at=Max("processed_at", filter=Q(status="processed")),
+            cursor=Max("resource_updated_at", filter=Q(topic="order", signature_valid=True)),
+        )
+    }
+    failed = deliveries.filter(status="failed").order_by("source", "-processed_at").distinct("source")
+    return seen, {d.source: d for d in failed.only("source", "error", "processed_at")}
 
 
 def _platforms() -> list[Connection]:
     """ShipStation, BigCommerce and Magento: what is set, and when each last worked or failed."""
-    found = []
-    success, failure = _delivery_history(WebhookDelivery.Source.SHIPSTATION)
+    seen, failed = _platform_deliveries()
+    S = WebhookDelivery.Source
     tags = PlatformTag.objects.filter(platform=PlatformTag.Platform.SHIPSTATION)
     tag_failure = tags.exclude(error="").order_by("-updated_at").only("error", "updated_at").first()
-    failure = failure or tag_failure
-    found.append(
+    failure = failed.get(S.SHIPSTATION)
+    found = [
         Connection(
             "shipstation",
             "ShipStation API",
@@ -236,14 +251,14 @@ def _platforms() -> list[Connection]:
                 ("Backorder tag id", settings.SHIPSTATION_BACKORDER_TAG_ID or "not set (orders are not tagged)"),
                 ("Orders carrying the tag", str(tags.filter(tagged=True).count())),
             ],
-            success,
-            failure.error if failure else "",
-            getattr(failure, "processed_at", None) or getattr(failure, "updated_at", None),
+            seen.get(S.SHIPSTATION, {}).get("at"),
+            (failure or tag_failure).error if (failure or tag_failure) else "",
+            failure.processed_at if failure else (tag_failure.updated_at if tag_failure else None),
             testable=True,
         )
-    )
+    ]
     success, failure = _store_history(StoreAction.Platform.BIGCOMMERCE)
-    seen, refused = _delivery_history(WebhookDelivery.Source.BIGCOMMERCE)
+    refused = failed.get(S.BIGCOMMERCE)
     found.append(
         Connection(
             "bigcommerce",
@@ -254,13 +269,13 @@ def _platforms() -> list[Connection]:
                 ("Access token", mask(settings.BIGCOMMERCE_ACCESS_TOKEN)),
                 ("API", settings.BIGCOMMERCE_API_URL),
             ],
-            max((at for at in (success, seen) if at), default=None),
+            max((at for at in (success, seen.get(S.BIGCOMMERCE, {}).get("at")) if at), default=None),
             (failure.error if failure else "") or (refused.error if refused else ""),
             failure.finished_at if failure else (refused.processed_at if refused else None),
             testable=True,
         )
     )
-    success, failure = _delivery_history(WebhookDelivery.Source.MAGENTO)
+    failure, cursor = failed.get(S.MAGENTO), seen.get(S.MAGENTO, {}).get("cursor")
     found.append(
         Connection(
             "magento",
@@ -269,9 +284,9 @@ def _platforms() -> list[Connection]:
             [
                 ("Store", settings.MAGENTO_URL or "not set"),
                 ("Integration token", mask(settings.MAGENTO_ACCESS_TOKEN)),
-                ("Orders pulled up to", magento.cursor() or "nothing pulled yet"),
+                ("Orders pulled up to", f"{cursor:%Y-%m-%d %H:%M:%S} UTC" if cursor else "nothing pulled yet"),
             ],
-            success,
+            seen.get(S.MAGENTO, {}).get("at"),
             failure.error if failure else "",
             failure.processed_at if failure else None,
             testable=True,

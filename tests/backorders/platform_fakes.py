@@ -28,7 +28,7 @@ TAG_ID = 4242
 class FakePlatforms:
     def __init__(self):
         self.requests: list[ApiRequest] = []
-        self.faults: deque[tuple[str, int]] = deque()
+        self.faults: deque[tuple[str, int, str]] = deque()
         self.lock = threading.Lock()
         # ShipStation
         self.shipments: list[dict] = []
@@ -43,8 +43,10 @@ class FakePlatforms:
         self.mg_orders: list[dict] = []
         self.mg_source_items: list[dict] = []
 
-    def fail_next(self, method: str, status: int) -> None:
-        self.faults.append((method, status))
+    def fail_next(self, method: str, status: int, path: str = "") -> None:
+        """The next ``method`` call (to a path containing ``path``) answers ``status``; a negative
+        status means the platform acted on the call, then the answer was lost (a 5xx comes back)."""
+        self.faults.append((method, status, path))
 
     def calls(self, method: str, prefix: str = "") -> list[ApiRequest]:
         return [r for r in self.requests if r.method == method and r.path.startswith(prefix)]
@@ -55,14 +57,25 @@ class FakePlatforms:
         with self.lock:
             self.requests.append(request)
             for fault in list(self.faults):
-                if fault[0] == request.method:
+                if fault[0] == request.method and fault[2] in request.path:
                     self.faults.remove(fault)
-                    return fault[1], {"message": f"scripted {fault[1]}"}, {}, False
-            if request.path.startswith("/stores/"):
-                return self.bigcommerce(request)
-            if request.path.startswith("/rest/"):
-                return self.magento(request)
-            return self.shipstation(request)
+                    if fault[1] < 0:
+                        self.route(request)
+                    status = abs(fault[1])
+                    return (
+                        status,
+                        {"status": status, "title": f"scripted {status}", "message": f"scripted {status}"},
+                        {},
+                        False,
+                    )
+            return self.route(request)
+
+    def route(self, request: ApiRequest):
+        if request.path.startswith("/stores/"):
+            return self.bigcommerce(request)
+        if request.path.startswith("/rest/"):
+            return self.magento(request)
+        return self.shipstation(request)
 
     def shipstation(self, r: ApiRequest):
         if r.basic_auth() != (SS_KEY, SS_SECRET):
