@@ -279,11 +279,12 @@ def _platforms() -> list[Connection]:
     found.append(
         Connection(
             "magento",
-            "Magento REST API (pulled every 5 minutes)",
+            "Magento REST API",
             bool(settings.MAGENTO_URL and settings.MAGENTO_ACCESS_TOKEN),
             [
                 ("Store", settings.MAGENTO_URL or "not set"),
                 ("Integration token", mask(settings.MAGENTO_ACCESS_TOKEN)),
+                ("Pulled", "every 5 minutes (magento.sync), or python manage.py sync_magento"),
                 ("Orders pulled up to", f"{cursor:%Y-%m-%d %H:%M:%S} UTC" if cursor else "nothing pulled yet"),
             ],
             seen.get(S.MAGENTO, {}).get("at"),
