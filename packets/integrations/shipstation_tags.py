@@ -8,8 +8,8 @@ state differ: the order's ``orderId`` is looked up once by its number (``GET /or
 then ``POST /orders/addtag`` or ``/orders/removetag`` with ``{orderId, tagId}``. Both calls are
 idempotent on ShipStation's side, and a row is claimed before its call, so two workers do not
 both send it. A refusal or no answer is kept on the row with the platform's words and tried
-again with a doubling wait (up to an hour); every change and failure is written to the audit
-trail, on the order's case when it has one.
+again with a doubling wait (up to an hour), at most ``MAX_ATTEMPTS`` times until the order's wish
+changes; every change and failure is written to the audit trail, on the order's case when it has one.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from packets.models import AuditEvent, Case, PlatformTag
 SHIPSTATION = PlatformTag.Platform.SHIPSTATION
 WAITING_LINES = (OrderLine.State.PENDING, OrderLine.State.PARTIAL, OrderLine.State.BACKORDERED)
 CLAIM_SECONDS = 300
+# a row refused this many times in a row waits for its order to change (ShipStation may never
+# have imported it); the Connections page shows the last refusal
+MAX_ATTEMPTS = 8
 
 
 def configured() -> bool:
@@ -65,7 +68,7 @@ def due(limit: int):
     return (
         PlatformTag.objects.filter(platform=SHIPSTATION)
         .exclude(wanted=F("tagged"))
-        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now), attempts__lt=MAX_ATTEMPTS)
         .select_related("order")
         .order_by("pk")[:limit]
     )

@@ -8,8 +8,9 @@ shapes and checks their credentials. Orders from each open the same case as a Sh
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.management import call_command
@@ -388,3 +389,29 @@ def test_orders_from_each_platform_open_the_same_case_as_a_shopify_order(client,
     assert shapes["bigcommerce"] == shapes["shopify"] == shapes["magento"], shapes
     assert all(c.order.lines.get().state == OrderLine.State.BACKORDERED for c in cases.values())
     json.dumps(shapes)  # plain values, as the packet page shows them
+
+
+def test_a_shipstation_label_goes_stale_like_a_shopify_fulfilment(client, platforms):  # noqa: F811
+    now = datetime.now(UTC)
+    shopify = sample("shopify-orders-create.json")
+    shopify.update(cancelled_at=None, cancel_reason=None, financial_status="paid", line_items=shopify["line_items"][:1])
+    assert applied(post_shopify(client, "orders/create", compact(shopify), webhook_id="w-1")).status == Status.PROCESSED
+    labelled = (now - timedelta(days=6)).isoformat()
+    fulfilment = sample("shopify-fulfillments-create.json")
+    fulfilment.update(
+        created_at=labelled, updated_at=labelled, tracking_number="1Z0SHOPIFY", tracking_numbers=["1Z0SHOPIFY"]
+    )
+    delivery = applied(post_shopify(client, "fulfillments/create", compact(fulfilment), webhook_id="w-2"))
+    assert delivery.status == Status.PROCESSED, delivery.error
+    factories.OrderFactory(number="5001", placed_at=now - timedelta(days=8))
+    pacific_label = (now - timedelta(days=6)).astimezone(ZoneInfo("America/Los_Angeles")).replace(tzinfo=None)
+    platforms.shipments = [shipment("5001", "1Z0SHIPSTATION", carrierCode="ups", createDate=pacific_label.isoformat())]
+    assert applied(ship_notify(client, f"{platforms.url}/shipments?batchId=5")).status == Status.PROCESSED
+
+    run_sweep()
+    cases = {
+        c.shipment.tracking_number: c for c in Case.objects.filter(shipment__isnull=False).select_related("shipment")
+    }
+    assert set(cases) == {"1Z0SHOPIFY", "1Z0SHIPSTATION"}
+    shapes = {number: (c.kind, c.category, c.status) for number, c in cases.items()}
+    assert shapes["1Z0SHIPSTATION"] == shapes["1Z0SHOPIFY"] and shapes["1Z0SHOPIFY"][0] == "stale_tracking", shapes
