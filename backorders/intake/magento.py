@@ -4,8 +4,8 @@
 ``MAGENTO_ACCESS_TOKEN`` are set) reads, with the integration's access token (Bearer):
 
 * orders: ``GET /rest/V1/orders`` with ``searchCriteria`` ``updated_at >= cursor``, oldest first,
-  page by page. The cursor is the newest ``updated_at`` among the Magento orders already kept,
-  so it lives with the deliveries and a rerun starts where the last run stopped;
+  page by page. The cursor is the newest ``updated_at`` among the Magento orders already kept
+  (as deliveries, and as orders), so a rerun starts where the last run stopped;
 * stock: ``GET /rest/V1/inventory/source-items`` (MSI), summed per SKU over enabled sources.
 
 Each record is kept as a delivery of source ``magento`` (topic ``order`` or ``stock``), then queued
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from datetime import UTC
 from decimal import Decimal
 
 from django.conf import settings
@@ -164,11 +165,18 @@ class PullReport:
 
 
 def cursor() -> str:
-    """The newest ``updated_at`` of the Magento orders kept, in Magento's ``YYYY-MM-DD HH:MM:SS`` (UTC)."""
-    newest = WebhookDelivery.objects.filter(source=SOURCE, topic="order", signature_valid=True).aggregate(
-        at=Max("resource_updated_at")
-    )["at"]
-    return newest.strftime("%Y-%m-%d %H:%M:%S") if newest else ""
+    """The newest ``updated_at`` of the Magento orders kept, in Magento's ``YYYY-MM-DD HH:MM:SS`` (UTC).
+
+    Read from the deliveries kept (an order pulled but not applied yet counts) and from the orders
+    themselves (which outlive the deliveries ``intake.prune_deliveries`` removes).
+    """
+    kept = WebhookDelivery.objects.filter(source=SOURCE, topic="order", signature_valid=True)
+    newest = [
+        kept.aggregate(at=Max("resource_updated_at"))["at"],
+        Order.objects.filter(channel=Channel.MAGENTO).aggregate(at=Max("channel_updated_at"))["at"],
+    ]
+    newest = max((at for at in newest if at is not None), default=None)
+    return newest.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S") if newest else ""
 
 
 def _keep(topic: str, record: dict, report: PullReport, *, updated_at=None, resource_id: str = "") -> None:
