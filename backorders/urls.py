@@ -1,7 +1,7 @@
 from django.urls import path
 
 from . import views, views_stock
-from .intake import generic
+from .intake import generic, platform_views
 
 app_name = "backorders"
 
@@ -9,6 +9,8 @@ urlpatterns = [
     path("webhooks/shopify/", views.shopify_webhook, name="webhook-shopify"),
     path("webhooks/woocommerce/", views.woocommerce_webhook, name="webhook-woocommerce"),
     path("webhooks/carriers/<slug:provider>/", views.carrier_webhook, name="webhook-carrier"),
+    path("webhooks/shipstation/", platform_views.shipstation_webhook, name="webhook-shipstation"),
+    path("webhooks/bigcommerce/", platform_views.bigcommerce_webhook, name="webhook-bigcommerce"),
     # Generic intake: any system, signed per Standard Webhooks
     path("webhooks/generic/", generic.webhook, name="webhook-generic"),
     path("imports/", views.import_list, name="import-list"),

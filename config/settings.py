@@ -414,6 +414,21 @@ WOOCOMMERCE_CONSUMER_KEY = env_str("WOOCOMMERCE_CONSUMER_KEY")
 WOOCOMMERCE_CONSUMER_SECRET = env_str("WOOCOMMERCE_CONSUMER_SECRET")
 # The keys go as HTTP basic auth, so an http:// store URL is refused unless this allows it (a local stand-in).
 WOOCOMMERCE_ALLOW_HTTP = env_bool("WOOCOMMERCE_ALLOW_HTTP", default=False)
+# ShipStation, BigCommerce and Magento (backorders.intake.platform_api): each API is called only at
+# the host configured here, over https unless PLATFORM_API_ALLOW_HTTP allows http (a local stand-in).
+SHIPSTATION_API_URL = env_str("SHIPSTATION_API_URL", "https://ssapi.shipstation.com").rstrip("/")
+SHIPSTATION_API_KEY = env_str("SHIPSTATION_API_KEY")
+SHIPSTATION_API_SECRET = env_str("SHIPSTATION_API_SECRET")
+SHIPSTATION_WEBHOOK_SECRET = env_str("SHIPSTATION_WEBHOOK_SECRET")  # the ?token= on the URL registered with ShipStation
+SHIPSTATION_BACKORDER_TAG_ID = env_str("SHIPSTATION_BACKORDER_TAG_ID")  # the tagId of the store's "Backorder" tag
+BIGCOMMERCE_API_URL = env_str("BIGCOMMERCE_API_URL", "https://api.bigcommerce.com").rstrip("/")
+BIGCOMMERCE_STORE_HASH = env_str("BIGCOMMERCE_STORE_HASH")
+BIGCOMMERCE_ACCESS_TOKEN = env_str("BIGCOMMERCE_ACCESS_TOKEN")
+BIGCOMMERCE_WEBHOOK_SECRET = env_str("BIGCOMMERCE_WEBHOOK_SECRET")  # the X-Webhook-Secret set at registration
+MAGENTO_URL = env_str("MAGENTO_URL").rstrip("/")  # https://shop.example.com (REST under /rest/V1)
+MAGENTO_ACCESS_TOKEN = env_str("MAGENTO_ACCESS_TOKEN")  # the integration's access token
+MAGENTO_PAGE_SIZE = env_int("MAGENTO_PAGE_SIZE", 100, minimum=1, maximum=500)
+PLATFORM_API_ALLOW_HTTP = env_bool("PLATFORM_API_ALLOW_HTTP", default=False)
 STORE_API_CONNECT_TIMEOUT = env_int("STORE_API_CONNECT_TIMEOUT", 5, minimum=1)  # seconds
 STORE_API_READ_TIMEOUT = env_int("STORE_API_READ_TIMEOUT", 30, minimum=1)
 STORE_ACTION_MAX_ATTEMPTS = env_int("STORE_ACTION_MAX_ATTEMPTS", 8, minimum=1)

@@ -64,6 +64,10 @@ SCHEDULES: list[Declared] = [
     Declared(name="imports.resume", func="backorders.tasks.resume_imports", minutes=1),
     # deliveries waiting for a fact (or a retry after lock cycles) whose time to try again has come
     Declared(name="intake.retry_waiting", func="backorders.tasks.retry_waiting", minutes=1),
+    # Magento orders and stock pulled from its REST API (nothing to do when MAGENTO_URL is not set)
+    Declared(name="magento.sync", func="backorders.intake.magento.pull_scheduled", minutes=5),
+    # ShipStation's "Backorder" tag on orders waiting on stock, off once they can ship (when configured)
+    Declared(name="shipstation.tags", func="packets.integrations.shipstation_tags.sync_tags", minutes=2),
     # proof for /healthz that some worker cluster is running
     Declared(name="ops.heartbeat", func="packets.health.heartbeat", minutes=1),
     # successful task results past TASK_RESULTS_KEEP_DAYS (the queue itself keeps them all)

@@ -262,6 +262,7 @@ class ApiRequest:
     path: str  # without the query string
     headers: dict[str, str]  # lower-cased names
     body: bytes
+    query: str = ""  # the raw query string, for stand-ins whose answers depend on it
 
     def basic_auth(self) -> tuple[str, str] | None:
         return RecordedRequest.basic_auth(self)
@@ -285,6 +286,7 @@ def serve_json_api(answer, release: threading.Event | None = None) -> ThreadingH
                 path=self.path.split("?", 1)[0],
                 headers={k.lower(): v for k, v in self.headers.items()},
                 body=self.rfile.read(length) if length else b"",
+                query=self.path.partition("?")[2],
             )
             status, body, headers, hang = answer(request)
             if hang:

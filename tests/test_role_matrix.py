@@ -53,6 +53,8 @@ MATRIX: dict[str, Row] = {
     "backorders:webhook-woocommerce": Row("POST", 401, 401, 401),
     "backorders:webhook-carrier": Row("POST", 401, 401, 401, "provider"),
     "backorders:webhook-generic": Row("POST", 401, 401, 401),
+    "backorders:webhook-shipstation": Row("POST", 401, 401, 401),
+    "backorders:webhook-bigcommerce": Row("POST", 401, 401, 401),
     "backorders:import-list": Row("GET", LOGIN, 200, 200),
     "backorders:import-detail": Row("GET", LOGIN, 200, 200, "job_id"),
     "backorders:import-report": Row("GET", LOGIN, 200, 200, "job_id"),

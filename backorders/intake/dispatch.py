@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..models import WebhookDelivery
-from . import carriers, generic, shopify, woocommerce
+from . import bigcommerce, carriers, generic, magento, shipstation, shopify, woocommerce
 from .common import BadPayload, MappingError, loads
 from .outcome import Outcome
 
@@ -14,6 +14,9 @@ HANDLERS = {
     WebhookDelivery.Source.EASYPOST: carriers.handle,
     WebhookDelivery.Source.SHIPPO: carriers.handle,
     WebhookDelivery.Source.GENERIC: generic.handle,
+    WebhookDelivery.Source.SHIPSTATION: shipstation.handle,
+    WebhookDelivery.Source.BIGCOMMERCE: bigcommerce.handle,
+    WebhookDelivery.Source.MAGENTO: magento.handle,
 }
 
 

@@ -55,6 +55,12 @@ def _orders(values: set[str]) -> set[str]:
     }
 
 
+def _order_numbers(values: set[str]) -> set[str]:
+    forms = {v: {v.lstrip("#"), "#" + v.lstrip("#")} for v in values}
+    kept = set(Order.objects.filter(number__in=set().union(*forms.values())).values_list("number", flat=True))
+    return {v for v, variants in forms.items() if variants & kept}
+
+
 def _tracking(values: set[str]) -> set[str]:
     # as carriers' lookups match: spaces dropped, either case
     variants = {v: {v, v.upper(), v.lower()} for v in values}
@@ -86,6 +92,10 @@ PRESENT = {
     ),
     "tracking": _tracking,
     "fulfillment": _fulfillments,
+    # ShipStation names orders by number, with or without the "#" the store may keep
+    "order_number": _order_numbers,
+    # a platform's API that did not answer (backorders.intake.platform_api): only time brings it back
+    "api": lambda values: set(),
 }
 
 

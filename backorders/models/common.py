@@ -15,6 +15,8 @@ class Channel(models.TextChoices):
     CSV = "csv", "CSV import"
     MANUAL = "manual", "Manual"
     GENERIC = "generic", "Generic API"
+    BIGCOMMERCE = "bigcommerce", "BigCommerce"
+    MAGENTO = "magento", "Magento"
 
 
 class PartialShipment(models.TextChoices):

@@ -19,6 +19,9 @@ class WebhookDelivery(models.Model):
         EASYPOST = "easypost", "EasyPost"
         SHIPPO = "shippo", "Shippo"
         GENERIC = "generic", "Generic"
+        SHIPSTATION = "shipstation", "ShipStation"
+        BIGCOMMERCE = "bigcommerce", "BigCommerce"
+        MAGENTO = "magento", "Magento"
         CSV = "csv", "CSV upload"
 
     class Status(models.TextChoices):

@@ -17,11 +17,13 @@ from datetime import datetime
 import requests
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db.models import Max
+from django.db.models import Max, Q
 
+from backorders.intake import platform_api
+from backorders.intake.common import MappingError
 from backorders.models import WebhookDelivery
-from packets.models import AuditEvent, Message, OutboundSubscription, StoreAction, ZendeskTicket
-from packets.store_actions import shopify, woocommerce
+from packets.models import AuditEvent, Message, OutboundSubscription, PlatformTag, StoreAction, ZendeskTicket
+from packets.store_actions import bigcommerce, shopify, woocommerce
 from packets.store_actions.results import StoreCallError
 
 
@@ -165,6 +167,7 @@ def connections() -> list[Connection]:
             testable=True,
         )
     )
+    found.extend(_platforms())
     found.append(_inbound_secrets())
     return found
 
@@ -202,7 +205,95 @@ INBOUND = [
     (WebhookDelivery.Source.EASYPOST, "EASYPOST_WEBHOOK_SECRET"),
     (WebhookDelivery.Source.SHIPPO, "SHIPPO_WEBHOOK_SECRET"),
     (WebhookDelivery.Source.GENERIC, "GENERIC_WEBHOOK_SECRET"),
+    (WebhookDelivery.Source.SHIPSTATION, "SHIPSTATION_WEBHOOK_SECRET"),
+    (WebhookDelivery.Source.BIGCOMMERCE, "BIGCOMMERCE_WEBHOOK_SECRET"),
 ]
+
+
+PLATFORM_SOURCES = [
+    WebhookDelivery.Source.SHIPSTATION,
+    WebhookDelivery.Source.BIGCOMMERCE,
+    WebhookDelivery.Source.MAGENTO,
+]
+
+
+def _platform_deliveries() -> tuple[dict, dict]:
+    """Per platform source, in two queries: ``{source: {"at": last processed, "cursor": ...}}`` and
+    ``{source: its latest failed delivery}`` (Magento's cursor is its newest order kept)."""
+    deliveries = WebhookDelivery.objects.filter(source__in=PLATFORM_SOURCES)
+    seen = {
+        row["source"]: row
+        for row in deliveries.values("source").annotate(
+            at=Max("processed_at", filter=Q(status="processed")),
+            cursor=Max("resource_updated_at", filter=Q(topic="order", signature_valid=True)),
+        )
+    }
+    failed = deliveries.filter(status="failed").order_by("source", "-processed_at").distinct("source")
+    return seen, {d.source: d for d in failed.only("source", "error", "processed_at")}
+
+
+def _platforms() -> list[Connection]:
+    """ShipStation, BigCommerce and Magento: what is set, and when each last worked or failed."""
+    seen, failed = _platform_deliveries()
+    S = WebhookDelivery.Source
+    tags = PlatformTag.objects.filter(platform=PlatformTag.Platform.SHIPSTATION)
+    tag_failure = tags.exclude(error="").order_by("-updated_at").only("error", "updated_at").first()
+    failure = failed.get(S.SHIPSTATION)
+    found = [
+        Connection(
+            "shipstation",
+            "ShipStation API",
+            bool(settings.SHIPSTATION_API_KEY and settings.SHIPSTATION_API_SECRET),
+            [
+                ("API", settings.SHIPSTATION_API_URL),
+                ("API key", mask(settings.SHIPSTATION_API_KEY)),
+                ("API secret", mask(settings.SHIPSTATION_API_SECRET)),
+                ("Backorder tag id", settings.SHIPSTATION_BACKORDER_TAG_ID or "not set (orders are not tagged)"),
+                ("Orders carrying the tag", str(tags.filter(tagged=True).count())),
+            ],
+            seen.get(S.SHIPSTATION, {}).get("at"),
+            (failure or tag_failure).error if (failure or tag_failure) else "",
+            failure.processed_at if failure else (tag_failure.updated_at if tag_failure else None),
+            testable=True,
+        )
+    ]
+    success, failure = _store_history(StoreAction.Platform.BIGCOMMERCE)
+    refused = failed.get(S.BIGCOMMERCE)
+    found.append(
+        Connection(
+            "bigcommerce",
+            "BigCommerce API",
+            bool(settings.BIGCOMMERCE_STORE_HASH and settings.BIGCOMMERCE_ACCESS_TOKEN),
+            [
+                ("Store hash", settings.BIGCOMMERCE_STORE_HASH or "not set"),
+                ("Access token", mask(settings.BIGCOMMERCE_ACCESS_TOKEN)),
+                ("API", settings.BIGCOMMERCE_API_URL),
+            ],
+            max((at for at in (success, seen.get(S.BIGCOMMERCE, {}).get("at")) if at), default=None),
+            (failure.error if failure else "") or (refused.error if refused else ""),
+            failure.finished_at if failure else (refused.processed_at if refused else None),
+            testable=True,
+        )
+    )
+    failure, cursor = failed.get(S.MAGENTO), seen.get(S.MAGENTO, {}).get("cursor")
+    found.append(
+        Connection(
+            "magento",
+            "Magento REST API",
+            bool(settings.MAGENTO_URL and settings.MAGENTO_ACCESS_TOKEN),
+            [
+                ("Store", settings.MAGENTO_URL or "not set"),
+                ("Integration token", mask(settings.MAGENTO_ACCESS_TOKEN)),
+                ("Pulled", "every 5 minutes (magento.sync), or python manage.py sync_magento"),
+                ("Orders pulled up to", f"{cursor:%Y-%m-%d %H:%M:%S} UTC" if cursor else "nothing pulled yet"),
+            ],
+            seen.get(S.MAGENTO, {}).get("at"),
+            failure.error if failure else "",
+            failure.processed_at if failure else None,
+            testable=True,
+        )
+    )
+    return found
 
 
 def _inbound_secrets() -> Connection:
@@ -266,6 +357,8 @@ def run_test(name: str) -> str:
         return TESTS[name]()
     except StoreCallError as exc:
         raise TestFailed(exc.message) from exc
+    except MappingError as exc:  # platform_api: refused, not configured, or no answer
+        raise TestFailed(str(exc)) from exc
     except requests.RequestException as exc:
         raise TestFailed(f"No answer: {exc.__class__.__name__}") from exc
     except (smtplib.SMTPException, OSError) as exc:
@@ -326,7 +419,30 @@ def _test_zendesk() -> str:
     return f"Zendesk knows the token's user: {response.json().get('user', {}).get('email', '?')}"
 
 
+def _test_shipstation() -> str:
+    answer = platform_api.call(platform_api.shipstation(), "GET", "/accounts/listtags")
+    tags = {str(t.get("tagId")): t.get("name", "?") for t in answer or [] if isinstance(t, dict)}
+    wanted = settings.SHIPSTATION_BACKORDER_TAG_ID
+    if wanted and wanted not in tags:
+        raise TestFailed(f"ShipStation has no tag with id {wanted} (its tags: {', '.join(tags.values()) or 'none'})")
+    named = f"; tag {wanted} is “{tags[wanted]}”" if wanted else ""
+    return f"ShipStation answered with {len(tags)} tag(s){named}"
+
+
+def _test_bigcommerce() -> str:
+    return bigcommerce.check_connection()
+
+
+def _test_magento() -> str:
+    configs = platform_api.call(platform_api.magento(), "GET", "/V1/store/storeConfigs")
+    codes = [c.get("code", "?") for c in configs or [] if isinstance(c, dict)]
+    return f"Magento answered with store view(s): {', '.join(codes) or 'none'}"
+
+
 TESTS = {
+    "shipstation": _test_shipstation,
+    "bigcommerce": _test_bigcommerce,
+    "magento": _test_magento,
     "shopify": _test_shopify,
     "woocommerce": _test_woocommerce,
     "email": _test_email,

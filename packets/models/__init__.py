@@ -18,6 +18,7 @@ from .integrations import (
 )
 from .messages import InboundMessage, Message
 from .operations import ExportJob, WorkerHeartbeat
+from .platforms import PlatformTag
 
 __all__ = [
     "AuditEvent",
@@ -34,6 +35,7 @@ __all__ = [
     "OutboundSubscription",
     "Outcome",
     "Packet",
+    "PlatformTag",
     "StatusMachine",
     "StoreAction",
     "StoreActionQuerySet",

@@ -40,6 +40,7 @@ class StoreAction(StatusMachine, models.Model):
     class Platform(models.TextChoices):
         SHOPIFY = "shopify", "Shopify"
         WOOCOMMERCE = "woocommerce", "WooCommerce"
+        BIGCOMMERCE = "bigcommerce", "BigCommerce"
 
     class Kind(models.TextChoices):
         CANCEL = "cancel", "Cancel the order"

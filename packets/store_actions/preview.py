@@ -20,7 +20,11 @@ from .shopify import line_item_gid, order_gid
 Kind = StoreAction.Kind
 Platform = StoreAction.Platform
 
-PLATFORM_OF = {Channel.SHOPIFY: Platform.SHOPIFY, Channel.WOOCOMMERCE: Platform.WOOCOMMERCE}
+PLATFORM_OF = {
+    Channel.SHOPIFY: Platform.SHOPIFY,
+    Channel.WOOCOMMERCE: Platform.WOOCOMMERCE,
+    Channel.BIGCOMMERCE: Platform.BIGCOMMERCE,
+}
 WAITING_ACTIONS = {Decision.Action.WAIT, Decision.Action.SWITCH_SUPPLIER, Decision.Action.CHASE_SUPPLIER}
 # Standing-approval keys (in StorePolicy.standing_approvals) that let hold and tag run on a
 # decision approved by someone other than staff. Cancel and refund never have one.

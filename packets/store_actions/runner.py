@@ -38,14 +38,18 @@ from django.utils import timezone
 
 from ..leases import hand_back_due
 from ..models import AuditEvent, StoreAction
-from . import results, shopify, woocommerce
+from . import bigcommerce, results, shopify, woocommerce
 from .results import CallResult
 
 logger = logging.getLogger(__name__)
 
 RUN_TASK = "packets.store_actions.runner.run_store_action"
 Status = StoreAction.Status
-ADAPTERS = {StoreAction.Platform.SHOPIFY: shopify, StoreAction.Platform.WOOCOMMERCE: woocommerce}
+ADAPTERS = {
+    StoreAction.Platform.SHOPIFY: shopify,
+    StoreAction.Platform.WOOCOMMERCE: woocommerce,
+    StoreAction.Platform.BIGCOMMERCE: bigcommerce,
+}
 
 
 def enqueue(action_id: int) -> None:

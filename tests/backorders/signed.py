@@ -1,6 +1,6 @@
 """Sign and post a body the way each source does, so abuse and fuzz tests speak every dialect.
 
-``SOURCES`` names the six webhook endpoints; ``sample_body(source)`` is the source's published
+``SOURCES`` names the webhook endpoints; ``sample_body(source)`` is the source's published
 sample (read in place from ``../shared/samples/webhooks/``); ``send(client, source, body)`` posts
 it with a valid signature unless told otherwise. ``configure(settings)`` sets every secret.
 """
@@ -27,7 +27,9 @@ from tests.backorders.intake_samples import (
 )
 
 GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
-SOURCES = ["shopify", "woocommerce", "aftership", "easypost", "shippo", "generic"]
+SOURCES = ["shopify", "woocommerce", "aftership", "easypost", "shippo", "generic", "shipstation", "bigcommerce"]
+SHIPSTATION_TOKEN = "shipstation-test-token"
+BIGCOMMERCE_SECRET = "bigcommerce-test-secret"
 # Shopify's newer header names, without X- (shopify-hmac-sha256, shopify-topic, ...): the shopify endpoint
 SHOPIFY_WITHOUT_X = "shopify-without-x"
 # sources whose delivery id rides in a header, apart from the body: an id can be forged on the same body
@@ -50,6 +52,8 @@ def configure(settings) -> None:
     for name, value in INTAKE_SETTINGS.items():
         setattr(settings, name, value)
     settings.GENERIC_WEBHOOK_SECRET = GENERIC_SECRET
+    settings.SHIPSTATION_WEBHOOK_SECRET = SHIPSTATION_TOKEN
+    settings.BIGCOMMERCE_WEBHOOK_SECRET = BIGCOMMERCE_SECRET
 
 
 def sample_payload(source: str) -> dict:
@@ -67,6 +71,20 @@ def sample_payload(source: str) -> dict:
         return sample("shippo-track-usps-delivered.json")
     if source == "generic":
         return {"type": "order", "timestamp": "2026-03-01T10:05:00Z", "data": json.loads(json.dumps(GENERIC_ORDER))}
+    if source == "shipstation":  # ShipStation's documented webhook body
+        return {
+            "resource_url": "https://ssapi.shipstation.com/shipments?storeID=123456&batchId=100301",
+            "resource_type": "SHIP_NOTIFY",
+        }
+    if source == "bigcommerce":  # BigCommerce's documented store/order/created callback
+        return {
+            "scope": "store/order/created",
+            "store_id": "1025646",
+            "data": {"type": "order", "id": 250},
+            "hash": "dd70c0976e06b67aaf671e73f49dcb79230ebf9d",
+            "created_at": 1561479335,
+            "producer": "stores/abc123",
+        }
     raise ValueError(source)
 
 
@@ -115,6 +133,12 @@ def send(
     elif source == "shippo":
         if signed:
             url += "?token=" + (SHIPPO_TOKEN + "x" if bad_signature else SHIPPO_TOKEN)
+    elif source == "shipstation":
+        if signed:
+            url += "?token=" + (SHIPSTATION_TOKEN + "x" if bad_signature else SHIPSTATION_TOKEN)
+    elif source == "bigcommerce":
+        if signed:
+            headers["X-Webhook-Secret"] = BIGCOMMERCE_SECRET + ("x" if bad_signature else "")
     elif source == "generic":
         from standardwebhooks import Webhook
 

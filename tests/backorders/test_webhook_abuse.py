@@ -1,11 +1,11 @@
 """Webhook endpoints under abuse: every bad delivery gets its status, is kept, and changes nothing.
 
-For each source (Shopify, WooCommerce, AfterShip, EasyPost, Shippo, generic): a missing or wrong
-signature (401, kept with its headers, size and hash but not its body), a replay (200, kept as a
-duplicate, applied once), a forged delivery id on the same body (recognised by the body's hash),
-a body above ``WEBHOOK_MAX_BYTES`` (413, kept without the body), a body that is not JSON (400),
-and a body not declared as JSON (415). Every attempt is a ``WebhookDelivery`` row with its
-reason; orders, products and tracking stay as they were.
+For each source (Shopify, WooCommerce, AfterShip, EasyPost, Shippo, generic, ShipStation,
+BigCommerce): a missing or wrong signature (401, kept with its headers, size and hash but not
+its body), a replay (200, kept as a duplicate, applied once), a forged delivery id on the same
+body (recognised by the body's hash), a body above ``WEBHOOK_MAX_BYTES`` (413, kept without the
+body), a body that is not JSON (400), and a body not declared as JSON (415). Every attempt is a
+``WebhookDelivery`` row with its reason; orders, products and tracking stay as they were.
 """
 
 from __future__ import annotations

@@ -38,8 +38,10 @@ def test_it_never_shows_a_secret_back(owner_client, settings, subscriptions, dja
     )
     # session, user, groups; per store platform: last success, last failure (2 × 2); per message
     # channel: last sent, last failure (3 × 2); Zendesk tickets: last opened, last error (2);
-    # verified and rejected deliveries per source (2); recent connection tests; subscriptions
-    with django_assert_num_queries(19):
+    # verified and rejected deliveries per source (2); recent connection tests; subscriptions;
+    # ShipStation, BigCommerce and Magento: their deliveries (2), BigCommerce's store actions (2),
+    # ShipStation's tags (2)
+    with django_assert_num_queries(25):
         response = owner_client.get(URL)
     body = response.content.decode()
     assert response.status_code == 200
