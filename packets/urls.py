@@ -8,6 +8,7 @@ from .views import connections as views_connections
 from .views import customer as views_customer
 from .views import draft_reply as views_draft_reply
 from .views import export as views_export
+from .views import products as views_products
 from .views import replies as views_replies
 from .views import review as review_views
 from .views import routine as views_routine
@@ -62,6 +63,8 @@ urlpatterns = [
     # Acting on the store, and the owner's connections page
     path("cases/<int:case_id>/store-actions/", views_store_actions.store_action_panel, name="store-action-panel"),
     path("store-actions/<int:action_id>/retry/", views_store_actions.store_action_retry, name="store-action-retry"),
+    path("products/<int:product_id>/", views_products.product_detail, name="product-detail"),
+    path("products/<int:product_id>/store/", views_products.product_store_action, name="product-store-action"),
     path("connections/", views_connections.connection_list, name="connections"),
     path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
     # email providers' delivery reports, at django-anymail's tracking webhook URLs
