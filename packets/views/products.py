@@ -78,12 +78,14 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     product = get_object_or_404(Product, pk=product_id)
     policy = StorePolicy.objects.current()
     actions = product_actions(product)
+    store = on_store(actions)
     context = {
         "product": product,
         "platform": platform_of(product),
         "actions": actions,
-        "store": on_store(actions),
-        "wording": request.GET.get("wording", "")[:255] or suggested_wording(product, policy),
+        "store": store,
+        # typed words sent back after a refusal, else what the page shows now, else the suggestion
+        "wording": request.GET.get("wording", "")[:255] or store["wording_text"] or suggested_wording(product, policy),
         "running": any(not a.is_finished for a in actions),
     }
     return render(request, "packets/product_detail.html", context)
