@@ -1,6 +1,7 @@
 """The Shopify stand-in's products: variants' inventory policy and the product's metafields.
 
-Answers ``productVariantsBulkUpdate``, ``metafieldsSet``, ``metafieldsDelete`` and ``product``
+Answers ``productVariantsBulkUpdate``, ``productUpdate`` (status), ``metafieldsSet``,
+``metafieldsDelete`` and ``product``
 (read back) the way Shopify's Admin GraphQL documentation shows. Any product id exists, with the
 variants a test adds (``add_product``) or, when none were added, the ones the first call names;
 a variant that belongs to another product is refused with Shopify's user error.
@@ -8,9 +9,10 @@ a variant that belongs to another product is refused with Shopify's user error.
 
 from __future__ import annotations
 
-PRODUCT_OPERATIONS = ("productVariantsBulkUpdate", "metafieldsSet", "metafieldsDelete", "product")
-PRODUCT_MUTATIONS = {"productVariantsBulkUpdate", "metafieldsSet", "metafieldsDelete"}
+PRODUCT_OPERATIONS = ("productVariantsBulkUpdate", "metafieldsSet", "metafieldsDelete", "productUpdate", "product")
+PRODUCT_MUTATIONS = {"productVariantsBulkUpdate", "metafieldsSet", "metafieldsDelete", "productUpdate"}
 RESULT_KEY = {
+    "productUpdate": "product",
     "productVariantsBulkUpdate": "productVariants",
     "metafieldsSet": "metafields",
     "metafieldsDelete": "deletedMetafields",
@@ -49,7 +51,7 @@ class FakeProducts:
 
     def product_user_error(self, operation: str, message: str, code: str | None) -> dict:
         error = {"field": ["variants", "0", "id"], "message": message}
-        if operation != "metafieldsDelete":
+        if operation not in {"metafieldsDelete", "productUpdate"}:
             error["code"] = code or "INVALID"
         return {"data": {operation: {RESULT_KEY[operation]: None, "userErrors": [error]}}}
 
@@ -72,6 +74,12 @@ class FakeProducts:
                 for vid in wanted
             ]
             return {"data": {operation: {"productVariants": nodes, "userErrors": []}}}
+        if operation == "productUpdate":
+            product = self.product(v["product"]["id"])
+            product["status"] = v["product"].get("status", product["status"])
+            entry["applied"] = True
+            view = {"id": f"gid://shopify/Product/{product['id']}", "status": product["status"]}
+            return {"data": {operation: {"product": view, "userErrors": []}}}
         if operation == "metafieldsSet":
             made = []
             for item in v["metafields"]:

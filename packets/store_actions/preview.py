@@ -90,7 +90,10 @@ def plan_for(decision: Decision, case: Case | None = None, *, policy: StorePolic
     """The store actions an approval of ``decision`` would run, in the order they run."""
     case = case or decision.case
     if decision.action == Decision.Action.PAUSE_PRODUCT:
-        return product_plans(case.product, Kind.STOP_SELLING) if case.product_id else []
+        if not case.product_id:
+            return []
+        drafts = (policy or StorePolicy.objects.current()).stop_selling_drafts_product
+        return product_plans(case.product, Kind.STOP_SELLING, product_status="DRAFT" if drafts else "")
     order = case.order
     if order is None or order.channel not in PLATFORM_OF:
         return []
@@ -107,13 +110,13 @@ def plan_for(decision: Decision, case: Case | None = None, *, policy: StorePolic
     return []
 
 
-def product_plans(product, kind: str, *, before: str = "", text: str = "") -> list[Planned]:
+def product_plans(product, kind: str, *, before: str = "", text: str = "", product_status: str = "") -> list[Planned]:
     """A product action on the store the product is sold on; none when the desk lacks its ids there."""
     platform = platform_of(product)
     if platform is None:
         return []
     if kind in SELLING_KINDS:
-        plan = selling_plan(product, kind, platform, before=before)
+        plan = selling_plan(product, kind, platform, before=before, product_status=product_status)
     else:
         plan = wording_plan(product, kind, platform, text)
     if plan is None:

@@ -44,6 +44,11 @@ def stopped_before(stop: StoreAction | None) -> str:
     return str((stop.response.get("before") or {}).get("backorders") or "")
 
 
+def reactivates(stop: StoreAction | None) -> str:
+    """``ACTIVE`` when resuming after a stop that set the Shopify product to draft."""
+    return "ACTIVE" if stop is not None and stop.plan.get("product_status") == "DRAFT" else ""
+
+
 def last_succeeded(product: Product, kinds) -> StoreAction | None:
     return (
         StoreAction.objects.filter(product=product, kind__in=list(kinds), status=Status.SUCCEEDED)
@@ -61,11 +66,13 @@ def propose(product_id: int, kind: str, user, *, text: str = "") -> StoreAction:
     with transaction.atomic():
         product = Product.objects.select_for_update(no_key=True).get(pk=product_id)
         if kind == Kind.SET_WORDING:
-            issues = wording_issues(text, product, StorePolicy.objects.current())
+            issues = wording_issues(text, product)
             if issues:
                 raise ValidationError(issues)
-        before = stopped_before(last_succeeded(product, [Kind.STOP_SELLING])) if kind == Kind.RESUME_SELLING else ""
-        planned = product_plans(product, kind, before=before, text=text)
+        policy = StorePolicy.objects.current()
+        stop = last_succeeded(product, [Kind.STOP_SELLING]) if kind == Kind.RESUME_SELLING else None
+        status = "DRAFT" if kind == Kind.STOP_SELLING and policy.stop_selling_drafts_product else reactivates(stop)
+        planned = product_plans(product, kind, before=stopped_before(stop), text=text, product_status=status)
         if not planned:
             raise ValidationError(
                 f"The desk does not know {product.sku}'s id on Shopify or WooCommerce, so nothing can be sent."
@@ -117,7 +124,9 @@ def propose_resumes(now=None) -> list[StoreAction]:
         stopped = _standing(SELLING_KINDS).filter(kind=Kind.STOP_SELLING, decision__isnull=False)
         stops = [a for a in stopped if _supply_back(a)]
         for stop in stops:
-            planned = product_plans(stop.product, Kind.RESUME_SELLING, before=stopped_before(stop))
+            planned = product_plans(
+                stop.product, Kind.RESUME_SELLING, before=stopped_before(stop), product_status=reactivates(stop)
+            )
             for plan in planned:
                 created.append(create_action(stop.decision, stop.case, plan, stop.approved_by))
             product = stop.product

@@ -40,6 +40,14 @@ METAFIELDS_DELETE = """mutation BackorderDeskWordingRemove($metafields: [Metafie
 }"""
 
 
+PRODUCT_STATUS = """mutation BackorderDeskProductStatus($product: ProductUpdateInput!) {
+  productUpdate(product: $product) {
+    product { id status }
+    userErrors { field message }
+  }
+}"""
+
+
 def _call(query: str, variables: dict) -> dict:
     return {"query": query, "variables": variables}
 
@@ -53,7 +61,10 @@ def shows(kind: str, plan: dict, product: dict) -> bool:
     """Whether the product as Shopify has it already shows what the plan asks for."""
     if kind in {"stop_selling", "resume_selling"}:
         policies = {n.get("id"): n.get("inventoryPolicy") for n in (product.get("variants") or {}).get("nodes") or []}
-        return all(policies.get(v["gid"]) == plan["policy"] for v in plan["variants"])
+        status = plan.get("product_status")
+        return all(policies.get(v["gid"]) == plan["policy"] for v in plan["variants"]) and (
+            not status or product.get("status") == status
+        )
     metafield = product.get("metafield")
     if kind == "set_wording":
         return (metafield or {}).get("value") == plan["text"]
@@ -101,4 +112,28 @@ def execute(action) -> CallResult:
     errors = payload.get("userErrors") or []
     if errors:
         return CallResult(FAILED, request, body, user_errors_text(errors))
+    if plan.get("product_status") and action.kind in {"stop_selling", "resume_selling"}:
+        return _set_status(action, request, body)
     return CallResult(SUCCEEDED, request, body, external_ref=plan["product_gid"])
+
+
+def _set_status(action, first_request: dict, first_body: dict) -> CallResult:
+    """The product to draft (with a stop) or active (with its resume), once the variants are set.
+    Sent again after a failure, the variants' call changes nothing the second time."""
+    variables = {"product": {"id": action.plan["product_gid"], "status": action.plan["product_status"]}}
+    request = {"calls": [first_request, _call(PRODUCT_STATUS, variables)]}
+    sending(action, request)
+    try:
+        body = graphql(PRODUCT_STATUS, variables)
+    except StoreCallError as exc:
+        return failure_from(exc, request, mutation=True)
+    response = {"variants": first_body, "status": body}
+    errors = ((body.get("data") or {}).get("productUpdate") or {}).get("userErrors") or []
+    if errors:
+        return CallResult(
+            FAILED,
+            request,
+            response,
+            f"The variants are set; the product status was refused: {user_errors_text(errors)}",
+        )
+    return CallResult(SUCCEEDED, request, response, external_ref=action.plan["product_gid"])

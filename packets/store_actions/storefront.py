@@ -74,20 +74,28 @@ def variants_of(product: Product) -> list[Product]:
     )
 
 
-def selling_plan(product: Product, kind: str, platform: str, *, before: str = "") -> dict | None:
-    """The plan to stop (or resume) selling ``product`` on ``platform``; None when the desk lacks its ids."""
+def selling_plan(
+    product: Product, kind: str, platform: str, *, before: str = "", product_status: str = ""
+) -> dict | None:
+    """The plan to stop (or resume) selling ``product`` on ``platform``; None when the desk lacks its ids.
+
+    ``product_status`` (Shopify): ``DRAFT`` with a stop when the policy hides stopped products,
+    ``ACTIVE`` with the resume of a stop that did."""
     stop = kind == Kind.STOP_SELLING
     base = {"sku": product.sku, "title": product.display_title, "free_units": max(0, product.available)}
     if platform == Platform.SHOPIFY:
         variants = variants_of(product)
         if not variants:
             return None
-        return {
+        plan = {
             **base,
             "product_gid": product_gid(product.shopify_product_id),
             "variants": [{"gid": variant_gid(v.shopify_variant_id), "sku": v.sku} for v in variants],
             "policy": "DENY" if stop else "CONTINUE",
         }
+        if product_status:
+            plan["product_status"] = product_status
+        return plan
     if not product.woocommerce_id:
         return None
     value = "no" if stop else (before if before in WOO_SELLING else WOO_RESUME_DEFAULT)
@@ -147,9 +155,17 @@ def describe(kind: str, platform: str, plan: dict) -> str:
     if kind in SELLING_KINDS and platform == Platform.SHOPIFY:
         count = len(plan.get("variants", []))
         variants = f"{count} variant{'s' if count != 1 else ''}"
+        status = {"DRAFT": ", and the product set to draft", "ACTIVE": ", and the product set active again"}.get(
+            plan.get("product_status", ""), ""
+        )
         if kind == Kind.STOP_SELLING:
-            return f"Will stop selling {what} on Shopify when out of stock: {variants} set to deny orders (DENY)."
-        return f"Will resume selling {what} on Shopify: {variants} set to take orders when out of stock (CONTINUE)."
+            return (
+                f"Will stop selling {what} on Shopify when out of stock: {variants} set to deny orders (DENY){status}."
+            )
+        return (
+            f"Will resume selling {what} on Shopify: {variants} set to take orders when out of stock (CONTINUE)"
+            f"{status}."
+        )
     if kind == Kind.STOP_SELLING:
         return f"Will stop selling {what} on {store} when out of stock: backorders set to “no”."
     if kind == Kind.RESUME_SELLING:

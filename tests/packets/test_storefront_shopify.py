@@ -16,7 +16,7 @@ from django.db import connection
 from django.urls import reverse
 from django.utils import timezone
 
-from backorders.models import Product
+from backorders.models import Product, StorePolicy
 from packets.decisions import approve_decision
 from packets.models import AuditEvent, Case, Decision, StoreAction
 from packets.store_actions.runner import run_store_action
@@ -294,3 +294,21 @@ def test_a_change_while_its_opposite_is_on_its_way_is_refused(shop, owner):  # n
     assert propose(product.pk, "stop_selling", owner).pk == first.pk  # the same change: the same row
     with pytest.raises(ValidationError, match="still on its way"):
         propose(product.pk, "resume_selling", owner)
+
+
+@pytest.mark.django_db
+def test_a_policy_that_hides_stopped_products_drafts_them_and_the_resume_activates_them(shop, owner, support):  # noqa: F811
+    StorePolicy.objects.current().revise(stop_selling_drafts_product=True)
+    case = paused_product_case(shop)
+    stop = approve_pause(case, owner, support)
+    assert stop.plan["product_status"] == "DRAFT"
+    assert run_store_action(stop.pk) == "succeeded"
+    [update] = shop.applied("productUpdate")
+    assert update["variables"] == {"product": {"id": PRODUCT_GID, "status": "DRAFT"}}
+    assert shop.product("7001")["status"] == "DRAFT"
+
+    Case.objects.filter(pk=case.pk).update(status=Case.Status.RESOLVED, resolved_at=timezone.now())
+    [resume] = propose_resumes()
+    assert run_store_action(resume.pk) == "succeeded"
+    assert shop.product("7001")["status"] == "ACTIVE"
+    assert shop.policies("7001") == {"8001": "CONTINUE", "8002": "CONTINUE"}
