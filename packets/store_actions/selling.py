@@ -87,7 +87,26 @@ def propose(product_id: int, kind: str, user, *, text: str = "") -> StoreAction:
                 "wait until it finished."
             )
         case = product.cases.open().order_by("-opened_at", "-id").first()
-        return create_action(None, case, plan, user)
+        action = create_action(None, case, plan, user)
+        if kind == Kind.RESUME_SELLING:
+            back_on_sale(product, case, user, f"{user.get_username()} resumed selling it")
+        return action
+
+
+def back_on_sale(product: Product, case, actor, why: str) -> None:
+    """A paused product is active again in the desk too (the pause decision had paused it)."""
+    if product.status != Product.Status.PAUSED:
+        return
+    Product.objects.filter(pk=product.pk, status=Product.Status.PAUSED).update(status=Product.Status.ACTIVE)
+    product.status = Product.Status.ACTIVE
+    AuditEvent.record(
+        "product.resumed",
+        actor=actor,
+        case=case,
+        obj=product,
+        summary=f"{product.sku} on sale again: {why}",
+        old=Product.Status.PAUSED,
+    )
 
 
 def _standing(kinds) -> QuerySet:
@@ -129,16 +148,8 @@ def propose_resumes(now=None) -> list[StoreAction]:
             )
             for plan in planned:
                 created.append(create_action(stop.decision, stop.case, plan, stop.approved_by))
-            product = stop.product
-            if planned and product.status == Product.Status.PAUSED:
-                Product.objects.filter(pk=product.pk).update(status=Product.Status.ACTIVE)
-                AuditEvent.record(
-                    "product.resumed",
-                    case=stop.case,
-                    obj=product,
-                    summary=f"{product.sku} on sale again: its supply came back",
-                    old=Product.Status.PAUSED,
-                )
+            if planned:
+                back_on_sale(stop.product, stop.case, None, "its supply came back")
         wordings = [a for a in _standing(WORDING_KINDS).filter(kind=Kind.SET_WORDING) if _supply_back(a)]
         for wording in wordings:
             for plan in product_plans(wording.product, Kind.CLEAR_WORDING):

@@ -7,6 +7,7 @@ every document sent, with its variables, is validated against Shopify's Admin sc
 
 from __future__ import annotations
 
+import json
 import threading
 from datetime import timedelta
 
@@ -19,10 +20,11 @@ from django.utils import timezone
 from backorders.models import Product, StorePolicy
 from packets.decisions import approve_decision
 from packets.models import AuditEvent, Case, Decision, StoreAction
-from packets.store_actions.runner import run_store_action
+from packets.store_actions.runner import action_payload, run_store_action
 from packets.store_actions.selling import propose, propose_resumes
 from tests import factories
 from tests.packets.store_fakes import shop  # noqa: F401
+from tests.packets.test_outbound import SCHEMAS, conforms
 from tests.task_queue import run_queued_tasks
 
 pytestmark = pytest.mark.postgres
@@ -127,6 +129,16 @@ def test_the_supply_coming_back_resumes_selling_once_with_continue(shop, owner, 
     assert Product.objects.get(sku="MUG-RED").status == Product.Status.ACTIVE
     assert AuditEvent.objects.filter(action="product.resumed", case=case).count() == 1
     assert StoreAction.objects.filter(kind="resume_selling").count() == 1
+    # the store_action.succeeded event a subscribed automation receives matches the published schema
+    resume.refresh_from_db()
+    payload = {
+        "type": "store_action.succeeded",
+        "timestamp": timezone.now().isoformat(),
+        "data": action_payload(resume),
+    }
+    schema = json.loads((SCHEMAS / "store_action.succeeded.json").read_text())
+    assert conforms(payload, schema) == [], payload
+    assert payload["data"]["order"] is None and payload["data"]["product"]["target"] == "7001"
 
 
 @pytest.mark.django_db
