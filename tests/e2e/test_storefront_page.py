@@ -13,6 +13,7 @@ from packets.models import StoreAction
 from packets.store_actions.runner import run_store_action
 from tests import factories
 from tests.e2e.conftest import sign_in
+from tests.packets.packet_content import case_with_packet, contract_content
 from tests.packets.store_fakes import shop  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
@@ -52,3 +53,35 @@ def test_staff_write_the_wording_and_stop_selling_from_the_product_page(page, su
     page.set_viewport_size({"width": 390, "height": 844})
     page.screenshot(path=str(artifacts / "product-page-390.png"), full_page=True)
     expect(page.get_by_role("button", name="Resume selling")).to_be_visible()
+
+
+def test_the_owner_approves_a_pause_and_the_case_shows_the_stop_done(page, owner, support, shop, artifacts):  # noqa: F811
+    red = factories.ProductFactory(
+        sku="MUG-RED", title="Mug", variant_title="Red", on_hand=0, shopify_product_id="7001", shopify_variant_id="8001"
+    )
+    factories.ProductFactory(
+        sku="MUG-BLUE", title="Mug", variant_title="Blue", shopify_product_id="7001", shopify_variant_id="8002"
+    )
+    shop.add_product("7001", ["8001", "8002"])
+    order = factories.OrderFactory(number="#1042")
+    case, packet = case_with_packet(contract_content(order_number="#1042"), order=order, product=red)
+    proposal = factories.DecisionFactory(
+        case=case, packet=packet, action="pause_product", decided_by=support, note="The supplier stopped making it"
+    )  # proposed, waiting for an approval
+    sign_in(page, owner.username)
+    page.goto(f"/cases/{case.pk}/")
+    expect(page.locator(".store-preview")).to_contain_text("Will stop selling Mug (Red) (MUG-RED) on Shopify")
+    page.locator(f'[data-decision-id="{proposal.pk}"] [data-approve-decision]').click()
+    expect(page.locator(".flash")).to_contain_text("Approved")
+    run_pending()
+    page.goto(f"/cases/{case.pk}/")
+
+    expect(page.locator(".store-action-succeeded")).to_contain_text("Stop selling")
+    expect(page.locator(".store-action-succeeded")).to_contain_text("2 variants set to deny orders (DENY)")
+    [call] = shop.applied("productVariantsBulkUpdate")
+    assert {v["inventoryPolicy"] for v in call["variables"]["variants"]} == {"DENY"}
+    page.locator(".store-actions").screenshot(path=str(artifacts / "case-store-panel-1366.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator(".store-actions").screenshot(path=str(artifacts / "case-store-panel-390.png"))
+    page.get_by_role("link", name="Product page").click()
+    expect(page.locator("[data-selling]")).to_contain_text("Stopped")
