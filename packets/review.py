@@ -10,7 +10,8 @@ page (``/review/weekly/``), its print version and ``manage.py weekly_review --pd
   their supplier, the rest are the store's), by SKU and by region;
 - **products to pause**: repeated stockouts, or nothing free with demand waiting and no way in;
 - **product-page wording** that promises fast shipping on something backordered or gone, with
-  a suggested replacement built from the ETA range;
+  a suggested replacement built from the ETA range in weeks ("Backordered: ships in 3–5 weeks."),
+  which the product page writes to the store;
 - **suppliers to deprioritise**: a scorecard score under ``DEPRIORITISE_BELOW``;
 - **purchase orders awaiting approval** (proposed by the supplier follow-up);
 - **customer replies**: time to a person's answer (median, 90th percentile), reply deadlines
@@ -31,6 +32,7 @@ from django.utils import timezone
 from backorders.calendar import BusinessCalendar
 from backorders.models import OrderLine, Product, Shipment, StorePolicy, TrackingStatus
 from packets.notify.reply_times import reply_figures
+from packets.store_actions.storefront import weeks_wording
 from suppliers.charts import bar_chart
 from suppliers.eta import customer_ranges
 from suppliers.models import PurchaseOrder, Supplier, SupplierSource, SupplierUpdate
@@ -90,7 +92,7 @@ def build_weekly_review(*, now: datetime | None = None, policy: StorePolicy | No
     stale = _stale_shipments(now, policy, calendar)
     etas = customer_ranges(products.values(), today=calendar.local_date(now), policy=policy)
     pause = _to_pause(products, demand, latest, repeats, policy)
-    wording = _wording(products, demand, latest, etas)
+    wording = _wording(products, demand, latest, etas, calendar.local_date(now))
     suppliers = list(Supplier.objects.filter(active=True).order_by("name"))
     cards = scorecards(suppliers, policy=policy, now=now)
     deprioritise = [cards[s.pk] for s in suppliers if cards[s.pk].should_deprioritise and not s.deprioritised]
@@ -290,7 +292,7 @@ def _to_pause(products, demand, latest, repeats, policy) -> list[dict]:
     return rows
 
 
-def _wording(products, demand, latest, etas) -> list[dict]:
+def _wording(products, demand, latest, etas, today) -> list[dict]:
     rows = []
     for pid, product in products.items():
         wording = product.product_page_wording.strip()
@@ -306,9 +308,7 @@ def _wording(products, demand, latest, etas) -> list[dict]:
         if gone:
             suggestion, why = "Sold out: no longer available.", "discontinued or the variant is gone"
         elif eta:
-            suggestion = (
-                f"Backordered: expected to ship between {eta.start:%b} {eta.start.day} and {eta.end:%b} {eta.end.day}."
-            )
+            suggestion = weeks_wording(eta.start, eta.end, today)  # a range of weeks, never a date
             why = f"{_units(waiting)} waiting, {max(free, 0)} free"
         else:
             suggestion = "Backordered: our supplier has not confirmed a date yet; we will email you when it ships."

@@ -8,6 +8,7 @@ from .views import connections as views_connections
 from .views import customer as views_customer
 from .views import draft_reply as views_draft_reply
 from .views import export as views_export
+from .views import products as views_products
 from .views import replies as views_replies
 from .views import review as review_views
 from .views import routine as views_routine
@@ -67,6 +68,8 @@ urlpatterns = [
     path("policy/wording/", views_wording.wording_list, name="policy-wording"),
     path("policy/wording/<slug:step>/", views_wording.wording_edit, name="policy-wording-edit"),
     path("policy/wording/<slug:step>/check/", views_wording.wording_check, name="policy-wording-check"),
+    path("products/<int:product_id>/", views_products.product_detail, name="product-detail"),
+    path("products/<int:product_id>/store/", views_products.product_store_action, name="product-store-action"),
     path("connections/", views_connections.connection_list, name="connections"),
     path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
     # email providers' delivery reports, at django-anymail's tracking webhook URLs

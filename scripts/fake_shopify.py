@@ -6,7 +6,8 @@
 
 It answers ``POST /admin/api/<version>/graphql.json`` the way Shopify's documentation shows for
 the calls Backorder Desk makes (orderCancel and its job, refundCreate with @idempotent,
-suggestedRefund, fulfillmentOrderHold / ReleaseHold, tagsAdd, reading an order back, shop name),
+suggestedRefund, fulfillmentOrderHold / ReleaseHold, tagsAdd, reading an order back, shop name;
+products' inventory policy and metafields, in ``fake_shopify_products``),
 keeps the orders it is asked about in memory (any order id exists: open, paid, one open
 fulfillment order), and logs every mutation it receives. Tests script faults with
 ``FakeShopStore.fail_next``: THROTTLED (HTTP 200), 429 with Retry-After, 500, user errors, access
@@ -26,6 +27,11 @@ from collections import deque
 from decimal import Decimal
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
+try:
+    from scripts.fake_shopify_products import PRODUCT_MUTATIONS, PRODUCT_OPERATIONS, FakeProducts
+except ImportError:  # run as a script from scripts/
+    from fake_shopify_products import PRODUCT_MUTATIONS, PRODUCT_OPERATIONS, FakeProducts
+
 logger = logging.getLogger("fake_shopify")
 
 PATH = re.compile(r"^/admin/api/[0-9a-z-]+/graphql\.json$")
@@ -41,8 +47,16 @@ OPERATIONS = (
     "job",
     "order",
     "shop",
+    *PRODUCT_OPERATIONS,
 )
-MUTATIONS = {"orderCancel", "refundCreate", "fulfillmentOrderHold", "fulfillmentOrderReleaseHold", "tagsAdd"}
+MUTATIONS = {
+    "orderCancel",
+    "refundCreate",
+    "fulfillmentOrderHold",
+    "fulfillmentOrderReleaseHold",
+    "tagsAdd",
+    *PRODUCT_MUTATIONS,
+}
 DEFAULT_PRICE = Decimal("20.00")
 
 
@@ -63,13 +77,14 @@ def operation_of(query: str) -> str:
     return ""
 
 
-class FakeShopStore:
+class FakeShopStore(FakeProducts):
     """The store's state and the faults scripted for the next calls. Thread-safe."""
 
     def __init__(self, *, token: str | None = None, job_polls: int = 1):
         self.token = token
         self.job_polls = job_polls  # how many job polls answer done: false before done: true
         self.orders: dict[str, dict] = {}
+        self.products: dict[str, dict] = {}
         self.log: list[dict] = []
         self.faults: deque[tuple[str, str, dict]] = deque()
         self.jobs: dict[str, int] = {}
@@ -178,6 +193,8 @@ class FakeShopStore:
             return 200, body, {}, bool(fault and fault[0] == "hang")
 
     def _user_error(self, operation: str, message: str, code: str | None) -> dict:
+        if operation in PRODUCT_MUTATIONS:
+            return self.product_user_error(operation, message, code)
         error = {"field": ["id"], "message": message, "code": code or "INVALID"}
         if operation == "orderCancel":
             return {"data": {"orderCancel": {"job": None, "orderCancelUserErrors": [error]}}}
@@ -187,6 +204,8 @@ class FakeShopStore:
         return {"data": {operation: {key: None, "userErrors": [error]}}}
 
     def _run(self, operation: str, query: str, v: dict, entry: dict) -> dict:
+        if operation in PRODUCT_OPERATIONS:
+            return self.run_product(operation, v, entry)
         if operation == "shop":
             return {"data": {"shop": {"name": "Fake Shopify store"}}}
         if operation == "job":

@@ -106,6 +106,9 @@ MATRIX: dict[str, Row] = {
     # acting on the store and its connections: the owner's
     "packets:store-action-panel": Row("GET", LOGIN, 200, 200, "case_id"),
     "packets:store-action-retry": Row("POST", LOGIN, 403, 302, "action_id"),
+    # the product page: staff see and change what the store sells (an empty form: 400, says what to send)
+    "packets:product-detail": Row("GET", LOGIN, 200, 200, "product_id"),
+    "packets:product-store-action": Row("POST", LOGIN, 400, 400, "product_id"),
     "packets:connections": Row("GET", LOGIN, 403, 200),
     # the wording of the cadence steps: the owner's (an empty form clears the step's wording: nothing to clear)
     "packets:policy-wording": Row("GET", LOGIN, 403, 200),
@@ -172,6 +175,7 @@ def world(owner, support):
         "provider": {"backorders": "aftership", "packets": "postmark"},
         "job_id": {"backorders": job.pk, "packets": bundle.pk},
         "allocation_id": allocation.pk,
+        "product_id": product.pk,
         "supplier_id": purchase_order.supplier_id,
         "purchase_order_id": purchase_order.pk,
         "case_id": case.pk,

@@ -123,6 +123,11 @@ class StorePolicy(models.Model):
         max_digits=4, decimal_places=2, default=Decimal("-0.50"), help_text="VADER compound score."
     )
     refund_method = models.CharField(max_length=16, choices=RefundMethod.choices, default=RefundMethod.ORIGINAL)
+    stop_selling_drafts_product = models.BooleanField(
+        default=False,
+        help_text="Stopping sales on Shopify also sets the product to draft (hidden from the shop); resuming "
+        "sets it active again.",
+    )
     # reply deadlines: how long a customer who wrote may wait for a person's answer
     reply_first_hours = models.PositiveSmallIntegerField(
         default=24, help_text="Hours to answer a customer's first message on a case."

@@ -9,7 +9,7 @@ from django.db import models, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from backorders.models import Order
+from backorders.models import Order, Product
 from packets.integrations.targets import target_problem
 
 from .audit import AuditEvent
@@ -48,9 +48,15 @@ class StoreAction(StatusMachine, models.Model):
         HOLD = "hold", "Hold fulfilment"
         RELEASE_HOLD = "release_hold", "Release our fulfilment hold"
         TAG = "tag", "Tag the order"
+        STOP_SELLING = "stop_selling", "Stop selling"
+        RESUME_SELLING = "resume_selling", "Resume selling"
+        SET_WORDING = "set_wording", "Backorder wording on the product page"
+        CLEAR_WORDING = "clear_wording", "Remove the backorder wording"
 
     # Money moves and irreversible changes: an owner's approval, never a standing one.
     OWNER_ONLY_KINDS = frozenset({Kind.CANCEL, Kind.REFUND})
+    # Changes to a product on the store (``target`` names it there), not to an order.
+    PRODUCT_KINDS = frozenset({Kind.STOP_SELLING, Kind.RESUME_SELLING, Kind.SET_WORDING, Kind.CLEAR_WORDING})
 
     class Status(models.TextChoices):
         PENDING = "pending", "Waiting to run"
@@ -68,9 +74,17 @@ class StoreAction(StatusMachine, models.Model):
         Status.SUCCEEDED: set(),
     }
 
-    case = models.ForeignKey(Case, on_delete=models.PROTECT, related_name="store_actions")
-    decision = models.ForeignKey(Decision, on_delete=models.PROTECT, related_name="store_actions", db_index=False)
-    order = models.ForeignKey(Order, on_delete=models.PROTECT, related_name="store_actions")
+    case = models.ForeignKey(Case, null=True, blank=True, on_delete=models.PROTECT, related_name="store_actions")
+    decision = models.ForeignKey(
+        Decision, null=True, blank=True, on_delete=models.PROTECT, related_name="store_actions", db_index=False
+    )
+    order = models.ForeignKey(Order, null=True, blank=True, on_delete=models.PROTECT, related_name="store_actions")
+    product = models.ForeignKey(
+        Product, null=True, blank=True, on_delete=models.PROTECT, related_name="store_actions", db_index=False
+    )
+    target = models.CharField(
+        max_length=64, blank=True, help_text="The product on the store a product action changes (its id there)."
+    )
     platform = models.CharField(max_length=16, choices=Platform.choices)
     kind = models.CharField(max_length=16, choices=Kind.choices)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
@@ -108,6 +122,12 @@ class StoreAction(StatusMachine, models.Model):
         ordering = ["created_at", "id"]
         constraints = [
             models.UniqueConstraint(fields=["decision", "kind"], name="store_action_one_per_decision_kind"),
+            # one unfinished change of a kind per product on the store, whoever proposed it
+            models.UniqueConstraint(
+                fields=["platform", "target", "kind"],
+                condition=~Q(target="") & Q(status__in=["pending", "running", "needs_check"]),
+                name="store_action_one_open_per_target",
+            ),
             models.CheckConstraint(
                 condition=Q(amount__isnull=True) | Q(amount__gte=0), name="store_action_amount_not_negative"
             ),
@@ -115,7 +135,10 @@ class StoreAction(StatusMachine, models.Model):
                 condition=~Q(status="running") | Q(started_at__isnull=False), name="store_action_running_has_start"
             ),
         ]
-        indexes = [models.Index(fields=["status", "next_attempt_at"], name="store_action_status_next")]
+        indexes = [
+            models.Index(fields=["status", "next_attempt_at"], name="store_action_status_next"),
+            models.Index(fields=["product", "created_at"], name="store_action_product_created"),
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()} on {self.get_platform_display()} ({self.status})"

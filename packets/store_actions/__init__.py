@@ -1,4 +1,5 @@
-"""Acting on the store after approval: cancel, refund, hold, release and tag, review-first.
+"""Acting on the store after approval: cancel, refund, hold, release and tag; stop and resume
+selling a product, and its backorder wording; review-first.
 
 Nothing runs on a store until a decision is approved. The verbs here are the entry points:
 
@@ -12,6 +13,9 @@ Nothing runs on a store until a decision is approved. The verbs here are the ent
   ``release_holds_for(order_ids)`` finds, in one query, which of many orders have one (allocation
   calls it through ``settings.AFTER_ALLOCATION``).
 * ``retry_action(action_id, user, without_gateway=False)``: the owner runs a failed action again.
+
+Approving "pause product" plans *stop selling* for the case's product (``storefront``); the
+product page and the supply coming back propose the others (``selling``).
 """
 
 from __future__ import annotations
@@ -28,14 +32,15 @@ from ..models import AuditEvent, Decision, StoreAction
 from .preview import STANDING_KEYS, Planned, describe, plan_for, preview, short_lines
 from .runner import enqueue
 
-__all__ = ["on_decision_approved", "preview", "release_holds", "release_holds_for", "retry_action"]
+__all__ = ["create_action", "on_decision_approved", "preview", "release_holds", "release_holds_for", "retry_action"]
 
 Kind = StoreAction.Kind
 Status = StoreAction.Status
+OPEN = [Status.PENDING, Status.RUNNING, Status.NEEDS_CHECK]
 
 
-def new_key(decision_id: int, kind: str) -> str:
-    return f"bd-{decision_id}-{kind.replace('_', '-')}-{uuid.uuid4().hex[:16]}"
+def new_key(decision_id: int | None, kind: str) -> str:
+    return f"bd-{decision_id or 0}-{kind.replace('_', '-')}-{uuid.uuid4().hex[:16]}"
 
 
 def on_decision_approved(decision: Decision) -> list[StoreAction]:
@@ -79,29 +84,39 @@ def on_decision_approved(decision: Decision) -> list[StoreAction]:
                     f"(the action it waits on is not planned)"[:500],
                 )
                 continue
-            made[planned.kind] = _create(decision, case, planned, approver, after=after)
+            made[planned.kind] = create_action(decision, case, planned, approver, after=after)
             actions.append(made[planned.kind])
     return actions
 
 
-def _create(decision: Decision, case, planned: Planned, approver, *, after: StoreAction | None = None) -> StoreAction:
+def create_action(
+    decision: Decision | None, case, planned: Planned, approver, *, after: StoreAction | None = None
+) -> StoreAction:
+    """Write one approved action (audited) and enqueue it after commit; the existing row when the
+    same action (or the same change of the same product) is already there."""
     try:
         with transaction.atomic():
             action = StoreAction.objects.create(
                 case=case,
                 decision=decision,
-                order=case.order,
+                order=case.order if case is not None and planned.kind not in StoreAction.PRODUCT_KINDS else None,
                 platform=planned.platform,
                 kind=planned.kind,
                 amount=planned.amount,
                 plan=planned.plan,
-                idempotency_key=new_key(decision.pk, planned.kind),
+                idempotency_key=new_key(decision.pk if decision else None, planned.kind),
                 approved_by=approver if getattr(approver, "is_authenticated", False) else None,
                 after=after,
+                product_id=planned.product_id,
+                target=planned.target,
             )
     except IntegrityError:
-        # the same decision approved again (or at the same moment): its action already exists
-        return StoreAction.objects.get(decision=decision, kind=planned.kind)
+        # the same decision approved again (or at the same moment): its action already exists;
+        # or the same change of the same product is already on its way
+        existing = StoreAction.objects.filter(decision=decision, kind=planned.kind).first() if decision else None
+        return existing or StoreAction.objects.get(
+            platform=planned.platform, target=planned.target, kind=planned.kind, status__in=OPEN
+        )
     AuditEvent.record(
         "store_action.planned",
         actor=approver,
@@ -145,7 +160,7 @@ def release_holds(order_id: int) -> list[StoreAction]:
                 continue
             plan = {key: hold.plan[key] for key in ("order_gid", "order_number", "currency", "handle")}
             planned = Planned(Kind.RELEASE_HOLD, hold.platform, plan)
-            created.append(_create(hold.decision, hold.case, planned, hold.approved_by))
+            created.append(create_action(hold.decision, hold.case, planned, hold.approved_by))
     return created
 
 

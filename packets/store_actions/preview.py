@@ -16,6 +16,8 @@ from backorders.models import Channel, Order, OrderLine, StorePolicy
 
 from ..models import Case, Decision, Message, StoreAction
 from .shopify import line_item_gid, order_gid
+from .storefront import SELLING_KINDS, platform_of, selling_plan, target_of, wording_plan
+from .storefront import describe as describe_product
 
 Kind = StoreAction.Kind
 Platform = StoreAction.Platform
@@ -28,7 +30,15 @@ PLATFORM_OF = {
 WAITING_ACTIONS = {Decision.Action.WAIT, Decision.Action.SWITCH_SUPPLIER, Decision.Action.CHASE_SUPPLIER}
 # Standing-approval keys (in StorePolicy.standing_approvals) that let hold and tag run on a
 # decision approved by someone other than staff. Cancel and refund never have one.
-STANDING_KEYS = {Kind.HOLD: "store_hold", Kind.RELEASE_HOLD: "store_hold", Kind.TAG: "store_tag"}
+STANDING_KEYS = {
+    Kind.HOLD: "store_hold",
+    Kind.RELEASE_HOLD: "store_hold",
+    Kind.TAG: "store_tag",
+    Kind.STOP_SELLING: "store_selling",
+    Kind.RESUME_SELLING: "store_selling",
+    Kind.SET_WORDING: "store_wording",
+    Kind.CLEAR_WORDING: "store_wording",
+}
 BACKORDER_TAG = "backorder"
 IN_FLIGHT = [Message.Status.APPROVED, Message.Status.QUEUED, Message.Status.SENDING, Message.Status.SENT]
 
@@ -41,6 +51,8 @@ class Planned:
     amount: Decimal | None = None
     lines: list[str] = field(default_factory=list)
     after: str | None = None  # the kind of the action (of the same decision) this one waits on
+    product_id: int | None = None  # a product action: the product it is about
+    target: str = ""  # a product action: the product's id on the store
 
 
 def short_lines(order: Order, case: Case, lines: list[OrderLine] | None = None) -> list[tuple[OrderLine, int]]:
@@ -81,6 +93,11 @@ def our_message_goes_out(case: Case, decision: Decision) -> bool:
 def plan_for(decision: Decision, case: Case | None = None, *, policy: StorePolicy | None = None) -> list[Planned]:
     """The store actions an approval of ``decision`` would run, in the order they run."""
     case = case or decision.case
+    if decision.action == Decision.Action.PAUSE_PRODUCT:
+        if not case.product_id:
+            return []
+        drafts = (policy or StorePolicy.objects.current()).stop_selling_drafts_product
+        return product_plans(case.product, Kind.STOP_SELLING, product_status="DRAFT" if drafts else "")
     order = case.order
     if order is None or order.channel not in PLATFORM_OF:
         return []
@@ -95,6 +112,20 @@ def plan_for(decision: Decision, case: Case | None = None, *, policy: StorePolic
     if action in WAITING_ACTIONS and platform == Platform.SHOPIFY:
         return _wait(case, order, policy)
     return []
+
+
+def product_plans(product, kind: str, *, before: str = "", text: str = "", product_status: str = "") -> list[Planned]:
+    """A product action on the store the product is sold on; none when the desk lacks its ids there."""
+    platform = platform_of(product)
+    if platform is None:
+        return []
+    if kind in SELLING_KINDS:
+        plan = selling_plan(product, kind, platform, before=before, product_status=product_status)
+    else:
+        plan = wording_plan(product, kind, platform, text)
+    if plan is None:
+        return []
+    return [Planned(kind, platform, plan, product_id=product.pk, target=target_of(product, platform))]
 
 
 def _base(order: Order, platform: str) -> dict:
@@ -186,6 +217,8 @@ def _wait(case, order, policy) -> list[Planned]:
 
 
 def describe(kind: str, platform: str, plan: dict) -> str:
+    if kind in StoreAction.PRODUCT_KINDS:
+        return describe_product(kind, platform, plan)
     store = Platform(platform).label
     number = plan.get("order_number", "?")
     currency = plan.get("currency", "USD")
@@ -237,6 +270,8 @@ def preview(decision_or_action, case: Case | None = None, *, policy: StorePolicy
     planned = plan_for(decision, case, policy=policy)
     if planned:
         return [describe(p.kind, p.platform, p.plan) for p in planned]
+    if decision.action == Decision.Action.PAUSE_PRODUCT and case.product_id:
+        return ["Nothing is sent to a store: the desk does not know this product's id on Shopify or WooCommerce."]
     order = case.order
     if decision.action in {Decision.Action.CANCEL, Decision.Action.REFUND} and order is not None:
         if order.channel not in PLATFORM_OF:

@@ -38,7 +38,7 @@ from django.utils import timezone
 
 from ..leases import hand_back_due
 from ..models import AuditEvent, StoreAction
-from . import bigcommerce, results, shopify, woocommerce
+from . import bigcommerce, results, shopify, shopify_products, woocommerce, woocommerce_products
 from .results import CallResult
 
 logger = logging.getLogger(__name__)
@@ -50,6 +50,16 @@ ADAPTERS = {
     StoreAction.Platform.WOOCOMMERCE: woocommerce,
     StoreAction.Platform.BIGCOMMERCE: bigcommerce,
 }
+PRODUCT_ADAPTERS = {
+    StoreAction.Platform.SHOPIFY: shopify_products,
+    StoreAction.Platform.WOOCOMMERCE: woocommerce_products,
+}
+
+
+def adapter_for(action: StoreAction):
+    """The module that calls the store for this action: orders or products, per platform."""
+    table = PRODUCT_ADAPTERS if action.kind in StoreAction.PRODUCT_KINDS else ADAPTERS
+    return table[action.platform]
 
 
 def enqueue(action_id: int) -> None:
@@ -71,7 +81,7 @@ def run_store_action(action_id: int) -> str:
         logger.info("Store action %s not run: %s", action_id, claimed)
         return claimed
     action, check_first = claimed
-    adapter = ADAPTERS[action.platform]
+    adapter = adapter_for(action)
     action.before_send = lambda request: StoreAction.objects.filter(pk=action.pk, status=Status.RUNNING).update(
         request=request
     )
@@ -101,7 +111,7 @@ def _claim(action_id: int) -> tuple[StoreAction, bool] | str:
         ):
             prior = status
             break
-    action = StoreAction.objects.select_related("case", "order", "decision").filter(pk=action_id).first()
+    action = StoreAction.objects.select_related("case", "order", "decision", "product").filter(pk=action_id).first()
     if action is None:
         return "no such store action"
     if prior is None:
@@ -146,7 +156,11 @@ def _record(action: StoreAction, result: CallResult, *, read_back: bool = False)
     from packets.integrations.outbound import emit
 
     with transaction.atomic():
-        locked = StoreAction.objects.select_for_update(of=("self",)).select_related("case", "order").get(pk=action.pk)
+        locked = (
+            StoreAction.objects.select_for_update(of=("self",))
+            .select_related("case", "order", "product")
+            .get(pk=action.pk)
+        )
         if locked.status != Status.RUNNING or locked.started_at != action.started_at:
             AuditEvent.record(
                 "store_action.late_result",
@@ -217,7 +231,7 @@ def _hold_dependents(failed: StoreAction, label: str) -> None:
 
 def action_payload(action: StoreAction) -> dict:
     """The ``store_action.*`` event body (docs/events/store_action.succeeded.json)."""
-    order = action.order
+    order, product = action.order, action.product
     return {
         "id": action.pk,
         "case_id": action.case_id,
@@ -226,8 +240,13 @@ def action_payload(action: StoreAction) -> dict:
         "kind": action.kind,
         "status": action.status,
         "amount": str(action.amount) if action.amount is not None else None,
-        "currency": order.currency,
-        "order": {"id": order.pk, "number": order.number, "channel": order.channel, "external_id": order.external_id},
+        "currency": order.currency if order is not None else None,
+        "order": (
+            {"id": order.pk, "number": order.number, "channel": order.channel, "external_id": order.external_id}
+            if order is not None
+            else None
+        ),
+        "product": {"id": product.pk, "sku": product.sku, "target": action.target} if product is not None else None,
         "external_ref": action.external_ref,
         "error": action.error,
         "attempts": action.attempts,

@@ -20,6 +20,7 @@ PREVIEWED = {
     Decision.Action.WAIT,
     Decision.Action.SWITCH_SUPPLIER,
     Decision.Action.CHASE_SUPPLIER,
+    Decision.Action.PAUSE_PRODUCT,
 }
 
 

@@ -38,4 +38,6 @@ def store_action_retry(request: HttpRequest, action_id: int) -> HttpResponse:
         messages.error(request, " ".join(exc.messages))
     else:
         messages.success(request, f"{action.get_kind_display()} queued to run again.")
+    if action.case_id is None:  # a product action asked for on the product page
+        return redirect("packets:product-detail", product_id=action.product_id)
     return redirect("packets:case-detail", case_id=action.case_id)

@@ -116,6 +116,7 @@ class FakeWooStore:
         self.key, self.secret = key, secret
         self.orders: dict[str, dict] = {}
         self.refunds: dict[str, list[dict]] = {}
+        self.products: dict[str, dict] = {}
         self.requests: list[dict] = []
         self.faults: deque[tuple[str, str]] = deque()
         self.release = threading.Event()
@@ -125,6 +126,28 @@ class FakeWooStore:
     def fail_next(self, method: str, mode: str) -> None:
         """mode: hang (applied, no answer), 400 (refused), 429, 500, cannot_refund (the gateway cannot refund)."""
         self.faults.append((method, mode))
+
+    def add_product(self, product_id: str, *, backorders: str = "notify", parent_id: int = 0) -> dict:
+        """A simple product, or a variation of ``parent_id`` (WooCommerce answers ``GET /products/<id>``
+        for both; a variation's ``backorders`` changes only through its parent's variations route)."""
+        product = {
+            "id": int(product_id),
+            "type": "variation" if parent_id else "simple",
+            "parent_id": parent_id,
+            "backorders": backorders,
+            "meta_data": [],
+        }
+        self.products[str(product_id)] = product
+        if parent_id:
+            self.products.setdefault(
+                str(parent_id),
+                {"id": parent_id, "type": "variable", "parent_id": 0, "backorders": "no", "meta_data": []},
+            )
+        return product
+
+    def meta(self, product_id: str, key: str = "_backorder_desk_message") -> str | None:
+        found = [m["value"] for m in self.products[str(product_id)]["meta_data"] if m["key"] == key]
+        return found[0] if found else None
 
     def created(self, method: str) -> list[dict]:
         return [r for r in self.requests if r["method"] == method and r["applied"]]
@@ -191,6 +214,9 @@ class FakeWooStore:
             match = re.fullmatch(r"/wp-json/wc/v3/orders/(\d+)(/refunds)?", path)
             if path == "/wp-json/wc/v3/system_status":
                 return 200, {"environment": {"version": "9.9.0", "site_url": "http://shop.test"}}, {}, False
+            product = re.fullmatch(r"/wp-json/wc/v3/products/(\d+)(?:/variations/(\d+))?", path)
+            if product:
+                return self._product(method, product.group(1), product.group(2), body, entry, fault)
             if not match:
                 return (
                     404,
@@ -224,6 +250,26 @@ class FakeWooStore:
                 entry["applied"] = True
                 return 200, order, {}, hang
             return 200, order, {}, False
+
+    def _product(self, method, product_id, variation_id, body, entry, fault):
+        found = self.products.get(variation_id or product_id)
+        if found is None or (variation_id and found["parent_id"] != int(product_id)):
+            error = {"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.", "data": {"status": 404}}
+            return 404, error, {}, False
+        if method == "PUT":
+            if found["type"] == "variation" and not variation_id and "backorders" in (body or {}):
+                # WooCommerce's products route does not save a variation's stock settings
+                return 200, found, {}, False
+            for key, value in (body or {}).items():
+                if key == "meta_data":
+                    for meta in value:
+                        found["meta_data"] = [m for m in found["meta_data"] if m["key"] != meta["key"]]
+                        found["meta_data"].append({"id": self._ids, **meta})
+                else:
+                    found[key] = value
+            entry["applied"] = True
+            return 200, found, {}, bool(fault and fault[1] == "hang")
+        return 200, found, {}, False
 
 
 def serve_woo(store: FakeWooStore) -> ThreadingHTTPServer:

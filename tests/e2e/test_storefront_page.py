@@ -1,0 +1,87 @@
+"""Staff write the backorder wording and stop selling from the product page, in Chromium.
+
+The Shopify stand-in runs on loopback in this process (the ``shop`` fixture); the worker's task is
+run in the test's thread once the page queued it.
+"""
+
+from __future__ import annotations
+
+import pytest
+from playwright.sync_api import expect
+
+from packets.models import StoreAction
+from packets.store_actions.runner import run_store_action
+from tests import factories
+from tests.e2e.conftest import sign_in
+from tests.packets.packet_content import case_with_packet, contract_content
+from tests.packets.store_fakes import shop  # noqa: F401
+
+pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.django_db(transaction=True)]
+
+
+def run_pending() -> None:
+    for pk in StoreAction.objects.filter(status="pending").values_list("pk", flat=True):
+        run_store_action(pk)
+
+
+def test_staff_write_the_wording_and_stop_selling_from_the_product_page(page, support, shop, artifacts):  # noqa: F811
+    product = factories.ProductFactory(
+        sku="MUG-RED", title="Mug", variant_title="Red", on_hand=0, shopify_product_id="7001", shopify_variant_id="8001"
+    )
+    shop.add_product("7001", ["8001"])
+    sign_in(page, support.username)
+    page.goto(f"/products/{product.pk}/")
+
+    page.fill("#wording-text", "Ships on Dec 20")
+    page.get_by_role("button", name="Write to the product page").click()
+    expect(page.locator(".flash")).to_contain_text("It names a date: say a range of weeks instead")
+    expect(page.locator("#wording-text")).to_have_value("Ships on Dec 20")
+
+    page.fill("#wording-text", "Backordered: ships in 3–5 weeks.")
+    page.get_by_role("button", name="Write to the product page").click()
+    expect(page.locator(".flash")).to_contain_text("Backorder wording on the product page approved")
+    page.get_by_role("button", name="Stop selling when out of stock").click()
+    run_pending()
+    page.reload()
+
+    expect(page.locator("[data-wording]")).to_contain_text("Backordered: ships in 3–5 weeks.")
+    expect(page.locator("[data-selling]")).to_contain_text("Stopped")
+    expect(page.locator(".store-action-succeeded")).to_have_count(2)
+    assert shop.metafield("7001") == "Backordered: ships in 3–5 weeks."
+    assert shop.policies("7001") == {"8001": "DENY"}
+    page.screenshot(path=str(artifacts / "product-page-1366.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(artifacts / "product-page-390.png"), full_page=True)
+    expect(page.get_by_role("button", name="Resume selling")).to_be_visible()
+
+
+def test_the_owner_approves_a_pause_and_the_case_shows_the_stop_done(page, owner, support, shop, artifacts):  # noqa: F811
+    red = factories.ProductFactory(
+        sku="MUG-RED", title="Mug", variant_title="Red", on_hand=0, shopify_product_id="7001", shopify_variant_id="8001"
+    )
+    factories.ProductFactory(
+        sku="MUG-BLUE", title="Mug", variant_title="Blue", shopify_product_id="7001", shopify_variant_id="8002"
+    )
+    shop.add_product("7001", ["8001", "8002"])
+    order = factories.OrderFactory(number="#1042")
+    case, packet = case_with_packet(contract_content(order_number="#1042"), order=order, product=red)
+    proposal = factories.DecisionFactory(
+        case=case, packet=packet, action="pause_product", decided_by=support, note="The supplier stopped making it"
+    )  # proposed, waiting for an approval
+    sign_in(page, owner.username)
+    page.goto(f"/cases/{case.pk}/")
+    expect(page.locator(".store-preview")).to_contain_text("Will stop selling Mug (Red) (MUG-RED) on Shopify")
+    page.locator(f'[data-decision-id="{proposal.pk}"] [data-approve-decision]').click()
+    expect(page.locator(".flash")).to_contain_text("Approved")
+    run_pending()
+    page.goto(f"/cases/{case.pk}/")
+
+    expect(page.locator(".store-action-succeeded")).to_contain_text("Stop selling")
+    expect(page.locator(".store-action-succeeded")).to_contain_text("2 variants set to deny orders (DENY)")
+    [call] = shop.applied("productVariantsBulkUpdate")
+    assert {v["inventoryPolicy"] for v in call["variables"]["variants"]} == {"DENY"}
+    page.locator(".store-actions").screenshot(path=str(artifacts / "case-store-panel-1366.png"))
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.locator(".store-actions").screenshot(path=str(artifacts / "case-store-panel-390.png"))
+    page.get_by_role("link", name="Product page").click()
+    expect(page.locator("[data-selling]")).to_contain_text("Stopped")
