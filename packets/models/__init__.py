@@ -18,6 +18,7 @@ from .integrations import (
 )
 from .messages import InboundMessage, Message
 from .operations import ExportJob, WorkerHeartbeat
+from .slack import SlackInteraction, SlackLink, SlackPost
 
 __all__ = [
     "AuditEvent",
@@ -34,6 +35,9 @@ __all__ = [
     "OutboundSubscription",
     "Outcome",
     "Packet",
+    "SlackInteraction",
+    "SlackLink",
+    "SlackPost",
     "StatusMachine",
     "StoreAction",
     "StoreActionQuerySet",

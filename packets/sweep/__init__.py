@@ -49,6 +49,7 @@ AFTER_SWEEP: list[str] = [
     "packets.notify.cadence.draft_due_messages",
     "packets.notify.tracking_updates.draft_tracking_updates",  # stale parcels: what we know and do
     "packets.notify.deadlines.mark_overdue",
+    "packets.integrations.slack.alerts.post_owner_alerts",  # after the deadlines: overdue cases count
 ]
 
 SWEEP_RESOLUTION_PREFIX = "Cause gone: "
