@@ -299,3 +299,51 @@ def test_link_slack_user_links_a_staff_member_and_refuses_what_cannot_act(owner,
     assert list(SlackLink.objects.values_list("slack_user_id", flat=True)) == ["U0OWNER02"]
     call_command("link_slack_user", owner.username, "--unlink", stdout=StringIO())
     assert not SlackLink.objects.exists()
+
+
+def test_the_alert_pass_costs_the_same_few_queries_for_one_case_or_many(slack, django_assert_num_queries):  # noqa: F811
+    for n in range(3):
+        case, _ = case_with_packet(contract_content(order_number=f"#50{n}", risk_level="owner_only"))
+        factories.MessageFactory(case=case, order=case.order, step="update_48h")
+    # the cases, their drafts, their newest packets; the states already posted; the insert (in a
+    # savepoint), the ids to enqueue
+    with django_assert_num_queries(8):
+        assert alerts.post_owner_alerts() == 3
+    with django_assert_num_queries(4):  # nothing new: no insert
+        assert alerts.post_owner_alerts() == 0
+
+
+def test_the_sweep_posts_the_alerts_after_the_reply_deadlines():
+    from packets.sweep import AFTER_SWEEP
+
+    assert AFTER_SWEEP.index("packets.integrations.slack.alerts.post_owner_alerts") > AFTER_SWEEP.index(
+        "packets.notify.deadlines.mark_overdue"
+    )
+
+
+def test_a_post_left_sending_by_a_dead_worker_is_sent_again(slack, settings):  # noqa: F811
+    owner_only_case()
+    alerts.post_owner_alerts()
+    post = SlackPost.objects.get()
+    long_ago = timezone.now() - timedelta(seconds=int(settings.Q_CLUSTER["retry"]) + 5)
+    SlackPost.objects.filter(pk=post.pk).update(status="sending", sending_started_at=long_ago, attempts=1)
+
+    assert posting.retry_due_posts() == 1
+    assert posting.send_post(post.pk) == "sent (chat.postMessage)"
+    post.refresh_from_db()
+    assert (post.status, post.attempts) == ("sent", 2)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_press_on_an_older_packet_is_refused_and_says_so(slack, client, owner):  # noqa: F811
+    case, packet, _ = owner_only_case()
+    link(owner, "U0OWNER01")
+    alert, ts = posted_alert(slack, case)
+    factories.PacketFactory(case=case, version=packet.version + 1, content=packet.content, risk_level="owner_only")
+
+    post_press(client, press_payload(alert, slack_user_id="U0OWNER01", channel=OWNER_CHANNEL, ts=ts))
+    run_queued_tasks()
+
+    assert not Decision.objects.exists()
+    [told] = slack.ephemeral
+    assert told["text"].startswith("Not accepted: The packet changed while you read it (now version 2)")
