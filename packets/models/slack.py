@@ -63,6 +63,9 @@ class SlackPost(StatusMachine, models.Model):
     sending_started_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     finished_at = models.DateTimeField(null=True, blank=True)
+    closed_at = models.DateTimeField(
+        null=True, blank=True, help_text="An alert's buttons taken away: pressed, or the case moved on."
+    )
 
     class Meta:
         constraints = [

@@ -196,6 +196,7 @@ def test_accept_decides_and_approves_exactly_once_under_retries_and_a_second_pre
     assert AuditEvent.objects.filter(case=case, action="case.accepted").count() == 1
     [told] = slack.ephemeral
     assert told["user"] == "U0SUPPORT1" and told["text"].startswith("Already decided:")
+    assert len(slack.calls_to("chat.update")) == 1, "the message says it once"
     assert (owner.get_full_name() or owner.username) in told["text"]
 
 
@@ -305,11 +306,11 @@ def test_the_alert_pass_costs_the_same_few_queries_for_one_case_or_many(slack, d
     for n in range(3):
         case, _ = case_with_packet(contract_content(order_number=f"#50{n}", risk_level="owner_only"))
         factories.MessageFactory(case=case, order=case.order, step="update_48h")
-    # the cases, their drafts, their newest packets; the states already posted; the insert (in a
-    # savepoint), the ids to enqueue
-    with django_assert_num_queries(8):
+    # the cases, their drafts, their newest packets; the open alerts; the states already posted;
+    # the insert (in a savepoint), the ids to enqueue
+    with django_assert_num_queries(9):
         assert alerts.post_owner_alerts() == 3
-    with django_assert_num_queries(4):  # nothing new: no insert
+    with django_assert_num_queries(5):  # nothing new: no insert
         assert alerts.post_owner_alerts() == 0
 
 
@@ -347,3 +348,23 @@ def test_a_press_on_an_older_packet_is_refused_and_says_so(slack, client, owner)
     assert not Decision.objects.exists()
     [told] = slack.ephemeral
     assert told["text"].startswith("Not accepted: The packet changed while you read it (now version 2)")
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_alert_whose_case_was_decided_on_the_desk_loses_its_buttons_once(slack, owner):  # noqa: F811
+    from packets import accept as verbs
+
+    case, packet, draft = owner_only_case()
+    _, ts = posted_alert(slack, case)
+
+    verbs.accept(case.pk, owner, packet_version=packet.version, message_ids=[draft.pk])  # on the case page
+    alerts.post_owner_alerts()
+    alerts.post_owner_alerts()  # the next sweep: already closed
+    run_queued_tasks()
+
+    [update] = slack.calls_to("chat.update")
+    assert update["body"]["ts"] == ts and update["body"]["text"].startswith("Decided: ")
+    assert "chose “Wait”" in update["body"]["text"]
+    shown = json.dumps(slack.messages[(OWNER_CHANNEL, ts)]["blocks"])
+    assert "accept_recommendation" not in shown and "open_case" in shown
+    assert SlackPost.objects.get(method="chat.postMessage").closed_at is not None

@@ -22,8 +22,9 @@ from django.db.models import Q
 from django.utils import timezone
 
 from packets.accept import Acceptance, acceptance_for, with_drafts
-from packets.integrations.slack.posting import configured, enqueue
-from packets.models import Case, SlackPost
+from packets.decisions import describe_decision
+from packets.integrations.slack.posting import configured, enqueue, queue_post
+from packets.models import Case, Decision, SlackPost
 
 ACCEPT = "accept_recommendation"
 OPEN = "open_case"
@@ -73,7 +74,8 @@ def candidates(now: datetime):
 
 
 def post_owner_alerts(now: datetime | None = None) -> int:
-    """After a sweep: an alert for each case that needs the owner in a state not alerted yet; how many."""
+    """After a sweep: an alert for each case that needs the owner in a state not alerted yet (how
+    many), and the buttons taken off alerts whose case has moved on."""
     if configured() or not settings.SLACK_OWNER_CHANNEL:
         return 0
     now = now or timezone.now()
@@ -85,6 +87,7 @@ def post_owner_alerts(now: datetime | None = None) -> int:
         packet = case.latest_packets[0] if case.latest_packets else None
         acceptance = acceptance_for(case, packet) if packet is not None else None
         wanted.append((case, acceptance, reasons, state_key(case, acceptance, reasons)))
+    close_moved_on({(case.pk, key) for case, *_, key in wanted}, {case.pk for case, *_ in wanted})
     if not wanted:
         return 0
     taken = set(
@@ -112,6 +115,58 @@ def post_owner_alerts(now: datetime | None = None) -> int:
         )
         transaction.on_commit(lambda: [enqueue(pk) for pk in ids])
     return len(ids)
+
+
+# --------------------------------------------------------------------------- closing alerts
+
+
+def close_moved_on(current: set[tuple[int, str]], needing: set[int]) -> int:
+    """Sent alerts whose case is no longer in the state they showed (decided on the desk, resolved,
+    changed) lose their buttons and say why; how many. ``current`` is the (case, state) of every
+    case that needs the owner now, ``needing`` their ids."""
+    moved = [
+        alert
+        for alert in SlackPost.objects.filter(method=POST_METHOD, status=SlackPost.Status.SENT, closed_at__isnull=True)
+        .exclude(state_key="")
+        .select_related("case")
+        if alert.case is not None and (alert.case_id, alert.state_key) not in current
+    ]
+    if not moved:
+        return 0
+    decided = {}
+    for decision in (
+        Decision.objects.filter(case__in=[a.case_id for a in moved], status=Decision.Status.APPROVED)
+        .select_related("decided_by")
+        .order_by("case_id", "-decided_at", "-id")
+    ):
+        decided.setdefault(decision.case_id, decision)
+    with transaction.atomic():
+        for alert in moved:
+            close(alert, why_closed(alert.case, decided.get(alert.case_id), alert.case_id in needing))
+    return len(moved)
+
+
+def why_closed(case: Case, decision: Decision | None, still_needed: bool) -> str:
+    if case.status == Case.Status.RESOLVED:
+        return f"Resolved: {case.resolution}" if case.resolution else "Resolved."
+    if still_needed:
+        return "The case changed since this message: the newer message has its buttons."
+    if decision is not None and case.status in (Case.Status.WAITING, Case.Status.ACTIONED):
+        return f"Decided: {describe_decision(decision)}."
+    return f"No longer waiting on you: the case is {case.get_status_display().lower()}."
+
+
+def close(alert: SlackPost, text: str) -> SlackPost:
+    """The alert updated in Slack (``chat.update``, after commit): its buttons give way to ``text``
+    and "Open" stays."""
+    blocks = [b for b in alert.request.get("blocks") or [] if isinstance(b, dict) and b.get("type") != "actions"]
+    blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": f":white_check_mark: {escape(text)}"[:2900]}})
+    if alert.case is not None:
+        blocks.append({"type": "actions", "block_id": f"case-{alert.case_id}", "elements": [open_button(alert.case)]})
+    SlackPost.objects.filter(pk=alert.pk).update(closed_at=timezone.now())
+    return queue_post(
+        "chat.update", {"channel": alert.channel, "ts": alert.ts, "text": text, "blocks": blocks}, case=alert.case
+    )
 
 
 # --------------------------------------------------------------------------- the message

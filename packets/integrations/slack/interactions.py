@@ -42,7 +42,7 @@ from backorders.queueing import enqueue_stored
 from backorders.roles import is_staff_member
 from packets.accept import accept
 from packets.decisions import describe_decision, earlier_decision
-from packets.integrations.slack.alerts import ACCEPT, escape, open_button
+from packets.integrations.slack.alerts import ACCEPT, POST_METHOD, close
 from packets.integrations.slack.posting import queue_post
 from packets.models import AuditEvent, Case, Decision, IllegalTransition, SlackInteraction, SlackLink, SlackPost
 
@@ -250,22 +250,13 @@ def _tell(payload: dict, text: str) -> str:
 
 
 def _update(payload: dict, text: str) -> None:
-    """The alert, updated: its buttons give way to who did what, and "Open" stays."""
+    """The pressed alert, updated to say ``text`` instead of its buttons (once)."""
     channel, ts = _where(payload)
-    if not channel or not ts:
-        return
-    alert = SlackPost.objects.filter(channel=channel, ts=ts).select_related("case").first()
-    blocks = (alert.request if alert else payload.get("message") or {}).get("blocks") or []
-    kept = [b for b in blocks if isinstance(b, dict) and b.get("type") != "actions"]
-    done = {"type": "section", "text": {"type": "mrkdwn", "text": f":white_check_mark: {escape(text)}"}}
-    after = [done]
-    if alert is not None and alert.case is not None:
-        after.append({"type": "actions", "block_id": f"case-{alert.case_id}", "elements": [open_button(alert.case)]})
-    queue_post(
-        "chat.update",
-        {"channel": channel, "ts": ts, "text": text, "blocks": [*kept, *after]},
-        case=alert.case if alert else None,
-    )
+    alert = SlackPost.objects.filter(channel=channel, ts=ts, method=POST_METHOD).select_related("case").first()
+    if alert is None:
+        logger.warning("A press on a Slack message the desk did not post (%s %s): not updated", channel, ts)
+    elif alert.closed_at is None:  # closed: it says what happened already
+        close(alert, text)
 
 
 def apply_received(limit: int = 100) -> int:
