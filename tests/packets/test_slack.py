@@ -76,10 +76,11 @@ def test_a_case_that_needs_the_owner_gets_one_alert_per_state_with_its_packet_an
     assert call["headers"]["authorization"] == f"Bearer {TOKEN}"
     body = call["body"]
     assert body["channel"] == OWNER_CHANNEL and "risk is owner-only" in body["text"]
-    text = json.dumps(body["blocks"])
+    text = json.dumps(body["blocks"], ensure_ascii=False)
     assert "waits on MUG-SAGE" in text  # the packet's summary
     assert "Recommended: Wait." in text and "the customer is a VIP" in text  # recommendation and reason
     assert "Owner-only" in text and "Asked once where the order is." in text  # risk and facts
+    assert "#1042 · $84.20" in text  # the order, its value in the store's money format
     assert "Accepting also approves 1 drafted customer message" in text
     [actions] = [b for b in body["blocks"] if b["type"] == "actions"]
     accept, open_ = actions["elements"]

@@ -14,6 +14,7 @@ recommendation" (its value names the case, the packet version and the drafts sho
 from __future__ import annotations
 
 import json
+import zoneinfo
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -21,10 +22,11 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
+from backorders.formats.money import format_money
 from packets.accept import Acceptance, acceptance_for, with_drafts
 from packets.decisions import describe_decision
 from packets.integrations.slack.posting import configured, enqueue, queue_post
-from packets.models import Case, Decision, SlackPost
+from packets.models import Case, Decision, Packet, SlackPost
 
 ACCEPT = "accept_recommendation"
 OPEN = "open_case"
@@ -52,14 +54,14 @@ def reasons_for(case: Case, now: datetime) -> dict[str, str]:
         if case.reply_overdue or case.reply_due_at <= now:
             reasons["reply_overdue"] = "the customer's reply deadline has passed"
         elif case.reply_due_at <= now + timedelta(hours=settings.SLACK_REPLY_DUE_WITHIN_HOURS):
-            local = timezone.localtime(case.reply_due_at)
+            local = case.reply_due_at.astimezone(zoneinfo.ZoneInfo(settings.STORE_TIME_ZONE))
             reasons["reply_due"] = f"the customer must have an answer by {local:%b %-d, %H:%M} ({local.tzname()})"
     return reasons
 
 
-def state_key(case: Case, acceptance: Acceptance | None, reasons: dict[str, str]) -> str:
+def state_key(case: Case, packet: Packet | None, reasons: dict[str, str]) -> str:
     """The case's state as far as the owner's alert goes: packet version, status, reasons."""
-    version = acceptance.packet.version if acceptance else 0
+    version = packet.version if packet is not None else 0
     return f"v{version}:{case.status}:{'+'.join(sorted(reasons))}"[:100]
 
 
@@ -86,7 +88,7 @@ def post_owner_alerts(now: datetime | None = None) -> int:
             continue
         packet = case.latest_packets[0] if case.latest_packets else None
         acceptance = acceptance_for(case, packet) if packet is not None else None
-        wanted.append((case, acceptance, reasons, state_key(case, acceptance, reasons)))
+        wanted.append((case, acceptance, reasons, state_key(case, packet, reasons)))
     close_moved_on({(case.pk, key) for case, *_, key in wanted}, {case.pk for case, *_ in wanted})
     if not wanted:
         return 0
@@ -191,7 +193,8 @@ def message(case: Case, acceptance: Acceptance | None, reasons: dict[str, str]) 
 
 def summary_blocks(case: Case, acceptance: Acceptance | None) -> list[dict]:
     if acceptance is None:
-        return [{"type": "section", "text": {"type": "mrkdwn", "text": "No packet yet: the next sweep builds one."}}]
+        words = "The packet makes no recommendation yet: open the case to decide."
+        return [{"type": "section", "text": {"type": "mrkdwn", "text": words}}]
     content = acceptance.packet.content or {}
     order = content.get("order") or {}
     fields = [
@@ -200,8 +203,9 @@ def summary_blocks(case: Case, acceptance: Acceptance | None) -> list[dict]:
         f"*Recommendation:*\n{escape(acceptance.action_label)}",
     ]
     if order.get("number"):
-        money = f"{order.get('value') or ''} {order.get('currency') or ''}".strip()
-        fields.append(f"*Order:*\n{escape(order['number'])}" + (f" · {escape(money)}" if money else ""))
+        fields.append(
+            f"*Order:*\n{escape(order['number'])}" + (f" · {escape(order_value(order))}" if order.get("value") else "")
+        )
     blocks = [
         {"type": "section", "text": {"type": "mrkdwn", "text": escape(content.get("summary") or case.title)[:2900]}},
         {"type": "section", "fields": [{"type": "mrkdwn", "text": f[:1900]} for f in fields]},
@@ -233,6 +237,14 @@ def summary_blocks(case: Case, acceptance: Acceptance | None) -> list[dict]:
             }
         )
     return blocks
+
+
+def order_value(order: dict) -> str:
+    """The order's value as people read it (as the packet wrote it when it is not an amount)."""
+    try:
+        return format_money(order["value"], order.get("currency") or None)
+    except (TypeError, ValueError):
+        return str(order["value"])
 
 
 def facts_of(content: dict) -> list[str]:
