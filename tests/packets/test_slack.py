@@ -369,3 +369,15 @@ def test_an_alert_whose_case_was_decided_on_the_desk_loses_its_buttons_once(slac
     shown = json.dumps(slack.messages[(OWNER_CHANNEL, ts)]["blocks"])
     assert "accept_recommendation" not in shown and "open_case" in shown
     assert SlackPost.objects.get(method="chat.postMessage").closed_at is not None
+
+
+def test_the_admin_lists_slack_posts_presses_and_links(client, django_user_model, owner, slack):  # noqa: F811
+    owner_only_case()
+    alerts.post_owner_alerts()
+    link(owner, "U0OWNER01")
+    client.force_login(django_user_model.objects.create_superuser("root", "root@example.com", "pw"))
+    for model in ("slackpost", "slackinteraction", "slacklink"):
+        response = client.get(f"/admin/packets/{model}/")
+        assert response.status_code == 200, model
+    assert b"chat.postMessage" in client.get("/admin/packets/slackpost/").content
+    assert b"U0OWNER01" in client.get("/admin/packets/slacklink/").content
