@@ -1,6 +1,7 @@
 """A loopback stand-in for Slack's Web API and a signer for Slack's interaction posts.
 
-``POST /chat.postMessage``, ``/chat.update`` and ``/chat.postEphemeral`` answer as Slack's
+``POST /auth.test`` names the bot and its team. ``/chat.postMessage``, ``/chat.update`` and
+``/chat.postEphemeral`` answer as Slack's
 reference shows: HTTP 200 with ``{"ok": true, ...}`` (``channel`` and ``ts`` of the message;
 ``message_ts`` for an ephemeral one), or HTTP 200 with ``{"ok": false, "error": ...}``:
 ``not_authed`` without a bearer token, ``invalid_auth`` with another token, ``channel_not_found``
@@ -28,7 +29,7 @@ from tests.loopback import serve_json_api
 TOKEN = "xoxb-test-bot-token"
 SIGNING_SECRET = "8f742231b10e8888abcd99yyyzzz85a5"
 OWNER_CHANNEL = "C0OWNERS01"
-METHODS = ("chat.postMessage", "chat.update", "chat.postEphemeral")
+METHODS = ("auth.test", "chat.postMessage", "chat.update", "chat.postEphemeral")
 
 
 class FakeSlack:
@@ -76,6 +77,9 @@ class FakeSlack:
                 )
             if mode == "internal_error":
                 return 500, {"ok": False, "error": "internal_error"}, {}, False
+            if method == "auth.test":
+                team = {"team": "Store", "team_id": "T0STORE01", "url": "https://store.slack.com/"}
+                return 200, {"ok": True, **team, "user": "backorder_desk", "user_id": "U0BOT0001"}, {}, False
             channel = body.get("channel")
             if not channel:
                 return 200, {"ok": False, "error": "channel_not_found"}, {}, False

@@ -37,9 +37,10 @@ def test_it_never_shows_a_secret_back(owner_client, settings, subscriptions, dja
         status="failed", error="Shopify: Access denied (ACCESS_DENIED)", finished_at=timezone.now()
     )
     # session, user, groups; per store platform: last success, last failure (2 × 2); per message
-    # channel: last sent, last failure (3 × 2); Zendesk tickets: last opened, last error (2);
+    # channel: last sent, last failure (3 × 2); the Slack app: last post, last failure, people linked (3);
+    # Zendesk tickets: last opened, last error (2);
     # verified and rejected deliveries per source (2); recent connection tests; subscriptions
-    with django_assert_num_queries(19):
+    with django_assert_num_queries(22):
         response = owner_client.get(URL)
     body = response.content.decode()
     assert response.status_code == 200

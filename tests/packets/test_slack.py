@@ -381,3 +381,20 @@ def test_the_admin_lists_slack_posts_presses_and_links(client, django_user_model
         assert response.status_code == 200, model
     assert b"chat.postMessage" in client.get("/admin/packets/slackpost/").content
     assert b"U0OWNER01" in client.get("/admin/packets/slacklink/").content
+
+
+def test_the_connections_page_shows_the_slack_app_and_tests_its_token(owner_client, slack, settings):  # noqa: F811
+    from packets.integrations import connections
+
+    [app] = [c for c in connections.connections() if c.name == "slack-app"]
+    details = dict(app.details)
+    assert app.configured and details["Owner channel"] == OWNER_CHANNEL
+    assert TOKEN not in details["Bot token"] and details["Bot token"].startswith("set")
+    assert details["Interactivity URL"].endswith("/integrations/slack/interactions/")
+
+    assert connections.run_test("slack-app") == "Slack knows the bot backorder_desk in Store"
+    settings.SLACK_BOT_TOKEN = "xoxb-revoked"
+    with pytest.raises(connections.TestFailed, match="invalid_auth"):
+        connections.run_test("slack-app")
+    response = owner_client.post(reverse("packets:connection-test", args=["slack-app"]), follow=True)
+    assert "slack-app: Slack answered invalid_auth" in response.content.decode()

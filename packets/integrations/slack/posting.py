@@ -59,6 +59,38 @@ def queue_post(method: str, body: dict, *, case: Case | None = None, state_key: 
     return post
 
 
+def call_api(method: str, body: dict) -> requests.Response:
+    """One call to Slack's Web API with the bot token (the caller checked ``configured`` and the address)."""
+    return requests.post(
+        f"{settings.SLACK_API_URL}/{method}",
+        data=json.dumps(body, separators=(",", ":")).encode(),
+        headers={
+            "Authorization": f"Bearer {settings.SLACK_BOT_TOKEN}",
+            "Content-Type": "application/json; charset=utf-8",
+            "Accept": "application/json",
+        },
+        timeout=(settings.NOTIFY_CONNECT_TIMEOUT, settings.NOTIFY_READ_TIMEOUT),
+        allow_redirects=False,
+    )
+
+
+def check_connection() -> str:
+    """``auth.test``: whether Slack knows the bot token, in words; ``PermissionError`` with Slack's
+    own error code (or why no call was made) when it does not."""
+    problem = configured() or target_problem(settings.SLACK_API_URL)
+    if problem:
+        raise PermissionError(problem)
+    response = call_api("auth.test", {})
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = {}
+    if response.status_code != 200 or not isinstance(answer, dict) or answer.get("ok") is not True:
+        code = answer.get("error") if isinstance(answer, dict) else ""
+        raise PermissionError(f"Slack answered {code or f'HTTP {response.status_code}'}")
+    return f"Slack knows the bot {answer.get('user', '?')} in {answer.get('team', '?')}"
+
+
 def send_post(post_id: int) -> str:
     """Send one call to Slack (a django-q2 task). Returns what happened, in words."""
     now = timezone.now()
@@ -74,17 +106,7 @@ def send_post(post_id: int) -> str:
     if problem:
         return _record(post, None, {}, f"Not sent: {problem}", permanent=True)
     try:
-        response = requests.post(
-            f"{settings.SLACK_API_URL}/{post.method}",
-            data=json.dumps(post.request, separators=(",", ":")).encode(),
-            headers={
-                "Authorization": f"Bearer {settings.SLACK_BOT_TOKEN}",
-                "Content-Type": "application/json; charset=utf-8",
-                "Accept": "application/json",
-            },
-            timeout=(settings.NOTIFY_CONNECT_TIMEOUT, settings.NOTIFY_READ_TIMEOUT),
-            allow_redirects=False,
-        )
+        response = call_api(post.method, post.request)
     except requests.Timeout:
         return _record(post, None, {}, "Slack did not answer in time")
     except requests.RequestException as exc:
