@@ -398,3 +398,22 @@ def test_the_connections_page_shows_the_slack_app_and_tests_its_token(owner_clie
         connections.run_test("slack-app")
     response = owner_client.post(reverse("packets:connection-test", args=["slack-app"]), follow=True)
     assert "slack-app: Slack answered invalid_auth" in response.content.decode()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_erasing_a_customer_shows_their_alert_in_slack_without_them(slack):  # noqa: F811
+    customer = factories.CustomerFactory(name="Wilhelmina Quarrington", email="wq@example.org")
+    order = factories.OrderFactory(customer=customer)
+    case, _ = case_with_packet(
+        contract_content(risk_level="owner_only"), order=order, title="Order waits: Wilhelmina Quarrington"
+    )
+    Case.objects.filter(pk=case.pk).update(dedupe_key=f"slack-test:case:{case.pk}")
+    _, ts = posted_alert(slack, case)
+    assert "Wilhelmina Quarrington" in slack.messages[(OWNER_CHANNEL, ts)]["text"]
+
+    call_command("erase_customer", "wq@example.org", stdout=StringIO())
+    run_queued_tasks()
+
+    shown = slack.messages[(OWNER_CHANNEL, ts)]
+    assert "Quarrington" not in json.dumps(shown) and "[erased]" in shown["text"]
+    assert "Quarrington" not in json.dumps(list(SlackPost.objects.values_list("request", flat=True)))

@@ -189,20 +189,15 @@ def apply_interaction(interaction_id: int) -> str:
 
 def _apply(row: SlackInteraction) -> str:
     payload = row.payload
+    pressed = _button(payload)
+    row.case = pressed[0] if pressed else None
     link = SlackLink.objects.select_related("user").filter(slack_user_id=row.slack_user_id).first()
     if link is None or not link.user.is_active or not is_staff_member(link.user):
         return _tell(payload, NOT_LINKED.format(slack_user_id=row.slack_user_id))
     user = row.user = link.user
-    try:
-        value = json.loads(payload["actions"][0].get("value") or "")
-        case_id, version = int(value["case"]), int(value["version"])
-        message_ids = [int(m) for m in value.get("messages") or []]
-    except (ValueError, TypeError, KeyError):
-        return _tell(payload, "This button carries no case the desk knows; open the case on the desk.")
-    case = Case.objects.filter(pk=case_id).first()
-    if case is None:
-        return _tell(payload, "This case is no longer on the desk.")
-    row.case = case
+    if pressed is None:
+        return _tell(payload, "This button names no case on the desk; open the case on the desk.")
+    case, version, message_ids = pressed
     try:
         with transaction.atomic():
             decision = accept(case.pk, user, packet_version=version, message_ids=message_ids)
@@ -227,6 +222,18 @@ def _apply(row: SlackInteraction) -> str:
     done = f"{who} accepted the recommendation: {decision.get_action_display()}{approved if message_ids else ''}."
     _update(payload, done)
     return done
+
+
+def _button(payload: dict) -> tuple[Case, int, list[int]] | None:
+    """What the pressed button names: the case, the packet version and the drafts the message showed."""
+    try:
+        value = json.loads(payload["actions"][0].get("value") or "")
+        case_id, version = int(value["case"]), int(value["version"])
+        message_ids = [int(m) for m in value.get("messages") or []]
+    except (ValueError, TypeError, KeyError, AttributeError):
+        return None
+    case = Case.objects.filter(pk=case_id).first()
+    return (case, version, message_ids) if case is not None else None
 
 
 def _earlier(case: Case, version: int) -> Decision | None:

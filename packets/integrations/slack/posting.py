@@ -52,9 +52,11 @@ def enqueue(post_id: int) -> None:
     enqueue_stored(SEND_TASK, post_id, task_name=f"slack-post-{post_id}", what=f"Slack post {post_id}")
 
 
-def queue_post(method: str, body: dict, *, case: Case | None = None, state_key: str = "") -> SlackPost:
+def queue_post(method: str, body: dict, *, case: Case | None = None, case_id: int | None = None) -> SlackPost:
     """A call to Slack, written in the caller's transaction and sent after it commits."""
-    post = SlackPost.objects.create(case=case, method=method, request=body, state_key=state_key)
+    post = SlackPost.objects.create(
+        case=case, case_id=case_id if case is None else case.pk, method=method, request=body
+    )
     transaction.on_commit(lambda: enqueue(post.pk))
     return post
 
