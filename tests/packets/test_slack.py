@@ -417,3 +417,14 @@ def test_erasing_a_customer_shows_their_alert_in_slack_without_them(slack):  # n
     shown = slack.messages[(OWNER_CHANNEL, ts)]
     assert "Quarrington" not in json.dumps(shown) and "[erased]" in shown["text"]
     assert "Quarrington" not in json.dumps(list(SlackPost.objects.values_list("request", flat=True)))
+
+
+def test_a_kept_press_whose_enqueue_was_lost_is_queued_by_the_schedule(settings):
+    payload = {"type": "block_actions", "user": {"id": "U1"}, "actions": [{"action_id": "accept_recommendation"}]}
+    lost = interactions.keep(payload)
+    window = timedelta(seconds=int(settings.Q_CLUSTER["retry"]) + 5)
+    SlackInteraction.objects.filter(pk=lost.pk).update(received_at=timezone.now() - window)
+    old = interactions.keep({**payload, "trigger_id": "old"})
+    SlackInteraction.objects.filter(pk=old.pk).update(received_at=timezone.now() - timedelta(days=2))
+
+    assert interactions.apply_received() == 1

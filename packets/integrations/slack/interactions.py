@@ -267,10 +267,14 @@ def _update(payload: dict, text: str) -> None:
 
 
 def apply_received(limit: int = 100) -> int:
-    """Scheduled: queue presses kept but never applied (their enqueue was lost)."""
-    lost = timezone.now() - timedelta(seconds=int(settings.Q_CLUSTER["retry"]))
+    """Scheduled: queue presses kept but never applied (their enqueue was lost). A press older than
+    a day is left as it is (shown in the admin): nobody waits on it any more."""
+    now = timezone.now()
+    lost = now - timedelta(seconds=int(settings.Q_CLUSTER["retry"]))
     ids = list(
-        SlackInteraction.objects.filter(status=SlackInteraction.Status.RECEIVED, received_at__lt=lost)
+        SlackInteraction.objects.filter(
+            status=SlackInteraction.Status.RECEIVED, received_at__lt=lost, received_at__gt=now - timedelta(days=1)
+        )
         .order_by("pk")
         .values_list("pk", flat=True)[:limit]
     )

@@ -54,9 +54,8 @@ def enqueue(post_id: int) -> None:
 
 def queue_post(method: str, body: dict, *, case: Case | None = None, case_id: int | None = None) -> SlackPost:
     """A call to Slack, written in the caller's transaction and sent after it commits."""
-    post = SlackPost.objects.create(
-        case=case, case_id=case_id if case is None else case.pk, method=method, request=body
-    )
+    owner = {"case": case} if case is not None else {"case_id": case_id}
+    post = SlackPost.objects.create(method=method, request=body, **owner)
     transaction.on_commit(lambda: enqueue(post.pk))
     return post
 
