@@ -447,6 +447,18 @@ ZENDESK_WEBHOOK_SECRET = env_str("ZENDESK_WEBHOOK_SECRET")
 # A signed post whose timestamp is further than this from now is refused (a replay).
 ZENDESK_WEBHOOK_TOLERANCE_SECONDS = env_int("ZENDESK_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=30, maximum=3600)
 
+# Slack both ways: the owner's alerts with buttons (a bot token with chat:write), and the presses
+# Slack posts to /integrations/slack/interactions/ (signed with the app's signing secret).
+SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN")  # xoxb-...
+SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
+SLACK_OWNER_CHANNEL = env_str("SLACK_OWNER_CHANNEL")  # a channel id (C...) or the owner's member id (U...)
+SLACK_API_URL = env_str("SLACK_API_URL", "https://slack.com/api").rstrip("/")
+if not SLACK_API_URL.startswith(("http://", "https://")):
+    raise ImproperlyConfigured(f"SLACK_API_URL must start with http:// or https://, got {SLACK_API_URL!r}")
+SLACK_MAX_ATTEMPTS = env_int("SLACK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
+SLACK_RETRY_BASE_SECONDS = env_int("SLACK_RETRY_BASE_SECONDS", 30, minimum=1, maximum=600)
+SLACK_REPLY_DUE_WITHIN_HOURS = env_int("SLACK_REPLY_DUE_WITHIN_HOURS", 4, minimum=1, maximum=72)
+
 # Optional machine drafting: the case page offers "Draft a reply" when all three are set (any
 # OpenAI-compatible chat-completions server). Off by default; the templates stay the default.
 LLM_BASE_URL = env_str("LLM_BASE_URL").rstrip("/")  # e.g. https://api.openai.com/v1, http://127.0.0.1:11434/v1

@@ -244,7 +244,9 @@ def accept(
 # --------------------------------------------------------------------------- the routine view
 
 
-def _with_drafts(queryset):
+def with_drafts(queryset):
+    """The cases with their customer drafts (``customer_drafts``) and their newest packet
+    (``latest_packets``) prefetched, as ``acceptance_for`` reads them."""
     drafts = Message.objects.filter(status=Message.Status.DRAFT, audience=Message.Audience.CUSTOMER).order_by(
         "created_at", "id"
     )
@@ -260,7 +262,7 @@ def routine_cases(user, policy: StorePolicy | None = None) -> list[Acceptance]:
     """The open cases whose recommendation this person can accept without owner-level risk, by
     promise breach (longest breached first) then customer silence (longest first)."""
     policy = policy or StorePolicy.objects.current()
-    candidates = _with_drafts(
+    candidates = with_drafts(
         Case.objects.filter(status=Case.Status.OPEN, evidence_strength=ROUTINE_EVIDENCE)
         .exclude(risk_level__in=ROUTINE_UNSAFE_RISKS)
         .select_related("order__customer", "product")
@@ -300,7 +302,7 @@ def accept_all(shown: dict[int, tuple[int, list[int]]], user) -> AcceptAllResult
         raise PermissionDenied("Only the store's owner and support staff can work on cases.")
     policy = StorePolicy.objects.current()
     result = AcceptAllResult()
-    cases = {c.pk: c for c in _with_drafts(Case.objects.filter(pk__in=list(shown)).select_related("order"))}
+    cases = {c.pk: c for c in with_drafts(Case.objects.filter(pk__in=list(shown)).select_related("order"))}
     with refreshing_together():
         for case_id, (version, message_ids) in shown.items():
             case = cases.get(case_id)

@@ -1,6 +1,17 @@
 from django.contrib import admin, messages
 
-from .models import AuditEvent, Case, Decision, InboundMessage, Message, Outcome, Packet
+from .models import (
+    AuditEvent,
+    Case,
+    Decision,
+    InboundMessage,
+    Message,
+    Outcome,
+    Packet,
+    SlackInteraction,
+    SlackLink,
+    SlackPost,
+)
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):
@@ -174,3 +185,31 @@ class OutboundDeliveryAdmin(ReadOnlyAdmin):
         for delivery in queryset:
             send_again(delivery.pk)
         self.message_user(request, f"{queryset.count()} deliveries queued again.")
+
+
+@admin.register(SlackPost)
+class SlackPostAdmin(ReadOnlyAdmin):
+    list_display = ["id", "method", "case", "status", "attempts", "error", "created_at", "closed_at"]
+    list_filter = ["method", "status"]
+    search_fields = ["case__title", "error", "ts"]
+    list_select_related = ["case"]
+
+
+@admin.register(SlackInteraction)
+class SlackInteractionAdmin(ReadOnlyAdmin):
+    list_display = ["id", "slack_user_id", "user", "case", "status", "retries_seen", "received_at", "outcome"]
+    list_filter = ["status"]
+    search_fields = ["slack_user_id", "outcome"]
+    list_select_related = ["user", "case"]
+
+
+@admin.register(SlackLink)
+class SlackLinkAdmin(ReadOnlyAdmin):
+    """Links are made with ``manage.py link_slack_user`` (checked and audited); shown here, and removable."""
+
+    list_display = ["user", "slack_user_id", "linked_at"]
+    search_fields = ["user__username", "slack_user_id"]
+    list_select_related = ["user"]
+
+    def has_delete_permission(self, request, obj=None):
+        return request.user.is_superuser

@@ -54,6 +54,10 @@ SCHEDULES: list[Declared] = [
     Declared(name="store_actions.retry", func="packets.store_actions.runner.retry_due_actions", minutes=1),
     # Zendesk tickets of escalated cases, due for a retry or lost by a dead worker
     Declared(name="zendesk.retry", func="packets.integrations.zendesk.retry_due_tickets", minutes=1),
+    # calls to Slack (owner alerts, their updates) due for a retry or lost by a dead worker
+    Declared(name="slack.retry", func="packets.integrations.slack.posting.retry_due_posts", minutes=1),
+    # buttons pressed in Slack, kept but never applied (a broker outage)
+    Declared(name="slack.apply_received", func="packets.integrations.slack.interactions.apply_received", minutes=2),
     # outbound events for subscribed automations, due for a retry
     Declared(name="outbound.retry", func="packets.integrations.outbound.retry_due_deliveries", minutes=1),
     # deliveries whose enqueue was lost (stored, never processed)

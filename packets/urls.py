@@ -2,6 +2,7 @@ from django.urls import path
 
 from . import views
 from .integrations import zendesk_comments
+from .integrations.slack import interactions as slack_interactions
 from .notify import email_tracking, inbound_webhooks
 from .views import compose as views_compose
 from .views import connections as views_connections
@@ -78,6 +79,8 @@ urlpatterns = [
     path("anymail/<slug:provider>/inbound/", inbound_webhooks.inbound_webhook, name="email-inbound"),
     # comments on escalated cases' Zendesk tickets (signed Zendesk webhook)
     path("webhooks/zendesk/", zendesk_comments.comment_webhook, name="webhook-zendesk"),
+    # buttons pressed on the owner's Slack alerts (Slack's interactivity, signed with the signing secret)
+    path("integrations/slack/interactions/", slack_interactions.interaction_endpoint, name="slack-interactions"),
     path(
         "anymail/mailgun/inbound_mime/",
         inbound_webhooks.inbound_webhook,

@@ -122,6 +122,7 @@ MATRIX: dict[str, Row] = {
     "packets:email-inbound-mailgun-mime": Row("POST", 401, 401, 401),
     # comments on cases' Zendesk tickets: Zendesk's signature, refused while no secret is set
     "packets:webhook-zendesk": Row("POST", 401, 401, 401),
+    "packets:slack-interactions": Row("POST", 401, 401, 401),  # Slack's signed presses; no login
     # replies no case matched: staff read them and attach each to its case (an empty form: 400)
     "packets:unmatched-replies": Row("GET", LOGIN, 200, 200),
     "packets:reply-attach": Row("POST", LOGIN, 400, 400, "mail_id"),

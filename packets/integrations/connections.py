@@ -5,7 +5,8 @@ the last four characters), when it last worked and last failed (read from the ro
 already keeps: store actions, messages, webhook deliveries, outbound deliveries), and, where a
 harmless call exists, offers a test: Shopify ``{ shop { name } }``, WooCommerce
 ``GET /wp-json/wc/v3/system_status``, an SMTP handshake, Twilio's account, a Slack hook
-probed with an empty body (Slack answers ``no_text`` without posting), Zendesk's ``users/me``.
+probed with an empty body (Slack answers ``no_text`` without posting), the Slack app's bot token
+through ``auth.test``, Zendesk's ``users/me``.
 """
 
 from __future__ import annotations
@@ -18,11 +19,22 @@ import requests
 from django.conf import settings
 from django.core.mail import get_connection
 from django.db.models import Max, Q
+from django.urls import reverse
 
 from backorders.intake import platform_api
 from backorders.intake.common import MappingError
 from backorders.models import WebhookDelivery
-from packets.models import AuditEvent, Message, OutboundSubscription, PlatformTag, StoreAction, ZendeskTicket
+from packets.integrations.slack import posting as slack_posting
+from packets.models import (
+    AuditEvent,
+    Message,
+    OutboundSubscription,
+    PlatformTag,
+    SlackLink,
+    SlackPost,
+    StoreAction,
+    ZendeskTicket,
+)
 from packets.store_actions import bigcommerce, shopify, woocommerce
 from packets.store_actions.results import StoreCallError
 
@@ -144,6 +156,7 @@ def connections() -> list[Connection]:
             testable=True,
         )
     )
+    found.append(_slack_app())
     tickets = ZendeskTicket.objects.all()
     success = tickets.filter(status=ZendeskTicket.Status.CREATED).aggregate(at=Max("finished_at"))["at"]
     failure = tickets.exclude(error="").order_by("-finished_at", "-id").only("error", "finished_at").first()
@@ -170,6 +183,31 @@ def connections() -> list[Connection]:
     found.extend(_platforms())
     found.append(_inbound_secrets())
     return found
+
+
+def _slack_app() -> Connection:
+    """The Slack app: the owner's alerts out (bot token), the buttons pressed back in (signing secret)."""
+    posts = SlackPost.objects.all()
+    success = posts.filter(status=SlackPost.Status.SENT).aggregate(at=Max("finished_at"))["at"]
+    failure = posts.filter(status=SlackPost.Status.FAILED).order_by("-finished_at", "-id").only("error", "finished_at")
+    failure = failure.first()
+    secret = settings.SLACK_SIGNING_SECRET
+    return Connection(
+        "slack-app",
+        "Slack app (owner alerts)",
+        bool(settings.SLACK_BOT_TOKEN and settings.SLACK_OWNER_CHANNEL),
+        [
+            ("Bot token", mask(settings.SLACK_BOT_TOKEN)),
+            ("Owner channel", settings.SLACK_OWNER_CHANNEL or "not set"),
+            ("Signing secret", mask(secret) if secret else "not set: presses are refused"),
+            ("Interactivity URL", f"{settings.SITE_URL}{reverse('packets:slack-interactions')}"),
+            ("Linked people", str(SlackLink.objects.count())),
+        ],
+        success,
+        failure.error if failure else "",
+        failure.finished_at if failure else None,
+        testable=True,
+    )
 
 
 def _email_over_smtp() -> bool:
@@ -404,6 +442,13 @@ def _test_slack() -> str:
     raise TestFailed(f"Slack answered {response.status_code}: {response.text[:300]}")
 
 
+def _test_slack_app() -> str:
+    try:
+        return slack_posting.check_connection()
+    except PermissionError as exc:
+        raise TestFailed(str(exc)) from exc
+
+
 def _test_zendesk() -> str:
     url, token = settings.ZENDESK_URL, settings.ZENDESK_OAUTH_TOKEN
     if not (url and token):
@@ -448,5 +493,6 @@ TESTS = {
     "email": _test_email,
     "twilio": _test_twilio,
     "slack": _test_slack,
+    "slack-app": _test_slack_app,
     "zendesk": _test_zendesk,
 }

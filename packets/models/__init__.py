@@ -19,6 +19,7 @@ from .integrations import (
 from .messages import InboundMessage, Message
 from .operations import ExportJob, WorkerHeartbeat
 from .platforms import PlatformTag
+from .slack import SlackInteraction, SlackLink, SlackPost
 
 __all__ = [
     "AuditEvent",
@@ -36,6 +37,9 @@ __all__ = [
     "Outcome",
     "Packet",
     "PlatformTag",
+    "SlackInteraction",
+    "SlackLink",
+    "SlackPost",
     "StatusMachine",
     "StoreAction",
     "StoreActionQuerySet",

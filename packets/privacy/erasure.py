@@ -8,8 +8,9 @@ import keeps its file. This module looks for the customer's own values (:func:`n
 replaces each occurrence with ``[erased]``:
 
 * in every row tied to the customer (their orders' cases: case titles, decision and outcome notes,
-  outbound event payloads and answers, store-action calls, Zendesk copies, messages' subjects and
-  errors, inbound subjects, stock-allocation notes), all their values, the city and postal code too;
+  outbound event payloads and answers, store-action calls, Zendesk copies, the owner's Slack alerts
+  (updated in Slack too) and the presses on them, messages' subjects and errors, inbound subjects,
+  stock-allocation notes), all their values, the city and postal code too;
 * anywhere in the database, for the values that identify only them (email, full name, phone,
   channel ids): stored webhook bodies (accepted or rejected: the body is replaced by a marker),
   uploaded import files and their reports, the task queue's saved results and arguments, the
@@ -42,6 +43,8 @@ from packets.models import (
     Message,
     OutboundDelivery,
     Outcome,
+    SlackInteraction,
+    SlackPost,
     StoreAction,
     ZendeskTicket,
 )
@@ -155,6 +158,7 @@ def scrub_related(customer: Customer, order_ids: list[int], scrubber: Scrubber) 
             scrubber,
             json_fields=["request", "response"],
         ),
+        "slack_copies": _scrub_slack(case_ids, scrubber),
         "message_subjects_and_errors": _scrub_rows(
             Message.objects.filter(Q(customer=customer) | Q(order_id__in=order_ids) | Q(case_id__in=case_ids)),
             ["subject", "last_error", "guideline_issues"],
@@ -170,6 +174,36 @@ def scrub_related(customer: Customer, order_ids: list[int], scrubber: Scrubber) 
             scrubber,
         ),
     }
+
+
+def _scrub_slack(case_ids: list[int], scrubber: Scrubber) -> int:
+    """Our copies of the owner's Slack alerts and the presses on them. An alert Slack shows that
+    quoted the customer is shown again in Slack without them: its latest content, scrubbed, goes
+    out as a ``chat.update`` after commit."""
+    from packets.integrations.slack.posting import queue_post
+
+    calls = SlackPost.objects.filter(case_id__in=case_ids, method__in=["chat.postMessage", "chat.update"])
+    shown, quoting = {}, set()
+    for call in calls.filter(status=SlackPost.Status.SENT).order_by("pk"):
+        where = (
+            call.request.get("channel") if call.method == "chat.update" else call.channel,
+            call.request.get("ts") or call.ts,
+        )
+        shown[where] = call
+        if scrubber.found_in(call.request):
+            quoting.add(where)
+    changed = _scrub_rows(
+        SlackPost.objects.filter(case_id__in=case_ids),
+        ["request", "response", "error"],
+        scrubber,
+        json_fields=["request", "response"],
+    )
+    for channel, ts in quoting:
+        latest = shown[(channel, ts)]
+        body = scrubber.data({"text": latest.request.get("text", ""), "blocks": latest.request.get("blocks") or []})
+        queue_post("chat.update", {"channel": channel, "ts": ts, **body}, case_id=latest.case_id)
+    presses = SlackInteraction.objects.filter(case_id__in=case_ids)
+    return changed + _scrub_rows(presses, ["payload", "outcome"], scrubber, json_fields=["payload"])
 
 
 def scrub_everywhere(customer: Customer, scrubber: Scrubber) -> dict[str, int]:

@@ -50,6 +50,7 @@ AFTER_SWEEP: list[str] = [
     "packets.notify.tracking_updates.draft_tracking_updates",  # stale parcels: what we know and do
     "packets.notify.deadlines.mark_overdue",
     "packets.store_actions.selling.propose_resumes",  # supply back: resume selling, remove our wording
+    "packets.integrations.slack.alerts.post_owner_alerts",  # after the deadlines: overdue cases count
 ]
 
 SWEEP_RESOLUTION_PREFIX = "Cause gone: "

@@ -37,11 +37,12 @@ def test_it_never_shows_a_secret_back(owner_client, settings, subscriptions, dja
         status="failed", error="Shopify: Access denied (ACCESS_DENIED)", finished_at=timezone.now()
     )
     # session, user, groups; per store platform: last success, last failure (2 × 2); per message
-    # channel: last sent, last failure (3 × 2); Zendesk tickets: last opened, last error (2);
+    # channel: last sent, last failure (3 × 2); the Slack app: last post, last failure, people linked (3);
+    # Zendesk tickets: last opened, last error (2);
     # verified and rejected deliveries per source (2); recent connection tests; subscriptions;
     # ShipStation, BigCommerce and Magento: their deliveries (2), BigCommerce's store actions (2),
     # ShipStation's tags (2)
-    with django_assert_num_queries(25):
+    with django_assert_num_queries(28):
         response = owner_client.get(URL)
     body = response.content.decode()
     assert response.status_code == 200

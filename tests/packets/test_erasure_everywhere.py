@@ -19,7 +19,16 @@ from django.utils import timezone
 from django_q.models import Task
 
 from backorders.models import Customer, ImportJob, WebhookDelivery
-from packets.models import AuditEvent, InboundMail, InboundMessage, OutboundDelivery, Outcome, ZendeskTicket
+from packets.models import (
+    AuditEvent,
+    InboundMail,
+    InboundMessage,
+    OutboundDelivery,
+    Outcome,
+    SlackInteraction,
+    SlackPost,
+    ZendeskTicket,
+)
 from tests import factories
 from tests.packets.contract_content import pdf_text
 from tests.packets.packet_content import case_with_packet, contract_content
@@ -91,6 +100,13 @@ def seed_everywhere(owner):
     )
     ZendeskTicket.objects.create(
         case=case, idempotency_key="zd-erasure", request={"ticket": {"requester": {"name": NAME, "email": EMAIL}}}
+    )
+    alert = {"channel": "C0OWNERS01", "text": f"Needs you: {case.title}", "blocks": [{"type": "header"}]}
+    SlackPost.objects.create(  # the owner's Slack alert quoting the case title
+        case=case, method="chat.postMessage", state_key="v1:open:owner_only", request=alert, status="sent", ts="1.2"
+    )
+    SlackInteraction.objects.create(  # a press on it: Slack sends the message back with the press
+        key="press-erasure", case=case, slack_user_id="U0OWNER01", payload={"message": {"text": alert["text"]}}
     )
     subscription = factories.OutboundSubscriptionFactory()
     OutboundDelivery.objects.create(
@@ -178,6 +194,8 @@ def test_the_seed_reaches_every_place_the_grep_reads(owner):
         "packets_message",
         "packets_outbounddelivery",
         "packets_zendeskticket",
+        "packets_slackpost",
+        "packets_slackinteraction",
         "packets_inboundmessage",
         "packets_inboundmail",
         "packets_case",
