@@ -11,6 +11,7 @@ from email.message import EmailMessage
 
 import pytest
 from anymail.inbound import AnymailInboundMessage
+from django.urls import reverse
 from django.utils import timezone
 from django_q.models import OrmQ
 
@@ -208,3 +209,31 @@ def test_an_unknown_sender_is_not_matched_to_a_supplier(settings):
     )
     assert mail.status == "unmatched"
     assert not SupplierUpdate.objects.exists()
+
+
+@pytest.mark.django_db
+def test_staff_record_a_confirmation_and_a_portal_submission_from_the_weekly_review(owner, support_client):
+    by_email = proposal(email="orders@copperline.example")
+    approve_purchase_order(by_email.pk, owner)
+    portal_supplier = factories.SupplierFactory(name="Portal Parts", email="", portal_url="https://portal.example/po")
+    on_portal = factories.PurchaseOrderFactory(supplier=portal_supplier, status=PurchaseOrder.Status.PROPOSED)
+    factories.PurchaseOrderLineFactory(purchase_order=on_portal)
+    approve_purchase_order(on_portal.pk, owner)
+
+    page = support_client.get(reverse("packets:review-weekly")).content.decode()
+    assert "waiting for the supplier&#x27;s confirmation" in page
+    assert "Email queued to orders@copperline.example" in page and "Submitted on the portal" in page
+
+    url = reverse("packets:purchase-order-confirm", args=[by_email.pk])
+    refused = support_client.post(url, {"arrives_on": "next week"})
+    assert refused.status_code == 400 and b"YYYY-MM-DD" in refused.content
+    arrives_on = timezone.localdate() + timedelta(days=12)
+    assert support_client.post(url, {"arrives_on": arrives_on.isoformat(), "words": "Yes, by phone"}).status_code == 302
+    by_email.refresh_from_db()
+    assert (by_email.quoted_at, by_email.confirmation_text) == (arrives_on, "Yes, by phone")
+
+    submitted = support_client.post(reverse("packets:purchase-order-submitted", args=[on_portal.pk]))
+    assert submitted.status_code == 302
+    on_portal.refresh_from_db()
+    assert on_portal.status == "sent" and on_portal.sent_at is not None
+    assert support_client.post(reverse("packets:purchase-order-submitted", args=[on_portal.pk])).status_code == 409
