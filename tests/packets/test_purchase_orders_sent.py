@@ -221,7 +221,7 @@ def test_staff_record_a_confirmation_and_a_portal_submission_from_the_weekly_rev
     approve_purchase_order(on_portal.pk, owner)
 
     page = support_client.get(reverse("packets:review-weekly")).content.decode()
-    assert "waiting for the supplier&#x27;s confirmation" in page
+    assert "waiting for the supplier's confirmation" in page
     assert "Email queued to orders@copperline.example" in page and "Submitted on the portal" in page
 
     url = reverse("packets:purchase-order-confirm", args=[by_email.pk])
