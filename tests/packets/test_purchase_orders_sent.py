@@ -71,7 +71,7 @@ def test_an_approved_purchase_order_reaches_the_supplier_by_email_with_its_pdf(
     lines = [" ".join(line.split()) for line in text.splitlines()]
     assert any(line.startswith("KETTLE-COPPER-2L CG-KETTLE") and " 4 58.00 232.00" in line for line in lines)
     assert any(line.startswith("MUG-ENAMEL-RED CG-MUG-EN") and " 12 6.50 78.00" in line for line in lines)
-    assert any("Total 310.00" in line for line in lines)
+    assert any("TOTAL 310.00" in line.upper() for line in lines)
 
     po.refresh_from_db()
     message.refresh_from_db()
