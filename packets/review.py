@@ -13,7 +13,8 @@ page (``/review/weekly/``), its print version and ``manage.py weekly_review --pd
   a suggested replacement built from the ETA range in weeks ("Backordered: ships in 3–5 weeks."),
   which the product page writes to the store;
 - **suppliers to deprioritise**: a scorecard score under ``DEPRIORITISE_BELOW``;
-- **purchase orders awaiting approval** (proposed by the supplier follow-up);
+- **purchase orders awaiting approval** (proposed by the supplier follow-up), and approved ones
+  still waiting for the supplier's confirmation (where each went, a form to record it);
 - **customer replies**: time to a person's answer (median, 90th percentile), reply deadlines
   missed, and the cancellation rate of backordered orders (``review_replies``).
 """
@@ -102,6 +103,14 @@ def build_weekly_review(*, now: datetime | None = None, policy: StorePolicy | No
         .prefetch_related("lines__product")
         .order_by("supplier__name")
     )
+    awaiting_confirmation = list(
+        PurchaseOrder.objects.filter(
+            status__in=[PurchaseOrder.Status.APPROVED, PurchaseOrder.Status.SENT], confirmed_at__isnull=True
+        )
+        .exclude(approved_at__isnull=True)
+        .select_related("supplier")
+        .order_by("approved_at", "pk")
+    )
     by_supplier = Counter()
     for row in stockouts:
         by_supplier[row.supplier] += row.waiting_units
@@ -124,6 +133,7 @@ def build_weekly_review(*, now: datetime | None = None, policy: StorePolicy | No
         "deprioritise": deprioritise,
         "scorecards": [cards[s.pk] for s in suppliers],
         "proposals": proposals,
+        "awaiting_confirmation": awaiting_confirmation,
         "replies": reply_figures(start, now),
         "deprioritise_below": DEPRIORITISE_BELOW,
         "charts": {

@@ -36,6 +36,7 @@ from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, Supplie
 
 from .models import AuditEvent, IllegalTransition, Message
 from .notify import channels
+from .notify.purchase_orders import send_purchase_order
 
 OPEN_PO_STATUSES = [PurchaseOrder.Status.APPROVED, PurchaseOrder.Status.SENT, PurchaseOrder.Status.PARTIAL]
 
@@ -266,12 +267,14 @@ def _move(po: PurchaseOrder, new: str, *, actor, reason: str) -> None:
 
 
 def approve_purchase_order(purchase_order_id: int, user) -> PurchaseOrder:
-    """The owner approves a proposed purchase order; its units count as on order from now."""
+    """The owner approves a proposed purchase order; its units count as on order from now, and it
+    goes to the supplier (``packets.notify.purchase_orders.send_purchase_order``)."""
     if not is_owner(user):
         raise PermissionDenied("Only the owner approves purchase orders.")
     with transaction.atomic():
-        po = PurchaseOrder.objects.select_for_update().get(pk=purchase_order_id)
+        po = PurchaseOrder.objects.select_for_update().select_related("supplier").get(pk=purchase_order_id)
         _move(po, PurchaseOrder.Status.APPROVED, actor=user, reason="Approved by the owner")
         for product_id, quantity in po.lines.values_list("product_id", "quantity"):
             Product.objects.filter(pk=product_id).update(on_order=F("on_order") + quantity)
+        send_purchase_order(po, user)
     return po

@@ -62,6 +62,16 @@ urlpatterns = [
         review_views.purchase_order_approve,
         name="purchase-order-approve",
     ),
+    path(
+        "purchase-orders/<int:purchase_order_id>/confirm/",
+        review_views.purchase_order_confirm,
+        name="purchase-order-confirm",
+    ),
+    path(
+        "purchase-orders/<int:purchase_order_id>/submitted/",
+        review_views.purchase_order_submitted,
+        name="purchase-order-submitted",
+    ),
     # Acting on the store, and the owner's connections page
     path("cases/<int:case_id>/store-actions/", views_store_actions.store_action_panel, name="store-action-panel"),
     path("store-actions/<int:action_id>/retry/", views_store_actions.store_action_retry, name="store-action-retry"),

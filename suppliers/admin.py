@@ -60,7 +60,17 @@ class PurchaseOrderLineInline(admin.TabularInline):
 
 @admin.register(PurchaseOrder)
 class PurchaseOrderAdmin(admin.ModelAdmin):
-    list_display = ["reference", "supplier", "status", "ordered_at", "quoted_at", "received_at"]
+    list_display = [
+        "reference",
+        "supplier",
+        "status",
+        "ordered_at",
+        "sent_via",
+        "sent_at",
+        "confirmed_at",
+        "quoted_at",
+        "received_at",
+    ]
     list_filter = ["status", "supplier"]
     search_fields = ["reference", "supplier__name", "lines__product__sku"]
     list_select_related = ["supplier"]

@@ -217,14 +217,37 @@ def run_csv_rows(rows, report, progress) -> None:
 
 # --------------------------------------------------------------------------- a synthetic history
 
+
+@dataclass(frozen=True)
+class Habit:
+    """How one synthetic supplier's deliveries fall against its quotes, in business days."""
+
+    supplier: str
+    name: str
+    mean_start: float  # mean lateness on the first order
+    mean_end: float  # ... and on the last (a drift in between)
+    spread: float  # standard deviation around the mean
+    tail_chance: float = 0.0  # heavy tail: this share of orders is held up on top ...
+    tail_mean: float = 0.0  # ... by an exponential delay of this mean
+    orders: int | None = None  # a fixed number of orders (a sparse history); else ``per_supplier``
+
+
 HABITS = [
-    # supplier name, habit, lateness in business days as (mean at start, mean at end, spread)
-    ("Punctual Pottery", "punctual", (0.0, 0.0, 0.6)),
-    ("Steady Textiles", "slightly late", (2.0, 2.0, 1.0)),
-    ("Erratic Electrics", "erratic", (1.0, 1.0, 3.0)),
-    ("Laggard Metalworks", "chronically late", (7.0, 7.0, 1.8)),
-    ("Mending Imports", "improving", (8.0, 0.5, 1.2)),
+    Habit("Punctual Pottery", "reliable", 0.0, 0.0, 0.6),
+    Habit("Laggard Metalworks", "a week late", 5.0, 5.0, 1.2),
+    Habit("Erratic Electrics", "heavy-tailed", 0.5, 0.5, 1.0, tail_chance=0.15, tail_mean=7.0),
+    Habit("Eager Imports", "early", -3.0, -3.0, 1.0),
+    Habit("Drifting Textiles", "drifting later over time", 0.0, 8.0, 1.0),
+    Habit("Sparse Studio", "sparse (six orders)", 2.0, 2.0, 1.5, orders=6),
 ]
+
+
+def _lateness(habit: Habit, k: int, count: int, rng: random.Random) -> int:
+    mean = habit.mean_start + (habit.mean_end - habit.mean_start) * k / max(count - 1, 1)
+    late = rng.gauss(mean, habit.spread)
+    if habit.tail_chance and rng.random() < habit.tail_chance:
+        late += rng.expovariate(1 / habit.tail_mean)
+    return round(late)
 
 
 def generate_history_rows(
@@ -235,24 +258,26 @@ def generate_history_rows(
     start: date = date(2025, 1, 6),
     calendar: BusinessCalendar | None = None,
 ) -> list[dict]:
-    """Purchase orders from five suppliers of different habits, one a week each, deterministic per seed.
+    """Purchase orders from six suppliers of different habits (``HABITS``), about one a week
+    each, deterministic per seed; the sparse supplier has six orders whatever ``per_supplier``.
 
     Quotes are ``lead_days`` business days out (two to six weeks by default, a manufacturer's
-    restock); arrivals land on business days.
+    restock); arrivals land on business days, never before the day after the order.
     """
     rng = random.Random(seed)
     calendar = calendar or BusinessCalendar()
     rows = []
-    for index, (name, _habit, (mean_start, mean_end, spread)) in enumerate(HABITS):
+    for index, habit in enumerate(HABITS):
         skus = [f"HIST-{index + 1}{letter}" for letter in "ABC"]
         ordered = start + timedelta(days=index)
-        for k in range(per_supplier):
-            ordered += timedelta(days=rng.choice([5, 6, 7, 7, 8, 9]))
+        count = habit.orders or per_supplier
+        gap = [5, 6, 7, 7, 8, 9] if habit.orders is None else [30, 45, 60]
+        for k in range(count):
+            ordered += timedelta(days=rng.choice(gap))
             while not calendar.is_business_day(ordered):
                 ordered += timedelta(days=1)
             quoted = calendar.add_business_days(ordered, rng.randint(*lead_days))
-            mean = mean_start + (mean_end - mean_start) * k / max(per_supplier - 1, 1)
-            late = round(rng.gauss(mean, spread))
+            late = _lateness(habit, k, count, rng)
             if late >= 0:
                 received = calendar.add_business_days(quoted, late)
             else:
@@ -264,7 +289,7 @@ def generate_history_rows(
                 received = max(received, ordered + timedelta(days=1))
             rows.append(
                 {
-                    "supplier": name,
+                    "supplier": habit.supplier,
                     "sku": rng.choice(skus),
                     "ordered_at": ordered.isoformat(),
                     "quoted_at": quoted.isoformat(),

@@ -16,6 +16,9 @@ class Supplier(models.Model):
     name = models.CharField(max_length=255, unique=True)
     code = models.SlugField(max_length=32, unique=True)
     email = models.EmailField(blank=True)
+    portal_url = models.URLField(
+        blank=True, help_text="Where the supplier takes purchase orders online, when it does not take them by email."
+    )
     contact_name = models.CharField(max_length=255, blank=True)
     phone = models.CharField(max_length=32, blank=True)
     country = models.CharField(max_length=2, blank=True)
@@ -139,6 +142,11 @@ class PurchaseOrder(models.Model):
         RECEIVED = "received", "Received"
         CANCELLED = "cancelled", "Cancelled"
 
+    class SentVia(models.TextChoices):
+        NONE = "", "Not sent"
+        EMAIL = "email", "Email with the PDF"
+        PORTAL = "portal", "The supplier's portal"
+
     # The allowed moves; the verbs that make them (with their audit rows) live in packets.
     TRANSITIONS: dict[str, set[str]] = {
         Status.PROPOSED: {Status.APPROVED, Status.CANCELLED},
@@ -157,6 +165,27 @@ class PurchaseOrder(models.Model):
     received_at = models.DateTimeField(null=True, blank=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL)
     notes = models.TextField(blank=True)
+    approved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="purchase_orders_approved",
+    )
+    approved_at = models.DateTimeField(null=True, blank=True)
+    sent_via = models.CharField(max_length=8, choices=SentVia.choices, blank=True, default=SentVia.NONE)
+    sent_to = models.CharField(max_length=255, blank=True, help_text="The address or portal it went to.")
+    sent_at = models.DateTimeField(null=True, blank=True, help_text="When it left us (the email was sent).")
+    confirmed_at = models.DateTimeField(null=True, blank=True, help_text="When the supplier confirmed it.")
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="purchase_orders_confirmed",
+        help_text="Who recorded the confirmation; empty when the supplier's email was read.",
+    )
+    confirmation_text = models.TextField(blank=True, help_text="The supplier's words confirming it.")
 
     class Meta:
         ordering = ["-ordered_at"]

@@ -103,6 +103,8 @@ MATRIX: dict[str, Row] = {
     "packets:review-weekly": Row("GET", LOGIN, 200, 200),
     "packets:review-weekly-pdf": Row("GET", LOGIN, 200, 200),
     "packets:purchase-order-approve": Row("POST", LOGIN, 403, 409, "purchase_order_id"),  # owner may; not proposed yet
+    "packets:purchase-order-confirm": Row("POST", LOGIN, 400, 400, "purchase_order_id"),  # staff; no date given
+    "packets:purchase-order-submitted": Row("POST", LOGIN, 409, 409, "purchase_order_id"),  # staff; not a portal order
     # acting on the store and its connections: the owner's
     "packets:store-action-panel": Row("GET", LOGIN, 200, 200, "case_id"),
     "packets:store-action-retry": Row("POST", LOGIN, 403, 302, "action_id"),

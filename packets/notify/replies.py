@@ -9,6 +9,10 @@ worker (``apply_received``, every two minutes, reads any whose enqueue was lost)
 2. ``In-Reply-To`` / ``References`` naming a ``Message-ID`` we sent;
 3. the sender's address: the customer's open case (the one we wrote to last, else the newest).
 
+An email that answers no case but comes from a supplier (our chase or purchase order's reply
+address or thread, else a supplier's address) is recorded as the supplier's evidence
+(``packets.notify.supplier_replies``) and kept as not the customer's words.
+
 An auto-reply or a bounce is kept, put beside its case when one matched, and never scored. A
 person's reply becomes an ``InboundMessage`` on the case with its sentiment and intents, read from
 their own words (the provider's quote-free text when it gives one, else the text without the
@@ -42,7 +46,9 @@ from packets.rules import sentiment
 from packets.rules.replies import automated_reason, message_ids, reply_due, strip_quoted
 from packets.sweep.refresh import refresh_after_commit
 
+from . import supplier_replies
 from .reply_address import message_of
+from .supplier_replies import match_supplier
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +129,8 @@ def apply_reply(mail_id: int) -> str:
             mail.note = f"Not scored: {automated}"[:500]
             mail.save(update_fields=["status", "case", "matched_by", "note"])
             return mail.note
+        if case is None and (supplier := match_supplier(parsed, mail.from_address)) is not None:
+            return supplier_replies.land(mail, supplier, words_of(mail, parsed))
         if case is None:
             mail.status, mail.note = InboundMail.Status.UNMATCHED, note[:500]
             mail.save(update_fields=["status", "note"])

@@ -31,6 +31,7 @@ from django.core.mail import EmailMessage, get_connection
 
 from backorders.formats.phones import is_e164
 from packets.models import Message
+from packets.notify.purchase_orders import attachments
 from packets.notify.reply_address import reply_address
 
 
@@ -83,6 +84,8 @@ def send_email(message: Message) -> str:
         reply_to=[reply_to] if reply_to else None,
         headers={"Message-ID": mid, "X-Idempotency-Key": message.idempotency_key},
     )
+    for filename, content, mimetype in attachments(message):  # a purchase order's PDF
+        email.attach(filename, content, mimetype)
     connection = get_connection(fail_silently=False)
     try:
         connection.open()

@@ -38,7 +38,7 @@ from packets.integrations.outbound import emit, message_payload
 from packets.models import AuditEvent, Case, Message
 from packets.notify.messaging import current_issues, enqueue_send, refresh_links
 
-from . import senders
+from . import purchase_orders, senders
 
 logger = logging.getLogger(__name__)
 
@@ -170,6 +170,8 @@ def _mark_sent(message: Message, provider_id: str, reason: str) -> None:
             next_attempt_at=None,
             last_error="",
         )
+        if locked.audience == Message.Audience.SUPPLIER:
+            purchase_orders.message_sent(locked)  # a purchase order's email: the order is sent
         if locked.audience == Message.Audience.CUSTOMER and locked.case_id and not locked.standing_approval:
             # a person's answer reached the customer: nobody waits for one now
             Case.objects.filter(pk=locked.case_id, reply_due_at__isnull=False).update(

@@ -88,10 +88,8 @@ def _option(
 def _wait_notes(inputs: OptionInputs) -> str:
     eta = inputs.eta
     if eta is not None and not eta.rolling:
-        return (
-            f"Honest range: {eta.start:%b %-d} to {eta.end:%b %-d} (covers about {eta.coverage:.0%} of past "
-            f"arrivals; {eta.basis})."
-        )
+        how_sure = getattr(eta, "sureness", "") or f"covers about {eta.coverage:.0%} of past arrivals"
+        return f"Honest range: {eta.start:%b %-d} to {eta.end:%b %-d}: {how_sure} ({eta.basis})."
     if inputs.primary is not None:
         return (
             f"No confirmed date: {inputs.primary.supplier_name} quotes {inputs.primary.lead_time_days} business days "

@@ -168,3 +168,4 @@ class Range:
     coverage: float
     basis: str
     rolling: bool  # True when it counts from today (no quote): it moves every day
+    sureness: str = ""  # how sure, in words: what it covered lately, how late the supplier has been

@@ -158,9 +158,10 @@ def test_it_renders_the_review_page_in_a_fixed_number_of_queries(
     # sources, latest updates (6); cases by product, cases by order line, outcomes, decisions, case
     # statuses (5); stale shipments, their order lines, the lines' products (3); ETA: sources, open PO
     # lines, updates, history (4); active suppliers, scorecards: purchase orders, updates, shipments (4);
-    # proposals, their lines, the lines' products (3); customer replies: messages received, deadlines
-    # missed, backordered orders, those cancelled (4; answers are read only when someone wrote)
-    with django_assert_num_queries(33):
+    # proposals, their lines, the lines' products (3); orders awaiting the supplier's confirmation (1);
+    # customer replies: messages received, deadlines missed, backordered orders, those cancelled (4;
+    # answers are read only when someone wrote)
+    with django_assert_num_queries(34):
         response = support_client.get(reverse("packets:review-weekly"))
     body = response.content.decode()
     assert response.status_code == 200

@@ -1,6 +1,7 @@
 """Purchase-history import: per-row errors, one transaction per row, idempotent re-imports."""
 
 import io
+from collections import Counter
 from datetime import date
 
 import pytest
@@ -95,11 +96,12 @@ def test_the_command_reports_rejected_rows_and_fails(tmp_path, catalog):
     assert "1 created" in out.getvalue() and "line 3: missing quoted_at" in out.getvalue()
 
 
-def test_it_generates_five_suppliers_of_different_habits_deterministically(tmp_path):
+def test_it_generates_six_suppliers_of_different_habits_deterministically(tmp_path):
     rows = generate_history_rows(seed=11)
-    assert len(rows) == 300 and len({r["supplier"] for r in rows}) == 5
+    counts = Counter(r["supplier"] for r in rows)
+    assert len(rows) == 306 and len(counts) == 6 and sorted(counts.values()) == [6, 60, 60, 60, 60, 60]
     assert rows == generate_history_rows(seed=11) != generate_history_rows(seed=12)
     out = tmp_path / "gen.csv"
     call_command("generate_purchase_history", "--out", str(out), "--seed", "11", stderr=io.StringIO())
     assert out.read_text().splitlines()[0] == "supplier,sku,ordered_at,quoted_at,received_at"
-    assert len(out.read_text().splitlines()) == 301
+    assert len(out.read_text().splitlines()) == 307

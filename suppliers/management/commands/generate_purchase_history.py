@@ -8,8 +8,8 @@ from suppliers.history import HABITS, generate_history_rows, write_history_csv
 
 class Command(BaseCommand):
     help = (
-        "Write a synthetic purchase history: five suppliers of different habits ("
-        + ", ".join(habit for _, habit, _ in HABITS)
+        "Write a synthetic purchase history: six suppliers of different habits ("
+        + ", ".join(habit.name for habit in HABITS)
         + ")."
     )
 
