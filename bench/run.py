@@ -37,7 +37,7 @@ PHASES = [
         "bench.intake:webhook_ack",
         [("webhook_ack_p50_ms", "ms", None), ("webhook_ack_p99_ms", "ms", "<= 50")],
     ),
-    ("intake", "bench.intake:intake_rate", [("intake_per_s", "/s", None)]),
+    ("intake", "bench.intake:intake_rate", [("intake_per_s", "/s", ">= 150")]),
     ("csv", "bench.intake:csv_import", [("csv_import_100k_s", "s", "<= 10")]),
     (
         "allocation",
