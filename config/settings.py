@@ -164,6 +164,8 @@ STORAGES = {
 }
 # Exported packet bundles are written here; the web and worker processes must be able to write to it.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+# Packet PDFs are kept here by the hash of what they show (packets.audit.pdf_cache); empty: not kept.
+PACKET_PDF_CACHE_DIR = env_str("PACKET_PDF_CACHE_DIR", str(MEDIA_ROOT / "packet-pdfs"))
 
 # Mail: Django's SMTP backend (default), or a provider's HTTP API through django-anymail. Each
 # provider reads its keys from the environment; a missing key stops the process at start-up.
