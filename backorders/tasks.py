@@ -102,7 +102,10 @@ def process_pending(delivery_id: int | None = None, max_seconds: float | None = 
     after the batches. Returns counts by status.
     """
     started = time.monotonic()
-    budget = settings.INTAKE_BATCH_SECONDS if max_seconds is None else max_seconds
+    if max_seconds is None:
+        # well inside the queue's task timeout, which would kill the task with a batch half applied
+        max_seconds = min(settings.INTAKE_BATCH_SECONDS, settings.Q_CLUSTER.get("timeout", 120) / 3)
+    budget = max_seconds
     totals: dict[str, int] = {}
     while True:
         result = _batch_with_retries(settings.INTAKE_BATCH_SIZE)

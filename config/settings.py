@@ -400,9 +400,10 @@ IMPORT_MAX_RESUMES = env_int("IMPORT_MAX_RESUMES", 5, minimum=0, maximum=100)
 INTAKE_WAIT_RETRY_SECONDS = env_int("INTAKE_WAIT_RETRY_SECONDS", 60, minimum=1)
 INTAKE_WAIT_MAX_HOURS = env_int("INTAKE_WAIT_MAX_HOURS", 72, minimum=1)
 # The worker applies received deliveries in batches of INTAKE_BATCH_SIZE, one transaction each
-# (claimed with SKIP LOCKED, so clusters share them), for up to INTAKE_BATCH_SECONDS a task.
-INTAKE_BATCH_SIZE = env_int("INTAKE_BATCH_SIZE", 100, minimum=1, maximum=5000)
-INTAKE_BATCH_SECONDS = env_int("INTAKE_BATCH_SECONDS", 60, minimum=1, maximum=3600)
+# (claimed with SKIP LOCKED, so clusters share them), for up to INTAKE_BATCH_SECONDS a task (at
+# most a third of the queue's task timeout).
+INTAKE_BATCH_SIZE = env_int("INTAKE_BATCH_SIZE", 50, minimum=1, maximum=5000)
+INTAKE_BATCH_SECONDS = env_int("INTAKE_BATCH_SECONDS", 15, minimum=1, maximum=3600)
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
 AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]

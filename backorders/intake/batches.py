@@ -19,7 +19,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 
-from django.db import DataError, connection, transaction
+from django.db import DatabaseError, DataError, connection, transaction
 from django.utils import timezone
 
 from ..models import WebhookDelivery
@@ -156,36 +156,56 @@ def claim(size: int) -> tuple[list[WebhookDelivery], int]:
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [CLAIM_LOCK])
     try:
-        received = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED, signature_valid=True)
-        candidates = list(received.order_by("received_at", "pk")[: size * CLAIM_SCAN])
-        chosen: list[WebhookDelivery] = []
-        held_elsewhere: set[str] = set()
-        left = 0
-        for delivery in candidates:
-            if len(chosen) >= size:
-                break
-            keys = ordering_keys(delivery)
-            if keys & held_elsewhere or not lock_keys(keys, wait=False):
-                # a lock taken for some of its keys stays until commit: harmless, only this worker holds it
-                held_elsewhere |= keys
-                left += 1
-                continue
-            chosen.append(delivery)
-        locked = set(
-            received.filter(pk__in=[d.pk for d in chosen])
-            .select_for_update(skip_locked=True)
-            .values_list("pk", flat=True)
-        )
-        return [d for d in chosen if d.pk in locked], left
+        # in a savepoint: should a statement fail, the transaction can still release the session lock
+        with transaction.atomic():
+            return _claim(size)
     finally:
         with connection.cursor() as cursor:
             cursor.execute("SELECT pg_advisory_unlock(%s)", [CLAIM_LOCK])
+
+
+def _claim(size: int) -> tuple[list[WebhookDelivery], int]:
+    received = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED, signature_valid=True)
+    candidates = list(received.order_by("received_at", "pk")[: size * CLAIM_SCAN])
+    chosen: list[WebhookDelivery] = []
+    held_elsewhere: set[str] = set()
+    left = 0
+    for delivery in candidates:
+        if len(chosen) >= size:
+            break
+        keys = ordering_keys(delivery)
+        if keys & held_elsewhere or not lock_keys(keys, wait=False):
+            # a lock taken for some of its keys stays until commit: harmless, only this worker holds it
+            held_elsewhere |= keys
+            left += 1
+            continue
+        chosen.append(delivery)
+    locked = set(
+        received.filter(pk__in=[d.pk for d in chosen]).select_for_update(skip_locked=True).values_list("pk", flat=True)
+    )
+    return [d for d in chosen if d.pk in locked], left
+
+
+def _first_to_yield() -> None:
+    """Let a lock cycle between this batch and a one-off transaction (a stock receipt) roll the batch back.
+
+    PostgreSQL aborts the transaction whose ``deadlock_timeout`` runs out first; the batch's is
+    shortened, so it is the batch that is run again (``process_pending`` retries it), not the
+    receipt. The setting needs a superuser or a grant (``GRANT SET ON PARAMETER deadlock_timeout``);
+    without one the server's choice stands.
+    """
+    try:
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute("SET LOCAL deadlock_timeout = '100ms'")
+    except DatabaseError:
+        pass
 
 
 def apply_batch(size: int) -> BatchResult:
     """Claim and apply one batch in one transaction. Errors other than mapping ones fail only their delivery."""
     result = BatchResult()
     with transaction.atomic():
+        _first_to_yield()
         deliveries, result.left = claim(size)
         result.claimed = len(deliveries)
         for delivery in deliveries:
