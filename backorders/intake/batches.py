@@ -20,9 +20,11 @@ import logging
 from dataclasses import dataclass, field
 
 from django.db import DatabaseError, DataError, connection, transaction
+from django.db.models import Q
 from django.utils import timezone
 
-from ..models import WebhookDelivery
+from ..allocation_core import lock_products
+from ..models import Product, WebhookDelivery
 from . import waiting
 from .common import BadPayload, MappingError, loads
 from .dispatch import handle_delivery
@@ -186,6 +188,35 @@ def _claim(size: int) -> tuple[list[WebhookDelivery], int]:
     return [d for d in chosen if d.pk in locked], left
 
 
+def products_named(deliveries: list[WebhookDelivery]) -> set[int]:
+    """The kept products the deliveries' line items name (by SKU, Shopify variant or WooCommerce id).
+
+    The batch locks them all at its start, in id order, as a single delivery's transaction does:
+    so a batch, another batch and a stock receipt take product rows in one order and never wait
+    on each other in a cycle over them.
+    """
+    skus, variants, woo_ids = set(), set(), set()
+    for delivery in deliveries:
+        try:
+            p = loads(bytes(delivery.body))
+        except BadPayload:
+            continue
+        items = p.get("line_items") if isinstance(p, dict) else None
+        for item in items if isinstance(items, list) else []:
+            if not isinstance(item, dict):
+                continue
+            if isinstance(item.get("sku"), str) and item["sku"].strip():
+                skus.add(item["sku"].strip()[:128])
+            if item.get("variant_id") not in (None, "") and not isinstance(item["variant_id"], (dict, list)):
+                variants.add(str(item["variant_id"])[:32])
+            if item.get("product_id") not in (None, "") and not isinstance(item["product_id"], (dict, list)):
+                woo_ids.add(str(item["product_id"])[:32])
+    if not (skus or variants or woo_ids):
+        return set()
+    named = Q(sku__in=skus) | Q(shopify_variant_id__in=variants) | Q(woocommerce_id__in=woo_ids)
+    return set(Product.objects.filter(named).values_list("pk", flat=True))
+
+
 def _first_to_yield() -> None:
     """Let a lock cycle between this batch and a one-off transaction (a stock receipt) roll the batch back.
 
@@ -208,6 +239,7 @@ def apply_batch(size: int) -> BatchResult:
         _first_to_yield()
         deliveries, result.left = claim(size)
         result.claimed = len(deliveries)
+        lock_products(products_named(deliveries))
         for delivery in deliveries:
             try:
                 with transaction.atomic():
