@@ -3,6 +3,8 @@
 - ``process_delivery(delivery_id)``: apply one stored webhook delivery, in one transaction; a
   deadlock or serialization failure is retried with backoff; a delivery that needs a fact not
   there yet waits for it (``backorders.intake.waiting``).
+- ``process_pending()``: apply received deliveries in batches, one transaction each (what a
+  webhook queues; ``backorders.intake.batches``).
 - ``process_received()``: pick up deliveries left ``received`` (an enqueue lost with a crash).
 - ``retry_waiting()``: try again the waiting deliveries whose time has come.
 - ``process_import(job_id)``: run a CSV import job, updating its progress row; resume one whose worker died.
@@ -18,24 +20,16 @@ import time
 from datetime import timedelta
 
 from django.conf import settings
-from django.db import DatabaseError, DataError, connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.utils import timezone
 
-from .intake import waiting
-from .intake.common import MappingError, q_options
-from .intake.dispatch import handle_delivery
+from .intake import batches, waiting
+from .intake.batches import PROCESSABLE
+from .intake.common import q_options
 from .models import ImportJob, TaskDebounce, WebhookDelivery
 
 logger = logging.getLogger("backorders.intake")
 
-# Errors a malformed payload raises inside an adapter; the inner savepoint is rolled back first.
-SHAPE_ERRORS = (TypeError, AttributeError, KeyError, IndexError, ValueError, OverflowError, DataError)
-PROCESSABLE = {
-    WebhookDelivery.Status.RECEIVED,
-    WebhookDelivery.Status.PROCESSING,
-    WebhookDelivery.Status.WAITING,
-    WebhookDelivery.Status.FAILED,
-}
 # PostgreSQL's answers that mean "try the same transaction again": nothing was written
 TRANSIENT_SQLSTATES = {"40P01": "deadlock detected", "40001": "serialization failure"}
 TRANSIENT_ATTEMPTS = 5  # within the task, 1.5 to 3 s of pauses in all; then the delivery waits for a retry
@@ -87,49 +81,75 @@ def _process_once(delivery_id: int) -> str:
         delivery = WebhookDelivery.objects.select_for_update().get(pk=delivery_id)
         if delivery.status not in PROCESSABLE or not delivery.signature_valid:
             return delivery.status
-        delivery.attempts += 1
-        now = timezone.now()
-        before, delivery.waiting_for, delivery.retry_at = delivery.waiting_for, "", None
-        try:
-            with transaction.atomic():
-                outcome = handle_delivery(delivery)
-        except waiting.MissingFact as exc:
-            waiting.park(delivery, str(exc), key=exc.key, now=now, before=before)
-            logger.info("Delivery %s waits for %s", delivery_id, exc.key)
-            changed = False
-        except MappingError as exc:
-            delivery.status, delivery.error = WebhookDelivery.Status.FAILED, str(exc)[:2000]
-            logger.warning("Delivery %s could not be mapped: %s", delivery_id, exc)
-            changed = False
-        except SHAPE_ERRORS as exc:
-            # a payload from outside whose shape the adapter did not expect (an object where
-            # a list goes, a number too large for its column): failed with the reason, for replay
-            reason = f"payload does not have the documented shape ({type(exc).__name__}: {exc})"
-            delivery.status, delivery.error = WebhookDelivery.Status.FAILED, reason[:2000]
-            logger.warning("Delivery %s could not be mapped: %s", delivery_id, reason, exc_info=True)
-            changed = False
-        else:
-            delivery.status, delivery.error = outcome.status, outcome.note[:2000]
-            changed = outcome.changed and outcome.status == WebhookDelivery.Status.PROCESSED
-        delivery.processed_at = timezone.now()
-        # the body and headers are kept as they came: only what processing decided is written
-        delivery.save(
-            update_fields=[
-                "attempts",
-                "status",
-                "error",
-                "processed_at",
-                "resource_id",
-                "resource_updated_at",
-                "waiting_for",
-                "retry_at",
-            ]
-        )
+        # never beside a batch applying a delivery of the same order or parcel
+        batches.lock_keys(batches.ordering_keys(delivery), wait=True)
+        status, changed = batches.apply_one(delivery)
         if changed:
             request_followup()
             # a fact this delivery brought may be what a parked delivery waits for
             transaction.on_commit(waiting.wake)
-        return delivery.status
+        return status
+
+
+def process_pending(delivery_id: int | None = None, max_seconds: float | None = None) -> dict:
+    """Apply received deliveries in batches until none is left (or ``max_seconds`` have passed).
+
+    Each batch (``INTAKE_BATCH_SIZE`` deliveries, claimed with ``SKIP LOCKED``, so several clusters
+    share the work) is one transaction; see ``backorders.intake.batches``. A deadlock or
+    serialization failure runs the batch again with a pause; if it keeps failing, its deliveries go
+    one by one through ``process_delivery``. ``delivery_id`` names the delivery that asked for this
+    run: when it is not one a batch takes (a waiting delivery woken by its fact), it is applied
+    after the batches. Returns counts by status.
+    """
+    started = time.monotonic()
+    if max_seconds is None:
+        # well inside the queue's task timeout, which would kill the task with a batch half applied
+        max_seconds = min(settings.INTAKE_BATCH_SECONDS, settings.Q_CLUSTER.get("timeout", 120) / 3)
+    budget = max_seconds
+    totals: dict[str, int] = {}
+    while True:
+        result = _batch_with_retries(settings.INTAKE_BATCH_SIZE)
+        for status, count in result.statuses.items():
+            totals[status] = totals.get(status, 0) + count
+        if result.changed:
+            request_followup()
+            waiting.wake()
+        if not result.claimed or time.monotonic() - started > budget:
+            break
+    if (
+        delivery_id is not None
+        and WebhookDelivery.objects.filter(
+            pk=delivery_id, status__in=PROCESSABLE - {WebhookDelivery.Status.RECEIVED}
+        ).exists()
+    ):
+        status = process_delivery(delivery_id)
+        totals[status] = totals.get(status, 0) + 1
+    return totals
+
+
+def _batch_with_retries(size: int) -> batches.BatchResult:
+    for attempt in range(1, TRANSIENT_ATTEMPTS + 1):
+        try:
+            return batches.apply_batch(size)
+        except DatabaseError as exc:
+            if not transient(exc) or connection.in_atomic_block:
+                raise
+            pause = 0.05 * 2**attempt * (1 + random.random())
+            logger.warning("Intake batch: %s; trying again in %.2f s", exc, pause)
+            time.sleep(pause)
+    # lock cycles kept coming back: one transaction a delivery, each with its own retries
+    with transaction.atomic():
+        ids, _ = batches.claim(size)
+        ids = [d.pk for d in ids]
+    result = batches.BatchResult(claimed=len(ids))
+    for pk in ids:
+        try:
+            status = process_delivery(pk)
+        except Exception:
+            logger.exception("Delivery %s failed", pk)
+            status = WebhookDelivery.Status.FAILED
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+    return result
 
 
 def _wait_after_transient(delivery_id: int, exc: BaseException) -> str:

@@ -164,6 +164,8 @@ STORAGES = {
 }
 # Exported packet bundles are written here; the web and worker processes must be able to write to it.
 MEDIA_ROOT = Path(env_str("MEDIA_ROOT", str(BASE_DIR / "media")))
+# Packet PDFs are kept here by the hash of what they show (packets.audit.pdf_cache); empty: not kept.
+PACKET_PDF_CACHE_DIR = env_str("PACKET_PDF_CACHE_DIR", str(MEDIA_ROOT / "packet-pdfs"))
 
 # Mail: Django's SMTP backend (default), or a provider's HTTP API through django-anymail. Each
 # provider reads its keys from the environment; a missing key stops the process at start-up.
@@ -397,6 +399,11 @@ IMPORT_MAX_RESUMES = env_int("IMPORT_MAX_RESUMES", 5, minimum=0, maximum=100)
 # with its reason once it has waited INTAKE_WAIT_MAX_HOURS.
 INTAKE_WAIT_RETRY_SECONDS = env_int("INTAKE_WAIT_RETRY_SECONDS", 60, minimum=1)
 INTAKE_WAIT_MAX_HOURS = env_int("INTAKE_WAIT_MAX_HOURS", 72, minimum=1)
+# The worker applies received deliveries in batches of INTAKE_BATCH_SIZE, one transaction each
+# (claimed with SKIP LOCKED, so clusters share them), for up to INTAKE_BATCH_SECONDS a task (at
+# most a third of the queue's task timeout).
+INTAKE_BATCH_SIZE = env_int("INTAKE_BATCH_SIZE", 50, minimum=1, maximum=5000)
+INTAKE_BATCH_SECONDS = env_int("INTAKE_BATCH_SECONDS", 15, minimum=1, maximum=3600)
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
 AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]

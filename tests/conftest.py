@@ -26,6 +26,13 @@ def pytest_runtest_setup(item):
     pytest.skip("needs PostgreSQL: set DATABASE_URL=postgres://... to run it")
 
 
+@pytest.fixture(autouse=True)
+def packet_pdf_cache(settings, tmp_path_factory):
+    """Each test keeps its packet PDFs in a folder of its own."""
+    settings.PACKET_PDF_CACHE_DIR = str(tmp_path_factory.mktemp("packet-pdfs"))
+    return settings.PACKET_PDF_CACHE_DIR
+
+
 @pytest.fixture
 def owner(db):
     """Olivia owns the store: she decides refunds, cancellations and supplier switches."""

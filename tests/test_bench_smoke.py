@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from bench.run import PHASES
+from bench.run import BIG_PHASES, PHASES
 
 pytestmark = pytest.mark.postgres
 
@@ -39,7 +39,7 @@ def test_it_runs_every_measurement_and_writes_the_results_schema(tmp_path):
     env = {k: v for k, v in os.environ.items() if k != "DJANGO_SETTINGS_MODULE"}
     env["DATABASE_URL"] = smoke_database_url()
     run = subprocess.run(
-        [sys.executable, "bench/run.py", "--orders", "300", "--quick", "--output", str(output)],
+        [sys.executable, "bench/run.py", "--orders", "300", "--quick", "--big", "400", "--output", str(output)],
         cwd=ROOT,
         env=env,
         capture_output=True,
@@ -62,6 +62,12 @@ def test_it_runs_every_measurement_and_writes_the_results_schema(tmp_path):
         assert results[name]["baseline"] is not None, results[name]
         assert results[name]["ratio"] is not None, results[name]
     assert results["memory_sweep_process_peak_mb"]["value"] > 0
+    # the big store's point (make bench BENCH_1M=1), here at 400 orders: the same names with _1m
+    big = {name + "_1m" for phase, _, names in PHASES if phase in BIG_PHASES for name, _, _ in names}
+    assert big <= set(results)
+    for name in big:
+        assert results[name]["value"] is not None, results[name]
+    assert results["seed_scale_s_1m"]["value"] > 0 and data["run"]["big_orders"] == 400
     # a target is judged: met is a boolean wherever a target is set, null where none is
     for r in data["results"]:
         assert (r["met"] is None) == (r["target"] is None), r

@@ -316,7 +316,7 @@ def enqueue_delivery(delivery_id: int) -> None:
     # the sender still gets its 200 (a 5xx would only make it send the same delivery again)
     transaction.on_commit(
         lambda: enqueue_stored(
-            "backorders.tasks.process_delivery",
+            "backorders.tasks.process_pending",
             delivery_id,
             task_name=f"delivery-{delivery_id}",
             q_options=q_options(),

@@ -14,9 +14,11 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
+from django.template.loader import render_to_string
 from django.utils import timezone
 
-from packets.audit.pdf import LockedFetcher, render_document
+from packets.audit import pdf_cache
+from packets.audit.pdf import PRINT_STYLESHEET, LockedFetcher, render_html_document, static_bytes
 from packets.models import AuditEvent, Case, Decision, ExportJob, Packet
 from packets.privacy.erasure import redact_audit_rows, redact_packet_content
 
@@ -73,8 +75,12 @@ def decided_packet(case: Case) -> tuple[Packet, Decision | None, list[Decision]]
     return packet, decision, decisions
 
 
-def packet_context(case: Case, *, exported_by=None, now: dt.datetime | None = None) -> dict:
-    """Everything the printed packet shows, read in a fixed number of queries."""
+def packet_context(case: Case, *, now: dt.datetime | None = None) -> dict:
+    """Everything the printed packet shows, read in a fixed number of queries.
+
+    The audit trail leaves out the packet's own exports (each is in the audit log): a download
+    changes nothing the packet says, so its PDF stays the same and is served from the cache.
+    """
     packet, decision, decisions = decided_packet(case)
     content = packet.content if isinstance(packet.content, dict) else {}
     content = redact_packet_content(content, case.order.customer if case.order else None)
@@ -84,7 +90,8 @@ def packet_context(case: Case, *, exported_by=None, now: dt.datetime | None = No
         .select_related("approved_by")
         .order_by("created_at", "id")
     )
-    audit = redact_audit_rows(list(case.audit_events.order_by("at", "id")), case.order.customer if case.order else None)
+    events = case.audit_events.exclude(action="packet.exported").order_by("at", "id")
+    audit = redact_audit_rows(list(events), case.order.customer if case.order else None)
     policy_section = content.get("policy") or {}
     rules = policy_section.get("rules") or {}
     applied = list(policy_section.get("applied") or [])
@@ -104,17 +111,28 @@ def packet_context(case: Case, *, exported_by=None, now: dt.datetime | None = No
         "rules_other": [(name, text) for name, text in rules.items() if name not in applied],
         "latest_version": latest_version,
         "store_zone": settings.STORE_TIME_ZONE,
-        "exported_at": now or timezone.now(),
-        "exported_by": _who(exported_by),
+        "rendered_at": now or timezone.now(),
     }
 
 
-def render_packet_document(case: Case, *, exported_by=None):
+def render_packet_document(case: Case):
     """Lay out one case's packet; returns (document, context) without recording anything."""
-    context = packet_context(case, exported_by=exported_by)
-    fetcher = LockedFetcher()
-    document = render_document(PACKET_TEMPLATE, context, fetcher=fetcher)
+    context = packet_context(case)
+    document = render_html_document(render_to_string(PACKET_TEMPLATE, context), fetcher=LockedFetcher(), styled=True)
     return document, context
+
+
+def packet_pdf(case: Case) -> tuple[bytes, dict]:
+    """The case's packet as PDF bytes, from the cache when nothing it shows has changed; and its context."""
+    context = packet_context(case)
+    page = render_to_string(PACKET_TEMPLATE, {**context, "rendered_at": None})
+    key = pdf_cache.digest(page.encode(), static_bytes(PRINT_STYLESHEET))
+    pdf = pdf_cache.read(case.pk, key)
+    if pdf is None:
+        html = render_to_string(PACKET_TEMPLATE, context)
+        pdf = render_html_document(html, fetcher=LockedFetcher(), styled=True).write_pdf()
+        pdf_cache.write(case.pk, key, pdf)
+    return pdf, context
 
 
 def record_export(case: Case, context: dict, *, user=None, via: str, **data) -> AuditEvent:
@@ -138,8 +156,7 @@ def record_export(case: Case, context: dict, *, user=None, via: str, **data) -> 
 def export_case_pdf(case_id: int, *, user=None, via: str) -> tuple[bytes, Case, Packet]:
     """Render one case's packet to PDF bytes and write the 'packet.exported' audit row."""
     case = case_for_export(case_id)
-    document, context = render_packet_document(case, exported_by=user)
-    pdf = document.write_pdf()
+    pdf, context = packet_pdf(case)
     record_export(case, context, user=user, via=via)
     return pdf, case, context["packet"]
 
@@ -195,10 +212,3 @@ def _enqueue_bundle(job_id: int) -> None:
     from django_q.tasks import async_task
 
     async_task(BUNDLE_TASK, job_id, task_name=f"export-bundle-{job_id}")
-
-
-def _who(user) -> str:
-    if user is None or not getattr(user, "is_authenticated", False):
-        return "system"
-    full = user.get_full_name()
-    return f"{full} ({user.get_username()})" if full else user.get_username()

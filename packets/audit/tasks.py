@@ -61,7 +61,7 @@ def _render(job: ExportJob) -> tuple[bytes, str, list[str]]:
         for index, case_id in enumerate(job.case_ids, start=1):
             try:
                 case = case_for_export(case_id)
-                document, context = render_packet_document(case, exported_by=user)
+                document, context = render_packet_document(case)
             except (Case.DoesNotExist, NothingToExport):
                 skipped.append(f"case {case_id} skipped (no packet to print)")
                 _advance(job, index)

@@ -35,6 +35,7 @@ from django.db.models import Q
 from django_q.models import Schedule, Task
 
 from backorders.models import Customer, ImportJob, Order, TrackingEvent, WebhookDelivery
+from packets.audit import pdf_cache
 from packets.models import (
     Case,
     Decision,
@@ -137,6 +138,8 @@ def scrub_related(customer: Customer, order_ids: list[int], scrubber: Scrubber) 
     cases = Case.objects.filter(Q(order_id__in=order_ids) | Q(inbound_messages__customer=customer)).distinct()
     case_ids = list(cases.values_list("pk", flat=True))
     return {
+        # kept packet PDFs show the customer as they were: deleted, the next download renders again
+        "cached_packet_pdfs": pdf_cache.forget(case_ids),
         "case_titles": _scrub_rows(Case.objects.filter(pk__in=case_ids), ["title"], scrubber),
         "decision_notes": _scrub_rows(Decision.objects.filter(case_id__in=case_ids), ["note"], scrubber),
         "outcome_notes": _scrub_rows(Outcome.objects.filter(case_id__in=case_ids), ["note"], scrubber),

@@ -34,103 +34,113 @@ RISKS = [
 ]
 
 
+CASE_CHUNK = 10_000  # cases (with their packet and audit row) held in memory at once
+
+
 class CaseRows:
     """Rows of cases, packets and audit events for ``_Writer`` (its plan, clock, policy and names)."""
 
     def write_cases(self) -> None:
         p = self.plan
-        cases, packets, audits = [], [], []
-        for n in range(1, p.cases + 1):
-            product = 1 + n % p.short_products
-            supplier = self.supplier_of(product)
-            risk = RISKS[n % len(RISKS)]
-            category = CATEGORIES[n % len(CATEGORIES)]
-            placed = self.placed_at(n)
-            opened = placed + timedelta(hours=1)
-            awaiting = Case.RISK_RANK[risk] >= Case.RISK_RANK[Case.Risk.OWNER_ONLY]
-            recommendation = "wait" if risk in (Case.Risk.NORMAL_WATCH, Case.Risk.CUSTOMER_UPDATE) else "chase_supplier"
-            title = f"Order #S{n} waits on {product_sku(product)}"
-            cases.append(
-                (
-                    n,
-                    "backorder",
-                    category,
-                    "awaiting_owner" if awaiting else "open",
-                    risk,
-                    Case.RISK_RANK[risk],
-                    f"backorder:order:{n}",
-                    title,
-                    n,
-                    product,
-                    supplier,
-                    n % 3 == 0,
-                    placed,
-                    recommendation,
-                    "weak",
-                    opened,
+        # in chunks, so a store of any size is written in bounded memory
+        for first in range(1, p.cases + 1, CASE_CHUNK):
+            last = min(p.cases, first + CASE_CHUNK - 1)
+            cases, packets, audits = [], [], []
+            for n in range(first, last + 1):
+                product = 1 + n % p.short_products
+                supplier = self.supplier_of(product)
+                risk = RISKS[n % len(RISKS)]
+                category = CATEGORIES[n % len(CATEGORIES)]
+                placed = self.placed_at(n)
+                opened = placed + timedelta(hours=1)
+                awaiting = Case.RISK_RANK[risk] >= Case.RISK_RANK[Case.Risk.OWNER_ONLY]
+                recommendation = (
+                    "wait" if risk in (Case.Risk.NORMAL_WATCH, Case.Risk.CUSTOMER_UPDATE) else "chase_supplier"
                 )
-            )
-            content = self.packet_content(n, product, supplier, category, risk, recommendation, title, placed, opened)
-            packets.append(
-                (
-                    n,
-                    n,
-                    1,
-                    self.policy.pk,
-                    opened,
-                    json.dumps(content, cls=DjangoJSONEncoder),
-                    Packet.hash_content(content),
-                    recommendation,
-                    content["recommendation"]["reason"],
-                    "weak",
-                    risk,
+                title = f"Order #S{n} waits on {product_sku(product)}"
+                cases.append(
+                    (
+                        n,
+                        "backorder",
+                        category,
+                        "awaiting_owner" if awaiting else "open",
+                        risk,
+                        Case.RISK_RANK[risk],
+                        f"backorder:order:{n}",
+                        title,
+                        n,
+                        product,
+                        supplier,
+                        n % 3 == 0,
+                        placed,
+                        recommendation,
+                        "weak",
+                        opened,
+                    )
                 )
+                content = self.packet_content(
+                    n, product, supplier, category, risk, recommendation, title, placed, opened
+                )
+                packets.append(
+                    (
+                        n,
+                        n,
+                        1,
+                        self.policy.pk,
+                        opened,
+                        json.dumps(content, cls=DjangoJSONEncoder),
+                        Packet.hash_content(content),
+                        recommendation,
+                        content["recommendation"]["reason"],
+                        "weak",
+                        risk,
+                    )
+                )
+                audits.append((n, opened, "system", "case.opened", n, "packets.case", str(n), f"Opened: {title}"))
+            copy_rows(
+                Case,
+                [
+                    "id",
+                    "kind",
+                    "category",
+                    "status",
+                    "risk_level",
+                    "risk_rank",
+                    "dedupe_key",
+                    "title",
+                    "order_id",
+                    "product_id",
+                    "supplier_id",
+                    "promise_at_risk",
+                    "customer_silent_since",
+                    "recommended_action",
+                    "evidence_strength",
+                    "opened_at",
+                ],
+                cases,
             )
-            audits.append((n, opened, "system", "case.opened", n, "packets.case", str(n), f"Opened: {title}"))
-        copy_rows(
-            Case,
-            [
-                "id",
-                "kind",
-                "category",
-                "status",
-                "risk_level",
-                "risk_rank",
-                "dedupe_key",
-                "title",
-                "order_id",
-                "product_id",
-                "supplier_id",
-                "promise_at_risk",
-                "customer_silent_since",
-                "recommended_action",
-                "evidence_strength",
-                "opened_at",
-            ],
-            cases,
-        )
-        copy_rows(
-            Packet,
-            [
-                "id",
-                "case_id",
-                "version",
-                "policy_id",
-                "created_at",
-                "content",
-                "content_sha256",
-                "recommendation",
-                "recommendation_reason",
-                "evidence_strength",
-                "risk_level",
-            ],
-            packets,
-        )
-        copy_rows(
-            AuditEvent,
-            ["id", "at", "actor_label", "action", "case_id", "object_type", "object_id", "summary"],
-            audits,
-        )
+            copy_rows(
+                Packet,
+                [
+                    "id",
+                    "case_id",
+                    "version",
+                    "policy_id",
+                    "created_at",
+                    "content",
+                    "content_sha256",
+                    "recommendation",
+                    "recommendation_reason",
+                    "evidence_strength",
+                    "risk_level",
+                ],
+                packets,
+            )
+            copy_rows(
+                AuditEvent,
+                ["id", "at", "actor_label", "action", "case_id", "object_type", "object_id", "summary"],
+                audits,
+            )
 
     def packet_content(self, n, product, supplier, category, risk, recommendation, title, placed, opened) -> dict:
         sku = product_sku(product)

@@ -84,7 +84,7 @@ def test_it_keeps_a_signed_delivery_and_queues_it_without_processing_in_the_requ
 def test_it_enqueues_the_delivery_for_the_worker_after_commit(client, django_capture_on_commit_callbacks):
     with django_capture_on_commit_callbacks(execute=True):
         post_shopify(client, "orders/create", compact(open_order()), webhook_id="w-1")
-    [task] = queued("backorders.tasks.process_delivery")
+    [task] = queued("backorders.tasks.process_pending")
     assert task.args() == (WebhookDelivery.objects.get().pk,)
 
 

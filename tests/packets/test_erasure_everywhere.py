@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from django.contrib.admin.models import CHANGE, LogEntry
@@ -222,10 +223,13 @@ def test_after_erasure_only_the_legal_hold_still_holds_the_customer(owner):
     assert not other.filter(name="[erased]").exists()
 
 
-def test_the_packet_page_and_pdf_no_longer_show_the_erased_customer(owner, owner_client):
+def test_the_packet_page_and_pdf_no_longer_show_the_erased_customer(owner, owner_client, packet_pdf_cache):
     _, case, _ = seed_everywhere(owner)
     page = owner_client.get(f"/cases/{case.pk}/").content.decode()
     assert EMAIL in page and NAME in page
+    before = owner_client.get(f"/cases/{case.pk}/packet.pdf")
+    assert before.status_code == 200
+    [kept] = (Path(packet_pdf_cache) / str(case.pk)).glob("*.pdf")  # the PDF rendered before the erasure
 
     call_command("erase_customer", EMAIL, stdout=open("/dev/null", "w"))  # noqa: SIM115
 
@@ -235,4 +239,5 @@ def test_the_packet_page_and_pdf_no_longer_show_the_erased_customer(owner, owner
     assert pdf.status_code == 200
     text = pdf_text(b"".join(pdf.streaming_content) if pdf.streaming else pdf.content)
     assert EMAIL.lower() not in text.lower() and NAME not in text
+    assert not kept.exists()
     call_command("verify_audit", stdout=open("/dev/null", "w"))  # noqa: SIM115  (the packets still verify)
