@@ -23,7 +23,7 @@ from django.db.models.functions import Lower
 
 from backorders.formats.phones import read_phone
 
-from ..allocation import reserve_lines
+from ..allocation import lock_products, reserve_lines
 from ..bulk import InList, copy_new, paused_gc, update_rows
 from ..models import Channel, Customer, Order, OrderLine, Product
 from .common import MappingError
@@ -258,8 +258,11 @@ def _flag_unknown(order: _Order, sku: str, report: Report) -> None:
 
 def _insert_orders(new: list[_Order], report: Report) -> None:
     """New orders, whole, in a fixed number of statements; then their waiting lines are allocated."""
-    customers = _customers([order.facts.customer for order in new])
     products, created = _products(new)
+    # products first, as every stock writer takes them: a webhook delivering one of these orders at
+    # the same moment waits here, or makes this batch wait, instead of deadlocking on the order number
+    lock_products(products.values())
+    customers = _customers([order.facts.customer for order in new])
     order_rows = []
     for order in new:
         f = order.facts
