@@ -28,7 +28,8 @@ def stock_may_change(product_ids) -> None:
         return
     ids = sorted(set(product_ids))
     if ids:
-        transaction.on_commit(lambda: _after_stock_change(ids))
+        # robust: the stock change is committed whatever a listener does; a failure is logged, not raised
+        transaction.on_commit(lambda: _after_stock_change(ids), robust=True)
 
 
 def _after_stock_change(ids: list[int]) -> None:
