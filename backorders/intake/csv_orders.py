@@ -4,7 +4,8 @@ The export's header begins ``Name,Email,Financial Status,Paid at,Fulfillment Sta
 full list is ``SHOPIFY_ORDER_COLUMNS``). An order with several lines repeats ``Name`` on the
 following rows with the order-level columns empty. Orders are kept on the CSV channel under
 their ``Name``; importing the same file again changes nothing. An order already kept from a
-live channel (a Shopify webhook) with the same number is left alone. An unknown SKU becomes a
+live channel (a Shopify webhook) with the same number is left alone; a Shopify webhook that
+delivers an imported order later adopts it (``one_order``), so either way it is one order. An unknown SKU becomes a
 product with zero stock, flagged in the report; the order is never dropped for it. A row with
 a bad value rejects its whole order (reported per row): each order is written whole or not at all.
 

@@ -82,7 +82,7 @@ class ChannelStock(models.Model):
         indexes = [models.Index(fields=["status", "next_attempt_at"], name="channel_stock_due")]
 
     def __str__(self) -> str:
-        return f"{self.product_id} on {self.platform}: {self.status}"
+        return f"{self.product.sku} on {self.get_platform_display()}: {self.get_status_display().lower()}"
 
     @property
     def mismatch(self) -> int | None:

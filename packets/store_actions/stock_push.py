@@ -35,9 +35,9 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from backorders.allocation import annotate_available_to_promise
+from backorders.allocation import available_to_promise
 from backorders.channel_stock.levels import selling_levels
-from backorders.models import ChannelStock, Product
+from backorders.models import ChannelStock, Product, ShopifyLocationLevel
 
 from ..leases import hand_back_due
 from ..models import AuditEvent
@@ -74,13 +74,15 @@ def after_stock_change(product_ids: list[int]) -> list[int]:
     """Products whose stock may have changed: set each channel row's number; queue those that changed."""
     if settings.STOCK_SOURCE != "desk":
         return []
-    products = annotate_available_to_promise(Product.objects.filter(pk__in=product_ids)).order_by("pk")
     due = []
     with transaction.atomic():
-        for product in products:
-            for platform in channels_of(product):
-                if _set_wanted(product, platform, product.available_to_promise):
-                    due.append(_row_id(product, platform))
+        for product in Product.objects.filter(pk__in=product_ids).order_by("pk"):
+            # the rows are locked before the number is read: of two callers, the later one reads the later number
+            rows = [_locked_row(product, platform) for platform in channels_of(product)]
+            if not rows:
+                continue
+            atp = available_to_promise(product.pk)
+            due.extend(row.pk for row in rows if _set_wanted(row, product, atp))
         transaction.on_commit(lambda: [enqueue(pk) for pk in due])
     return due
 
@@ -94,17 +96,18 @@ def channels_of(product: Product) -> list[str]:
     return found
 
 
-def _row_id(product: Product, platform: str) -> int:
-    return ChannelStock.objects.filter(product=product, platform=platform).values_list("pk", flat=True).get()
-
-
-def _set_wanted(product: Product, platform: str, atp: int) -> bool:
-    """Take the desk's number; True when the row now waits to be sent (and was not already waiting)."""
+def _locked_row(product: Product, platform: str) -> ChannelStock:
     row, _ = ChannelStock.objects.get_or_create(product=product, platform=platform)
-    row = ChannelStock.objects.select_for_update().get(pk=row.pk)
+    return ChannelStock.objects.select_for_update().get(pk=row.pk)
+
+
+def _set_wanted(row: ChannelStock, product: Product, atp: int) -> bool:
+    """Take the desk's number; True when the row now waits to be sent (and was not already waiting)."""
+    # the channel offers more than the desk has and more than it was last told (not merely a new number)
     oversold = (
         row.channel_available is not None
         and row.channel_available > atp
+        and (row.pushed is None or row.channel_available > row.pushed)
         and row.status in (Status.SUCCEEDED, Status.IDLE)
         and (row.pushed_at is None or (row.channel_reported_at or row.pushed_at) >= row.pushed_at)
     )
@@ -249,6 +252,9 @@ def _record(row_id: int, sequence: int, sent: int, result: CallResult) -> str:
         label = f"{row.product.sku} on {row.get_platform_display()}"
         if result.outcome == SUCCEEDED:
             row.pushed, row.pushed_at, row.error = sent, now, ""
+            # what the channel now offers, so its own echo of this change is no mismatch
+            row.channel_available, row.channel_reported_at = sent, now
+            _note_levels_set(row, result.request)
             row.status = Status.PENDING if newer else Status.SUCCEEDED
             words = f"{label}: set to {sent} available"
             action = "stock.pushed"
@@ -276,6 +282,18 @@ def _record(row_id: int, sequence: int, sent: int, result: CallResult) -> str:
         if again:
             transaction.on_commit(lambda: enqueue(row_id))
     return words
+
+
+def _note_levels_set(row: ChannelStock, request: dict) -> None:
+    """Keep the Shopify levels this push set, as the per-location levels Shopify will report."""
+    if row.platform != Platform.SHOPIFY:
+        return
+    for quantity in request["variables"]["input"]["quantities"]:
+        ShopifyLocationLevel.objects.filter(
+            product=row.product,
+            inventory_item_id=quantity["inventoryItemId"].rsplit("/", 1)[-1],
+            location_id=quantity["locationId"].rsplit("/", 1)[-1],
+        ).update(available=quantity["quantity"])
 
 
 def _jsonable(value):

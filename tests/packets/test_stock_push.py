@@ -12,6 +12,7 @@ import pytest
 from django.utils import timezone
 
 from backorders.allocation import receive_stock, release_order
+from backorders.channel_stock.levels import record_shopify_level
 from backorders.models import ChannelStock, OrderLine, Product, ShopifyLocationLevel
 from packets.models import AuditEvent
 from packets.store_actions.stock_push import after_stock_change, push_channel_stock, retry_due_pushes
@@ -261,3 +262,26 @@ def test_a_channel_offering_more_than_the_desk_is_flagged_and_corrected(shopify_
 
 def test_the_schema_test_checks_the_stock_document():
     assert "packets/store_actions/stock_push.py:SET_QUANTITIES" in DOCUMENTS
+
+
+@pytest.mark.django_db
+def test_shopifys_echo_of_a_push_one_location_at_a_time_is_no_mismatch(shopify_stock):  # noqa: F811
+    product = mug(on_hand=6, woocommerce_id="")
+    after_stock_change([product.pk])
+    push(product)  # the shelf set to 6, the back room to 0
+    assert dict(ShopifyLocationLevel.objects.values_list("location_id", "available")) == {SHELF: 6, BACKROOM: 0}
+
+    # inventory_levels/update arrives once per location; the first alone must not look like 6 + 4
+    assert record_shopify_level(product, ITEM, SHELF, 6, timezone.now()) == 6
+    assert after_stock_change([product.pk]) == []
+    assert not AuditEvent.objects.filter(action="stock.mismatch").exists()
+
+
+@pytest.mark.django_db
+def test_a_sale_the_channel_has_not_heard_of_yet_is_a_new_number_not_a_mismatch(shopify_stock):  # noqa: F811
+    product = mug(on_hand=5, woocommerce_id="")
+    after_stock_change([product.pk])
+    push(product)
+    Product.objects.filter(pk=product.pk).update(on_hand=4)  # the channel still offers the 5 it was told
+    assert after_stock_change([product.pk]) == [row(product).pk]
+    assert not AuditEvent.objects.filter(action="stock.mismatch").exists()
