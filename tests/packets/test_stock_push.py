@@ -17,6 +17,8 @@ from backorders.models import ChannelStock, OrderLine, Product, ShopifyLocationL
 from packets.models import AuditEvent
 from packets.store_actions.stock_push import after_stock_change, push_channel_stock, retry_due_pushes
 from tests import factories
+from tests.backorders.intake_samples import INTAKE_SETTINGS, sample
+from tests.backorders.test_intake_woocommerce import deliver as deliver_woo
 from tests.packets.stock_fakes import shopify_stock, woo_products  # noqa: F401
 from tests.packets.test_shopify_schema import DOCUMENTS
 from tests.task_queue import queued_task_names, run_queued_tasks
@@ -285,3 +287,30 @@ def test_a_sale_the_channel_has_not_heard_of_yet_is_a_new_number_not_a_mismatch(
     Product.objects.filter(pk=product.pk).update(on_hand=4)  # the channel still offers the 5 it was told
     assert after_stock_change([product.pk]) == [row(product).pk]
     assert not AuditEvent.objects.filter(action="stock.mismatch").exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_woocommerce_product_webhook_offering_more_than_the_desk_is_corrected_through_the_worker(
+    client,
+    woo_products,  # noqa: F811
+    settings,
+):
+    for name, value in INTAKE_SETTINGS.items():
+        setattr(settings, name, value)
+    settings.INTAKE_FOLLOWUP_TASK = ""  # only the stock push is looked at here
+    product = factories.ProductFactory(sku="premium-quality", woocommerce_id="794", on_hand=4)
+    woo_products.products["794"] = {"id": 794, "manage_stock": True, "stock_quantity": 10}
+    payload = dict(sample("woocommerce-product-updated.json"), sku="premium-quality", manage_stock=True)
+    payload["stock_quantity"] = 10  # someone typed 10 into WooCommerce's admin
+
+    delivery = deliver_woo(client, "product.updated", payload)
+    assert "WooCommerce reports 10 in stock (the desk is the stock source)" in delivery.error
+    # the endpoint queued the delivery (already processed above); applying it queued one push
+    assert queued_task_names().count("packets.store_actions.stock_push.push_channel_stock") == 1
+    assert all(task["success"] for task in run_queued_tasks())
+
+    assert [r["body"] for r in woo_products.received] == [{"manage_stock": True, "stock_quantity": 4}]
+    assert woo_products.products["794"]["stock_quantity"] == 4
+    product.refresh_from_db()
+    assert product.on_hand == 4  # the desk's count stands
+    assert "WooCommerce offers 10, the desk has 4 to promise" in AuditEvent.objects.get(action="stock.mismatch").summary
