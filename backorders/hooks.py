@@ -4,6 +4,9 @@
 transaction that gave ``lines`` (waiting order lines, with their new ``allocated`` and ``state``)
 units of ``product``, once per product and allocation. They must not talk to the network: the
 allocating transaction holds the product's row lock. Whatever they enqueue runs after commit.
+
+``settings.AFTER_STOCK_CHANGE`` lists functions called as ``fn(product_ids)`` after a transaction
+that locked products to change their stock has committed, when ``STOCK_SOURCE`` is ``desk``.
 """
 
 from __future__ import annotations

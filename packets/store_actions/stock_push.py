@@ -35,7 +35,7 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from backorders.allocation import available_to_promise
+from backorders.allocation import annotate_available_to_promise, available_to_promise
 from backorders.channel_stock.levels import selling_levels
 from backorders.models import ChannelStock, Product, ShopifyLocationLevel
 
@@ -85,6 +85,24 @@ def after_stock_change(product_ids: list[int]) -> list[int]:
             due.extend(row.pk for row in rows if _set_wanted(row, product, atp))
         transaction.on_commit(lambda: [enqueue(pk) for pk in due])
     return due
+
+
+def reconcile_channel_stock() -> int:
+    """Scheduled: products whose number differs from what their channels were last given get it. Returns how many
+    pushes it queued. Two queries find them, whatever the catalog's size; a change whose after-commit call
+    was lost (a crash between commit and the call) is caught here."""
+    if settings.STOCK_SOURCE != "desk":
+        return 0
+    given = {
+        (r.product_id, r.platform): r.wanted for r in ChannelStock.objects.only("product_id", "platform", "wanted")
+    }
+    known = annotate_available_to_promise(Product.objects.exclude(shopify_inventory_item_id="", woocommerce_id=""))
+    stale = [
+        product.pk
+        for product in known.only("pk", "shopify_inventory_item_id", "woocommerce_id")
+        if any(given.get((product.pk, platform)) != product.available_to_promise for platform in channels_of(product))
+    ]
+    return len(after_stock_change(stale)) if stale else 0
 
 
 def channels_of(product: Product) -> list[str]:

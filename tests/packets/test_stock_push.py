@@ -15,7 +15,12 @@ from backorders.allocation import receive_stock, release_order
 from backorders.channel_stock.levels import record_shopify_level
 from backorders.models import ChannelStock, OrderLine, Product, ShopifyLocationLevel
 from packets.models import AuditEvent
-from packets.store_actions.stock_push import after_stock_change, push_channel_stock, retry_due_pushes
+from packets.store_actions.stock_push import (
+    after_stock_change,
+    push_channel_stock,
+    reconcile_channel_stock,
+    retry_due_pushes,
+)
 from tests import factories
 from tests.backorders.intake_samples import INTAKE_SETTINGS, sample
 from tests.backorders.test_intake_woocommerce import deliver as deliver_woo
@@ -314,3 +319,17 @@ def test_a_woocommerce_product_webhook_offering_more_than_the_desk_is_corrected_
     product.refresh_from_db()
     assert product.on_hand == 4  # the desk's count stands
     assert "WooCommerce offers 10, the desk has 4 to promise" in AuditEvent.objects.get(action="stock.mismatch").summary
+
+
+@pytest.mark.django_db
+def test_the_reconcile_schedule_catches_a_number_no_change_announced(shopify_stock, django_assert_num_queries):  # noqa: F811
+    product = mug(on_hand=5, woocommerce_id="")
+    factories.ProductFactory(sku="NOT-ON-A-CHANNEL", on_hand=3)
+    after_stock_change([product.pk])
+    push(product)
+    Product.objects.filter(pk=product.pk).update(on_hand=8)  # written around the verbs: no hook heard it
+
+    assert reconcile_channel_stock() == 1
+    assert push(product) == "MUG-SAGE on Shopify: set to 8 available"
+    with django_assert_num_queries(2):  # nothing differs: two queries, nothing written
+        assert reconcile_channel_stock() == 0
