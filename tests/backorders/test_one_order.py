@@ -86,6 +86,26 @@ def test_a_csv_order_that_a_webhook_delivers_later_stays_one_order(client):
 
 
 @pytest.mark.django_db
+def test_a_line_without_a_sku_is_matched_by_its_variants_product_and_a_new_line_is_added(client):
+    red, _ = mugs()
+    Product.objects.filter(pk=red.pk).update(shopify_variant_id="4401")
+    run("orders", csv_order())
+    payload = webhook_order()
+    payload["line_items"][0]["sku"] = None  # Shopify sends null when the variant has no SKU
+    extra = dict(payload["line_items"][1], id=141249953214522999, sku="MUG-GREEN", variant_id=4403)
+    payload["line_items"].append(extra)
+    factories.ProductFactory(sku="MUG-GREEN", on_hand=1)
+
+    deliver(client, "orders/create", payload, "w-1")
+
+    order = Order.objects.get()
+    ids = dict(order.lines.values_list("product__sku", "external_id"))
+    assert ids == {"MUG-RED": RED_LINE, "MUG-BLUE": BLUE_LINE, "MUG-GREEN": "141249953214522999"}
+    red.refresh_from_db()
+    assert red.allocated == 1 and Product.objects.get(sku="MUG-GREEN").allocated == 1
+
+
+@pytest.mark.django_db
 def test_a_webhook_order_that_a_csv_names_later_stays_one_order(client):
     red, _ = mugs()
     deliver(client, "orders/create", webhook_order(), "w-1")
