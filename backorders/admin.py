@@ -8,7 +8,18 @@ from django.utils import timezone
 
 from backorders.formats.phones import read_phone
 
-from .models import Customer, Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent, WebhookDelivery
+from .models import (
+    ChannelStock,
+    Customer,
+    Order,
+    OrderLine,
+    Product,
+    Shipment,
+    ShopifyLocationLevel,
+    StorePolicy,
+    TrackingEvent,
+    WebhookDelivery,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +42,26 @@ class ProductAdmin(admin.ModelAdmin):
     list_display = ["sku", "title", "variant_title", "status", "backorder_mode", "on_hand", "allocated", "price"]
     list_filter = ["status", "backorder_mode", "created_from_unknown_sku"]
     search_fields = ["sku", "title", "variant_title", "shopify_variant_id", "woocommerce_id"]
+
+
+@admin.register(ShopifyLocationLevel)
+class ShopifyLocationLevelAdmin(ReadOnlyAdmin):
+    """Shopify's available per location, as its inventory_levels/update deliveries said."""
+
+    list_display = ["product", "location_id", "available", "channel_updated_at"]
+    list_select_related = ["product"]
+    search_fields = ["product__sku", "inventory_item_id", "location_id"]
+
+
+@admin.register(ChannelStock)
+class ChannelStockAdmin(ReadOnlyAdmin):
+    """Per product and channel: what the channel reports, and the desk's number sent to it."""
+
+    list_display = ["product", "platform", "channel_available", "wanted", "pushed", "status", "attempts", "pushed_at"]
+    list_filter = ["platform", "status"]
+    list_select_related = ["product"]
+    search_fields = ["product__sku"]
+    readonly_fields = ["request", "response", "error"]
 
 
 @admin.register(Customer)

@@ -14,7 +14,7 @@ from django.utils import timezone
 
 from .allocation_plan import WaitingLine, hold_applies, plan_allocation, priority_of
 from .bulk import InList, paused_gc, update_rows
-from .hooks import after_allocation
+from .hooks import after_allocation, stock_may_change
 from .models import Order, OrderLine, Product, StockAllocation, StorePolicy
 
 WAITING_STATES = (OrderLine.State.BACKORDERED, OrderLine.State.PENDING, OrderLine.State.PARTIAL)
@@ -88,6 +88,7 @@ def lock_products(product_ids: Iterable[int]) -> dict[int, Product]:
     lines that reference a product while its stock is being allocated.
     """
     ids = sorted(set(product_ids))
+    stock_may_change(ids)
     return {p.pk: p for p in Product.objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")}
 
 

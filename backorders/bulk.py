@@ -203,7 +203,8 @@ def copy_rows(model: type[models.Model], columns: Sequence[str], rows: Iterable[
     qn = connection.ops.quote_name
     sql = f"COPY {qn(model._meta.db_table)} ({', '.join(qn(n) for n in names)}) FROM STDIN"
     count = 0
-    with connection.cursor() as cursor, cursor.cursor.copy(sql) as copy:
+    # Django's own error classes (IntegrityError, DataError), as its cursor would raise them
+    with connection.cursor() as cursor, connection.wrap_database_errors, cursor.cursor.copy(sql) as copy:
         for row in rows:
             copy.write_row((*row, *extra_values))
             count += 1

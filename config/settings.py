@@ -17,6 +17,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from config.env import (
     env_bool,
+    env_choice,
     env_currency,
     env_database,
     env_int,
@@ -407,6 +408,19 @@ INTAKE_BATCH_SECONDS = env_int("INTAKE_BATCH_SECONDS", 15, minimum=1, maximum=36
 # Called as fn(product, lines) inside the transaction that gave waiting lines their units
 # (backorders.hooks): the stock.allocated event, and releasing our own store holds.
 AFTER_ALLOCATION = ["packets.stock_events.after_allocation"]
+
+# Where the channels' stock comes from. "channel" (the default): Shopify and WooCommerce report
+# stock and the desk counts from it. "desk": the desk's available-to-promise is pushed to the
+# channels after receipts and allocations (packets.store_actions.stock_push); what they report
+# is kept beside it and compared. Shopify sums a variant's levels over the selling locations
+# (empty: every location seen); the push sets the stock location to available-to-promise and the
+# other selling locations to zero (empty: the first selling location seen).
+STOCK_SOURCE = env_choice("STOCK_SOURCE", "channel", ("channel", "desk"))
+SHOPIFY_SELLING_LOCATIONS = env_list("SHOPIFY_SELLING_LOCATIONS")  # Shopify location ids, comma-separated
+SHOPIFY_STOCK_LOCATION = env_str("SHOPIFY_STOCK_LOCATION")  # the location the pushed units are set at
+# Called as fn(product_ids) after a transaction that locked products for a stock change commits
+# (backorders.hooks), when STOCK_SOURCE is "desk".
+AFTER_STOCK_CHANGE = ["packets.store_actions.stock_push.after_stock_change"]
 
 # Acting on the store: the admin APIs an approved cancel, refund, hold or tag is sent to.
 # Nothing runs until a decision is approved; a platform without its settings fails the action

@@ -52,6 +52,10 @@ SCHEDULES: list[Declared] = [
     ),
     # store actions (cancel, refund, hold, tag) due for a retry or lost by a dead worker
     Declared(name="store_actions.retry", func="packets.store_actions.runner.retry_due_actions", minutes=1),
+    # the desk's stock pushes to the channels (STOCK_SOURCE=desk) due for a retry or lost by a dead worker
+    Declared(name="stock_push.retry", func="packets.store_actions.stock_push.retry_due_pushes", minutes=1),
+    # every product's number compared with what its channels were last sent (a missed change is caught)
+    Declared(name="stock_push.reconcile", func="packets.store_actions.stock_push.reconcile_channel_stock", minutes=10),
     # Zendesk tickets of escalated cases, due for a retry or lost by a dead worker
     Declared(name="zendesk.retry", func="packets.integrations.zendesk.retry_due_tickets", minutes=1),
     # calls to Slack (owner alerts, their updates) due for a retry or lost by a dead worker

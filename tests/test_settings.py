@@ -28,6 +28,7 @@ ROOT = Path(__file__).resolve().parent.parent
         (lambda name: project_settings.env_currency(name, "USD"), "X_CURRENCY", "XYZ"),
         (lambda name: project_settings.env_locale(name, "en_US"), "X_LOCALE", "klingon_XX"),
         (lambda name: project_settings.env_region(name, "US"), "X_REGION", "USA"),
+        (lambda name: project_settings.env_choice(name, "channel", ("channel", "desk")), "X_SOURCE", "shopify"),
     ],
 )
 def test_it_raises_improperly_configured_on_values_it_cannot_read(monkeypatch, helper, name, raw):
@@ -49,6 +50,9 @@ def test_it_reads_good_values(monkeypatch):
     assert project_settings.env_currency("X_CURRENCY", "USD") == "JPY"
     assert project_settings.env_region("X_REGION", "US") == "GB"
     assert project_settings.env_locale("X_UNSET", "de-DE") == "de_DE"
+    monkeypatch.setenv("X_SOURCE", " Desk ")
+    assert project_settings.env_choice("X_SOURCE", "channel", ("channel", "desk")) == "desk"
+    assert project_settings.env_choice("X_UNSET", "channel", ("channel", "desk")) == "channel"
     sqlite = project_settings.env_database("X_UNSET", "sqlite:////tmp/x.sqlite3")
     assert sqlite["OPTIONS"]["transaction_mode"] == "IMMEDIATE"
 

@@ -4,7 +4,8 @@ The export's header begins ``Name,Email,Financial Status,Paid at,Fulfillment Sta
 full list is ``SHOPIFY_ORDER_COLUMNS``). An order with several lines repeats ``Name`` on the
 following rows with the order-level columns empty. Orders are kept on the CSV channel under
 their ``Name``; importing the same file again changes nothing. An order already kept from a
-live channel (a Shopify webhook) with the same number is left alone. An unknown SKU becomes a
+live channel (a Shopify webhook) with the same number is left alone; a Shopify webhook that
+delivers an imported order later adopts it (``one_order``), so either way it is one order. An unknown SKU becomes a
 product with zero stock, flagged in the report; the order is never dropped for it. A row with
 a bad value rejects its whole order (reported per row): each order is written whole or not at all.
 
@@ -23,7 +24,7 @@ from django.db.models.functions import Lower
 
 from backorders.formats.phones import read_phone
 
-from ..allocation import reserve_lines
+from ..allocation import lock_products, reserve_lines
 from ..bulk import InList, copy_new, paused_gc, update_rows
 from ..models import Channel, Customer, Order, OrderLine, Product
 from .common import MappingError
@@ -258,8 +259,11 @@ def _flag_unknown(order: _Order, sku: str, report: Report) -> None:
 
 def _insert_orders(new: list[_Order], report: Report) -> None:
     """New orders, whole, in a fixed number of statements; then their waiting lines are allocated."""
-    customers = _customers([order.facts.customer for order in new])
     products, created = _products(new)
+    # products first, as every stock writer takes them: a webhook delivering one of these orders at
+    # the same moment waits here, or makes this batch wait, instead of deadlocking on the order number
+    lock_products(products.values())
+    customers = _customers([order.facts.customer for order in new])
     order_rows = []
     for order in new:
         f = order.facts

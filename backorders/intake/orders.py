@@ -28,6 +28,7 @@ from backorders.formats.phones import read_phone
 from ..allocation import give_back, lock_products, release_order, reserve_new_lines, trail_entry
 from ..models import Customer, Order, OrderLine, Product
 from .common import MappingError
+from .one_order import adopt, named_by_csv
 
 
 @dataclass
@@ -121,11 +122,9 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
 def _products_named(facts: OrderFacts) -> set[int]:
     """The ids of the products this order's kept lines and the payload's lines name (read, not locked)."""
     named = {product.pk for product in known_products(facts.lines).values()}
-    named.update(
-        OrderLine.objects.filter(order__channel=facts.channel, order__external_id=facts.external_id).values_list(
-            "product_id", flat=True
-        )
-    )
+    kept = Q(order__channel=facts.channel, order__external_id=facts.external_id)
+    csv = named_by_csv(facts.channel, facts.number)
+    named.update(OrderLine.objects.filter(kept | csv if csv else kept).values_list("product_id", flat=True))
     return named
 
 
@@ -133,7 +132,7 @@ def _lock_or_create(facts: OrderFacts) -> tuple[Order | None, bool]:
     """The order, locked; or a new one written with every field at once. ``(order, created)``."""
     # FOR NO KEY UPDATE: a shipment or line being inserted for this order elsewhere may keep its key share
     kept = Order.objects.select_for_update(no_key=True).filter(channel=facts.channel, external_id=facts.external_id)
-    order = kept.first()
+    order = kept.first() or adopt(facts)
     if order is not None:
         return order, False
     order = Order(
@@ -149,8 +148,18 @@ def _lock_or_create(facts: OrderFacts) -> tuple[Order | None, bool]:
             order.save(force_insert=True)
             return order, True
     except IntegrityError:
-        # created at the same moment by another worker: wait for its lock, then carry on
-        return kept.get(), False
+        # created at the same moment by another worker (or imported from a CSV under the same
+        # number): wait for its lock, then carry on with it
+        order = kept.first() or adopt(facts)
+        if order is None:
+            holder = Order.objects.filter(number=facts.number).exclude(external_id=facts.external_id).first()
+            if holder is None:
+                raise
+            raise MappingError(
+                f"order {facts.external_id} is numbered {facts.number}, which {holder.get_channel_display()} "
+                f"order {holder.external_id} already holds: one number is one order"
+            ) from None
+        return order, False
 
 
 def _apply_order_fields(order: Order, facts: OrderFacts) -> None:

@@ -3,7 +3,9 @@
 Payloads are taken as Shopify publishes them: ``sku`` and ``variant_id`` may be null, ids pass
 2**53 (parsed as exact integers, kept as text), ``shipment_status`` may be null or a value this
 code has never seen (it becomes ``unknown``). ``inventory_levels/update`` names only an inventory
-item, so products/create|update teach which product that is.
+item, so products/create|update teach which product that is; it reports one location, so each
+location's level is kept and the variant's stock is their sum over the selling locations
+(``channel_stock.levels``).
 """
 
 from __future__ import annotations
@@ -14,6 +16,8 @@ from django.db.models import Q
 from django.http import HttpRequest
 
 from ..allocation import apply_stock_count
+from ..channel_stock.levels import desk_is_source, record_shopify_level
+from ..hooks import stock_may_change
 from ..models import Channel, Order, Product, Shipment, TrackingStatus, WebhookDelivery
 from .common import MappingError, ext_id, matches_base64_hmac, text, to_datetime, to_decimal, to_int
 from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
@@ -240,9 +244,18 @@ def handle_inventory_level(delivery: WebhookDelivery, p: dict) -> Outcome:
     available = p.get("available")
     if available is None:
         return Outcome.ignored(f"{product.sku}: Shopify does not track this item's stock (available is null)")
-    count = max(0, to_int(available, field="available"))
+    if not location:
+        raise MappingError("the inventory level has no location_id")
+    level = to_int(available, field="available")
+    total = record_shopify_level(product, item, location, level, updated_at)
+    if total is None:
+        return Outcome.ignored(f"a newer stock level for item {item} at location {location} is already kept")
+    if desk_is_source():
+        stock_may_change([product.pk])  # the desk compares the channel's number with its own
+        return Outcome(note=f"{product.sku}: Shopify reports {total} available (the desk is the stock source)")
+    count = max(0, total)
     apply_stock_count(product.pk, count, reference=f"shopify inventory level {item}@{location}")
-    return Outcome(note=f"{product.sku}: on hand counted at {count}")
+    return Outcome(note=f"{product.sku}: on hand counted at {count} ({level} at location {location})")
 
 
 # --------------------------------------------------------------------------- fulfilment and tracking

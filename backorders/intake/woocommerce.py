@@ -15,7 +15,9 @@ from django.db.models import Q
 from django.http import HttpRequest
 
 from ..allocation import apply_stock_count
-from ..models import Channel, Order, Product, WebhookDelivery
+from ..channel_stock.levels import desk_is_source, report_channel_stock
+from ..hooks import stock_may_change
+from ..models import Channel, ChannelStock, Order, Product, WebhookDelivery
 from .common import MappingError, ext_id, matches_base64_hmac, text, to_datetime, to_decimal, to_int
 from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
 from .outcome import Outcome, newer_version_applied
@@ -167,7 +169,12 @@ def handle_product(delivery: WebhookDelivery, p: dict) -> Outcome:
     quantity = p.get("stock_quantity")
     if not p.get("manage_stock") or quantity is None:
         return Outcome(note=f"{product.sku}: stock not managed in WooCommerce ({p.get('stock_status') or 'no status'})")
-    count = max(0, to_int(quantity, field="stock_quantity"))  # negative when WooCommerce took backorders
+    reported = to_int(quantity, field="stock_quantity")
+    report_channel_stock(product, ChannelStock.Platform.WOOCOMMERCE, reported)
+    if desk_is_source():
+        stock_may_change([product.pk])  # the desk compares the channel's number with its own
+        return Outcome(note=f"{product.sku}: WooCommerce reports {reported} in stock (the desk is the stock source)")
+    count = max(0, reported)  # negative when WooCommerce took backorders
     apply_stock_count(product.pk, count, reference=f"woocommerce product {woo_id}")
     return Outcome(note=f"{product.sku}: on hand counted at {count} ({p.get('stock_status') or 'no status'})")
 

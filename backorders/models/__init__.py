@@ -20,10 +20,12 @@ from .policy import (
     default_forbidden_phrases,
     default_priority_classes,
 )
+from .stock import ChannelStock, ShopifyLocationLevel
 
 __all__ = [
     "ZERO",
     "Channel",
+    "ChannelStock",
     "Customer",
     "ImportJob",
     "Order",
@@ -33,6 +35,7 @@ __all__ = [
     "Product",
     "ProductQuerySet",
     "Shipment",
+    "ShopifyLocationLevel",
     "StockAllocation",
     "StockAllocationQuerySet",
     "StorePolicy",

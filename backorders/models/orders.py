@@ -121,6 +121,13 @@ class Order(models.Model):
         ordering = ["-placed_at"]
         constraints = [
             models.UniqueConstraint(fields=["channel", "external_id"], name="order_unique_external_id_per_channel"),
+            # Shopify's orders export (CSV) and Shopify's webhooks describe the same shop's orders: one
+            # number is one order, whichever came first (intake.one_order merges the second into it)
+            models.UniqueConstraint(
+                fields=["number"],
+                condition=Q(channel__in=["csv", "shopify"]),
+                name="order_unique_shopify_number",
+            ),
             models.CheckConstraint(condition=Q(subtotal__gte=0) & Q(total__gte=0), name="order_money_not_negative"),
             models.CheckConstraint(
                 condition=~Q(status="cancelled") | Q(cancelled_at__isnull=False), name="order_cancelled_has_time"

@@ -202,7 +202,7 @@ def test_it_takes_null_sku_and_variant_from_the_2026_sample(client):
     payload = open_order()
     for li in payload["line_items"]:
         li["sku"], li["variant_id"] = None, None
-    payload["id"] = 1001
+    payload["id"], payload["name"] = 1001, "#1001"  # a shop numbers each order once; the samples share #9999
     deliver(client, "orders/create", payload, "w-2")
     skus = set(Order.objects.get(external_id="1001").lines.values_list("product__sku", flat=True))
     assert skus == {"shopify-nosku-ipod-nano-8gb"}
