@@ -1,0 +1,91 @@
+"""The sweep's clock: when each case's facts next read differently by time alone.
+
+With no new fact, a case still changes as time passes: a new store day (business days since a
+supplier's last word, a promise coming due, the customer-facing ranges counted from today), 48
+hours of silence towards the customer, another whole day since the order was placed or the label
+was made, a delivered parcel leaving the 30-day view. After a run rebuilds a case (or a key that
+could become a case: a parcel in transit, a supplier others wait on), ``write_clock`` writes one
+row for it, due at the earliest of those moments; the run that claims it then rebuilds it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from django.db import connection
+
+from backorders.bulk import InList
+from packets.models import DirtyCaseKey
+from packets.sweep.load import DELIVERED_LOOKBACK_DAYS, Snapshot
+
+SILENCE_HOURS = 48  # ``RiskContext.customer_due_update``
+
+
+def _next_day_boundary(start: datetime | None, now: datetime) -> datetime | None:
+    """The next instant at which ``(now - start).days`` grows."""
+    if start is None or start > now:
+        return start
+    return start + timedelta(days=(now - start).days + 1)
+
+
+def _later(now: datetime, *moments: datetime | None) -> list[datetime]:
+    return [moment for moment in moments if moment is not None and moment > now]
+
+
+def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | None) -> dict[str, datetime]:
+    """Each clock-driven key of the snapshot (those in ``keys``, or all) with its next due time."""
+    now, calendar = snap.now, snap.calendar
+    midnight = datetime.combine(calendar.local_date(now) + timedelta(days=1), time(0), tzinfo=calendar.tz)
+    due: dict[str, datetime] = {}
+
+    def wanted(key: str) -> bool:
+        return keys is None or key in keys
+
+    for order_id in snap.waiting_by_order:
+        key = f"backorder:order:{order_id}"
+        if wanted(key):
+            order = snap.orders[order_id]
+            silent = snap.last_sent.get(order_id) or order["placed_at"]
+            moments = _later(now, silent + timedelta(hours=SILENCE_HOURS), _next_day_boundary(order["placed_at"], now))
+            due[key] = min([midnight, *moments])
+    for row in snap.shipments:
+        key = f"tracking:shipment:{row['id']}"
+        if wanted(key):
+            gone = row["delivered_at"] + timedelta(days=DELIVERED_LOOKBACK_DAYS) if row["delivered_at"] else None
+            due[key] = min([midnight, *_later(now, _next_day_boundary(row["label_created_at"], now), gone)])
+    candidates = (
+        set(snap.waiting_by_product)
+        | {pid for pid, p in snap.products.items() if p["available"] <= snap.rules.stock_watch_at}
+        | set(snap.updates_by_product)
+    )
+    for product_id in candidates:
+        key = f"stockout:product:{product_id}"
+        if wanted(key) and (keys is not None or product_id in snap.products):
+            due[key] = midnight
+    for product_id in snap.waiting_by_product:
+        supplier_id = snap.primary_supplier.get(product_id)
+        if supplier_id is not None and wanted(f"silence:supplier:{supplier_id}"):
+            due[f"silence:supplier:{supplier_id}"] = midnight
+    for key in desired_keys:  # any other case kept open
+        if wanted(key):
+            due.setdefault(key, midnight)
+    return due
+
+
+def write_clock(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | None) -> int:
+    """Replace the future rows of ``keys`` (or of every key) with their next due times: two statements."""
+    due = due_times(snap, desired_keys, keys)
+    future = DirtyCaseKey.objects.filter(due_at__gt=snap.now)
+    if keys is not None:
+        future = future.filter(InList("key", keys))
+    future.delete()
+    if connection.vendor == "postgresql" and due:
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {DirtyCaseKey._meta.db_table} (key, due_at) "  # noqa: S608
+                "SELECT * FROM unnest(%s::text[], %s::timestamptz[])",
+                [list(due), list(due.values())],
+            )
+    elif due:
+        DirtyCaseKey.objects.bulk_create([DirtyCaseKey(key=key, due_at=at) for key, at in due.items()])
+    return len(due)
