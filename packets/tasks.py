@@ -30,7 +30,8 @@ def run_sweep() -> str:
     them. A sweep that changed something says so at INFO; one that found nothing to do, at DEBUG."""
     result = sweep_changed()
     logger.log(logging.INFO if result.changed else logging.DEBUG, "Sweep: %s", result)
-    _queue_after_sweep()
+    if result.claimed:  # something fell due: a fact changed, a cadence step or a deadline came
+        _queue_after_sweep()
     return str(result)
 
 
@@ -38,8 +39,9 @@ def reconcile_all() -> str:
     """The nightly full reconcile, the safety net under the incremental runs: every case read and
     rebuilt; after correct incremental runs it changes nothing."""
     result = _run_sweep(hooks=False)
-    logger.log(logging.WARNING if result.changed else logging.INFO, "Full reconcile: %s", result)
-    _queue_after_sweep()
+    logger.log(logging.WARNING if result.changed else logging.DEBUG, "Full reconcile: %s", result)
+    if result.open_cases:
+        _queue_after_sweep()
     return str(result)
 
 

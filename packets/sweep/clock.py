@@ -3,7 +3,8 @@
 With no new fact, a case still changes as time passes: a new store day (business days since a
 supplier's last word, a promise coming due, the customer-facing ranges counted from today), 48
 hours of silence towards the customer, another whole day since the order was placed or the label
-was made, a delivered parcel leaving the 30-day view. After a run rebuilds a case (or a key that
+was made, a delivered parcel leaving the 30-day view, a cadence step of a waiting line falling
+due, a reply deadline passing. After a run rebuilds a case (or a key that
 could become a case: a parcel in transit, a supplier others wait on), ``write_clock`` writes one
 row for it, due at the earliest of those moments; the run that claims it then rebuilds it.
 """
@@ -37,6 +38,7 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
     now, calendar = snap.now, snap.calendar
     midnight = datetime.combine(calendar.local_date(now) + timedelta(days=1), time(0), tzinfo=calendar.tz)
     due: dict[str, datetime] = {}
+    cadence = sorted({step.get("after_hours", 0) for step in (snap.policy.cadence or [])})
 
     def wanted(key: str) -> bool:
         return keys is None or key in keys
@@ -46,7 +48,15 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
         if wanted(key):
             order = snap.orders[order_id]
             silent = snap.last_sent.get(order_id) or order["placed_at"]
-            moments = _later(now, silent + timedelta(hours=SILENCE_HOURS), _next_day_boundary(order["placed_at"], now))
+            steps = [
+                line["backordered_at"] + timedelta(hours=step)
+                for line in snap.waiting_by_order[order_id]
+                if line["backordered_at"]
+                for step in cadence
+            ]
+            moments = _later(
+                now, silent + timedelta(hours=SILENCE_HOURS), _next_day_boundary(order["placed_at"], now), *steps
+            )
             due[key] = min([midnight, *moments])
     for row in snap.shipments:
         key = f"tracking:shipment:{row['id']}"
@@ -69,16 +79,29 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
     for key in desired_keys:  # any other case kept open
         if wanted(key):
             due.setdefault(key, midnight)
+    for key, row in snap.open_cases.items():  # a reply deadline passing
+        deadline = row.get("reply_due_at")
+        if key in due and deadline and not row.get("reply_overdue") and deadline > now:
+            due[key] = min(due[key], deadline)
     return due
 
 
 def write_clock(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | None) -> int:
-    """Replace the future rows of ``keys`` (or of every key) with their next due times: two statements."""
-    due = due_times(snap, desired_keys, keys)
+    """Make the future rows of ``keys`` (or of every key) their next due times: one read, and a
+    delete and an insert of what differs (nothing, when a run changed nothing)."""
+    wanted = due_times(snap, desired_keys, keys)
     future = DirtyCaseKey.objects.filter(due_at__gt=snap.now)
     if keys is not None:
         future = future.filter(InList("key", keys))
-    future.delete()
+    stale, kept = [], set()
+    for pk, key, due_at in future.values_list("id", "key", "due_at"):
+        if wanted.get(key) == due_at and key not in kept:
+            kept.add(key)
+        else:
+            stale.append(pk)
+    if stale:
+        DirtyCaseKey.objects.filter(InList("id", stale)).delete()
+    due = {key: at for key, at in wanted.items() if key not in kept}
     if connection.vendor == "postgresql" and due:
         with connection.cursor() as cursor:
             cursor.execute(

@@ -96,6 +96,8 @@ CASE_FIELDS = (
     "opened_at",
     "resolved_at",
     "resolution",
+    "reply_due_at",  # read for the clock, never written by the sweep
+    "reply_overdue",
 )
 
 

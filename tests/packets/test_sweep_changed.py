@@ -165,7 +165,7 @@ def test_nothing_due_is_one_query_and_one_changed_order_a_fixed_number_whatever_
         factories.SupplierSourceFactory(product=product)
         factories.ShipmentFactory(order=waiting_order(product))
     run_sweep(hooks=False)
-    assert one_change_queries() == small == 37
+    assert one_change_queries() == small == 36
 
 
 def test_a_deadline_passing_is_due_on_the_clock_without_any_new_fact(store, frozen):
