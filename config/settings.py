@@ -376,6 +376,7 @@ EASYPOST_WEBHOOK_SECRET = env_str("EASYPOST_WEBHOOK_SECRET")
 SHIPPO_WEBHOOK_HMAC_SECRET = env_str("SHIPPO_WEBHOOK_HMAC_SECRET")  # Shippo's key for Shippo-Auth-Signature
 SHIPPO_WEBHOOK_SECRET = env_str("SHIPPO_WEBHOOK_SECRET")  # fallback: the ?token= on the URL registered with Shippo
 INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep")  # empty: no follow-up
+SWEEP_BATCH_KEYS = env_int("SWEEP_BATCH_KEYS", 2000, minimum=1)  # dirty keys one sweep transaction claims
 # Largest webhook body taken (bytes); larger ones get 413 and are kept as rejected without the body.
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)

@@ -27,8 +27,6 @@ from packets.sweep.clock import write_clock
 from packets.sweep.dirty import ALL, claim, expand, lock_keys
 from packets.sweep.load import load
 
-DEFAULT_BATCH_KEYS = 2000
-
 
 class _FullRunNeeded(Exception):
     """The store policy changed: every case reads it, so the batch gives way to a full run."""
@@ -40,7 +38,7 @@ def shares_keys() -> bool:
 
 
 def batch_size() -> int:
-    return int(getattr(settings, "SWEEP_BATCH_KEYS", DEFAULT_BATCH_KEYS))
+    return settings.SWEEP_BATCH_KEYS
 
 
 @paused_gc()
