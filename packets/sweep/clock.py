@@ -3,7 +3,8 @@
 With no new fact, a case still changes as time passes: a new store day (business days since a
 supplier's last word, a promise coming due, the customer-facing ranges counted from today), 48
 hours of silence towards the customer, another whole day since the order was placed or the label
-was made, a delivered parcel leaving the 30-day view, a cadence step of a waiting line falling
+was made, a delivered parcel leaving the 30-day view, a supplier update leaving the 120-day
+one, a cadence step of a waiting line falling
 due, a reply deadline passing. After a run rebuilds a case (or a key that
 could become a case: a parcel in transit, a supplier others wait on), ``write_clock`` writes one
 row for it, due at the earliest of those moments; the run that claims it then rebuilds it.
@@ -17,7 +18,7 @@ from django.db import connection
 
 from backorders.bulk import InList
 from packets.models import DirtyCaseKey
-from packets.sweep.load import DELIVERED_LOOKBACK_DAYS, Snapshot
+from packets.sweep.load import DELIVERED_LOOKBACK_DAYS, UPDATE_LOOKBACK_DAYS, Snapshot
 
 SILENCE_HOURS = 48  # ``RiskContext.customer_due_update``
 
@@ -43,6 +44,10 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
     def wanted(key: str) -> bool:
         return keys is None or key in keys
 
+    def aged_out(updates) -> datetime | None:
+        """When the oldest supplier update in view leaves the lookback (they come newest first)."""
+        return updates[-1].received_at + timedelta(days=UPDATE_LOOKBACK_DAYS) if updates else None
+
     for order_id in snap.waiting_by_order:
         key = f"backorder:order:{order_id}"
         if wanted(key):
@@ -54,8 +59,15 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
                 if line["backordered_at"]
                 for step in cadence
             ]
+            aging = [
+                aged_out(snap.updates_by_product.get(line["product_id"])) for line in snap.waiting_by_order[order_id]
+            ]
             moments = _later(
-                now, silent + timedelta(hours=SILENCE_HOURS), _next_day_boundary(order["placed_at"], now), *steps
+                now,
+                silent + timedelta(hours=SILENCE_HOURS),
+                _next_day_boundary(order["placed_at"], now),
+                *steps,
+                *aging,
             )
             due[key] = min([midnight, *moments])
     for row in snap.shipments:
@@ -71,11 +83,12 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
     for product_id in candidates:
         key = f"stockout:product:{product_id}"
         if wanted(key) and (keys is not None or product_id in snap.products):
-            due[key] = midnight
+            due[key] = min([midnight, *_later(now, aged_out(snap.updates_by_product.get(product_id)))])
     for product_id in snap.waiting_by_product:
         supplier_id = snap.primary_supplier.get(product_id)
         if supplier_id is not None and wanted(f"silence:supplier:{supplier_id}"):
-            due[f"silence:supplier:{supplier_id}"] = midnight
+            aging = _later(now, aged_out(snap.updates_by_supplier.get(supplier_id)))
+            due[f"silence:supplier:{supplier_id}"] = min([midnight, *aging])
     for key in desired_keys:  # any other case kept open
         if wanted(key):
             due.setdefault(key, midnight)

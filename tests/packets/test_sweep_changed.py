@@ -185,6 +185,23 @@ def test_a_deadline_passing_is_due_on_the_clock_without_any_new_fact(store, froz
     assert DirtyCaseKey.objects.get(key=order_key).due_at > later  # the next tick is set
 
 
+def test_a_supplier_update_leaving_the_lookback_is_due_on_the_clock(policy, frozen):
+    supplier = factories.SupplierFactory()
+    lamp = factories.ProductFactory(sku="LAMP", on_hand=40)
+    factories.SupplierSourceFactory(supplier=supplier, product=lamp)
+    said = NOW - timedelta(days=120) + timedelta(hours=2)
+    factories.SupplierUpdateFactory(supplier=supplier, product=lamp, received_at=said)  # out of stock, still in view
+    run_sweep(hooks=False)
+    key = f"stockout:product:{lamp.pk}"
+    assert Case.objects.get(dedupe_key=key).status == Case.Status.OPEN
+    assert DirtyCaseKey.objects.get(key=key).due_at == said + timedelta(days=120)
+    later = NOW + timedelta(hours=3)
+    frozen.move_to(later)
+    assert key in sweep_changed(later).claimed
+    assert Case.objects.get(dedupe_key=key).status == Case.Status.RESOLVED
+    assert not run_sweep(later, hooks=False).changed
+
+
 def test_a_crash_leaves_the_claimed_keys_for_the_next_run(store, monkeypatch):
     run_sweep(hooks=False)
     Order.objects.filter(pk=store["order"].pk).update(promised_ship_by=NOW.date())
