@@ -45,17 +45,18 @@ def batch_size() -> int:
 def sweep_changed(
     now: datetime | None = None, *, batch: int | None = None, max_batches: int | None = None
 ) -> SweepResult:
-    """Rebuild the cases whose facts changed or whose clock fell due, until no due key is left
-    (or ``max_batches`` batches ran). Returns the sum of the batches."""
+    """Rebuild the cases whose facts changed or whose clock fell due, a batch at a time, until a
+    batch finds fewer keys than it could take (or ``max_batches`` ran). Returns their sum."""
     started = time.monotonic()
     now = now or timezone.now()
     if not shares_keys():
         return run_sweep(now, hooks=False)
     total = SweepResult()
+    batch = batch or batch_size()
     batches = 0
     while max_batches is None or batches < max_batches:
         try:
-            part = sweep_batch(now, batch or batch_size())
+            part = sweep_batch(now, batch)
         except _FullRunNeeded:
             part = run_sweep(now, hooks=False)
             part.claimed = [ALL]
@@ -63,6 +64,8 @@ def sweep_changed(
             break
         total.add(part)
         batches += 1
+        if len(part.claimed) < batch:  # the queue ran dry: what intake marks meanwhile is the next run's
+            break
     total.seconds = time.monotonic() - started
     return total
 

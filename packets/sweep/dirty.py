@@ -24,7 +24,7 @@ from django.db import connection
 from django.db.models import Q
 
 from backorders.bulk import InList
-from backorders.models import Order, OrderLine, Product
+from backorders.models import Order, OrderLine, Product, Shipment
 from packets.models import Case, DirtyCaseKey
 from packets.sweep.load import WAITING_STATES, Scope, candidate_shipments
 from suppliers.models import Supplier, SupplierSource
@@ -138,7 +138,8 @@ def expand(keys: Iterable[str], now: datetime) -> Scope:
                 "product_id", flat=True
             )
         )
-        shipments |= set(candidate_shipments(now).filter(InList("order_id", orders)).values_list("id", flat=True))
+        # every parcel of the order, candidate or not: a cancelled order's parcels leave the view
+        shipments |= set(Shipment.objects.filter(InList("order_id", orders)).values_list("id", flat=True))
     primaries = SupplierSource.objects.filter(active=True, role=SupplierSource.Role.PRIMARY)
     if products:
         suppliers |= set(primaries.filter(InList("product_id", products)).values_list("supplier_id", flat=True))
