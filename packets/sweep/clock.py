@@ -4,7 +4,7 @@ With no new fact, a case still changes as time passes: a new store day (business
 supplier's last word, a promise coming due, the customer-facing ranges counted from today), 48
 hours of silence towards the customer, another whole day since the order was placed or the label
 was made, a delivered parcel leaving the 30-day view, a supplier update leaving the 120-day
-one, a cadence step of a waiting line falling
+one, a sale leaving the 14 days of recent sales, a cadence step of a waiting line falling
 due, a reply deadline passing. After a run rebuilds a case (or a key that
 could become a case: a parcel in transit, a supplier others wait on), ``write_clock`` writes one
 row for it, due at the earliest of those moments; the run that claims it then rebuilds it.
@@ -18,9 +18,10 @@ from django.db import connection
 
 from backorders.bulk import InList
 from packets.models import DirtyCaseKey
-from packets.sweep.load import DELIVERED_LOOKBACK_DAYS, UPDATE_LOOKBACK_DAYS, Snapshot
+from packets.sweep.load import DELIVERED_LOOKBACK_DAYS, RECENT_SALES_DAYS, UPDATE_LOOKBACK_DAYS, Snapshot
 
 SILENCE_HOURS = 48  # ``RiskContext.customer_due_update``
+TICK = timedelta(microseconds=1)  # a lookback keeps what is exactly at its edge: it leaves just after
 
 
 def _next_day_boundary(start: datetime | None, now: datetime) -> datetime | None:
@@ -46,7 +47,7 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
 
     def aged_out(updates) -> datetime | None:
         """When the oldest supplier update in view leaves the lookback (they come newest first)."""
-        return updates[-1].received_at + timedelta(days=UPDATE_LOOKBACK_DAYS) if updates else None
+        return updates[-1].received_at + timedelta(days=UPDATE_LOOKBACK_DAYS) + TICK if updates else None
 
     for order_id in snap.waiting_by_order:
         key = f"backorder:order:{order_id}"
@@ -73,7 +74,7 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
     for row in snap.shipments:
         key = f"tracking:shipment:{row['id']}"
         if wanted(key):
-            gone = row["delivered_at"] + timedelta(days=DELIVERED_LOOKBACK_DAYS) if row["delivered_at"] else None
+            gone = row["delivered_at"] + timedelta(days=DELIVERED_LOOKBACK_DAYS) + TICK if row["delivered_at"] else None
             due[key] = min([midnight, *_later(now, _next_day_boundary(row["label_created_at"], now), gone)])
     candidates = (
         set(snap.waiting_by_product)
@@ -83,7 +84,9 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
     for product_id in candidates:
         key = f"stockout:product:{product_id}"
         if wanted(key) and (keys is not None or product_id in snap.products):
-            due[key] = min([midnight, *_later(now, aged_out(snap.updates_by_product.get(product_id)))])
+            oldest_sale = snap.recent_oldest.get(product_id)
+            sales = oldest_sale + timedelta(days=RECENT_SALES_DAYS) + TICK if oldest_sale else None
+            due[key] = min([midnight, *_later(now, aged_out(snap.updates_by_product.get(product_id)), sales)])
     for product_id in snap.waiting_by_product:
         supplier_id = snap.primary_supplier.get(product_id)
         if supplier_id is not None and wanted(f"silence:supplier:{supplier_id}"):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
 
 from backorders.bulk import InList
 from backorders.calendar import BusinessCalendar
@@ -56,6 +56,7 @@ class Snapshot:
     products: dict[int, dict] = field(default_factory=dict)
     products_by_title: dict[str, list[dict]] = field(default_factory=dict)
     recent_units: dict[int, int] = field(default_factory=dict)
+    recent_oldest: dict[int, datetime] = field(default_factory=dict)  # its oldest recent sale, for the clock
     sources: dict[int, list[SourceFacts]] = field(default_factory=dict)  # product -> primary first
     primary_supplier: dict[int, int] = field(default_factory=dict)  # product -> supplier id
     suppliers: dict[int, SupplierFacts] = field(default_factory=dict)
@@ -245,11 +246,14 @@ def _load_catalog(snap: Snapshot) -> None:
         OrderLine.objects.filter(order__placed_at__gte=since)
         .exclude(state=OrderLine.State.CANCELLED)
         .values("product_id")
-        .annotate(units=Sum("quantity"))
+        .annotate(units=Sum("quantity"), oldest=Min("order__placed_at"))
     )
     if snap.scope is not None:
         recent = recent.filter(InList("product_id", snap.scope.products))
-    snap.recent_units = {row["product_id"]: row["units"] for row in recent}
+    snap.recent_units, snap.recent_oldest = {}, {}
+    for row in recent:
+        snap.recent_units[row["product_id"]] = row["units"]
+        snap.recent_oldest[row["product_id"]] = row["oldest"]
 
 
 def _update(row: dict) -> UpdateFacts:
