@@ -15,8 +15,10 @@ events of what changed (``events``):
 - a decided ("actioned") case, out of the default queue, comes back to it (open) when its facts
   change.
 
-Runs are serialised with a PostgreSQL advisory lock, so the schedule and an intake-triggered run
-never race. ``AFTER_SWEEP`` names functions called with ``now`` once the reconcile is committed.
+A full run (and a refresh) holds the PostgreSQL sweep lock exclusively, so no two of them race;
+the incremental runs of ``packets.sweep.changed`` (the five-minute schedule) hold it shared, side
+by side, and lock each case they rebuild. ``AFTER_SWEEP`` names functions called with ``now``
+once the reconcile is committed.
 """
 
 from __future__ import annotations
@@ -141,8 +143,8 @@ def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None,
         desired = reconcile(snap, only, result)
         if only is None:
             write_clock(snap, set(desired), None)
-    for path in AFTER_SWEEP if only is None and hooks else ():
-        import_string(path)(now)
+    if only is None and hooks:
+        run_after_sweep(now)
     result.seconds = time.monotonic() - started
     return result
 
