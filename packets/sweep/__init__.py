@@ -96,6 +96,7 @@ class SweepResult:
     seconds: float = 0.0
     claimed: list[str] = field(default_factory=list)  # dirty keys an incremental run took
     rebuilt: int = 0  # cases an incremental run rebuilt
+    more: bool = False  # an incremental batch came back full: more keys may be due
 
     def add(self, other: SweepResult) -> None:
         for name in ("opened", "reopened", "updated", "resolved", "escalated", "packets", "scored", "linked"):

@@ -59,12 +59,12 @@ def sweep_changed(
             part = sweep_batch(now, batch)
         except _FullRunNeeded:
             part = run_sweep(now, hooks=False)
-            part.claimed = [ALL]
+            part.claimed, part.more = [ALL], False
         if part is None:
             break
         total.add(part)
         batches += 1
-        if len(part.claimed) < batch:  # the queue ran dry: what intake marks meanwhile is the next run's
+        if not part.more:  # the queue ran dry: what intake marks meanwhile is the next run's
             break
     total.seconds = time.monotonic() - started
     return total
@@ -83,7 +83,8 @@ def sweep_batch(now: datetime, batch: int) -> SweepResult | None:
         scope = expand(keys, now)
         lock_keys(scope.keys)
         snap = load(now, scope)
-        result = SweepResult(claimed=keys, rebuilt=len(scope.keys))
+        result = SweepResult(claimed=list(keys), rebuilt=len(scope.keys))
+        result.more = keys.more
         desired = reconcile(snap, scope.keys, result)
         write_clock(snap, set(desired), scope.keys)
     return result

@@ -54,8 +54,16 @@ def mark_cases(case_ids: Iterable[int]) -> None:
         )
 
 
-def claim(now: datetime, batch: int) -> list[str]:
-    """Up to ``batch`` due keys no other run holds, their due rows deleted (two statements).
+class Claimed(list):
+    """The claimed keys, sorted; ``more``: the batch came back full, so more rows may be due."""
+
+    def __init__(self, keys: Iterable[str], *, more: bool):
+        super().__init__(keys)
+        self.more = more
+
+
+def claim(now: datetime, batch: int) -> Claimed:
+    """Due keys from up to ``batch`` due rows no other run holds, all their due rows deleted (two statements).
 
     Only on PostgreSQL: the rows stay locked, and gone for everyone else, until the caller's
     transaction ends; a rollback puts them back.
@@ -63,18 +71,18 @@ def claim(now: datetime, batch: int) -> list[str]:
     table = DirtyCaseKey._meta.db_table
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT DISTINCT key FROM (SELECT key FROM {table} WHERE due_at <= %s "  # noqa: S608
-            "ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED) AS picked",
+            f"SELECT key FROM {table} WHERE due_at <= %s ORDER BY due_at, id LIMIT %s FOR UPDATE SKIP LOCKED",  # noqa: S608
             [now, batch],
         )
-        keys = sorted(row[0] for row in cursor.fetchall())
+        rows = cursor.fetchall()
+        keys = sorted({row[0] for row in rows})
         if keys:
             cursor.execute(
                 f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} "  # noqa: S608
                 "WHERE key = ANY(%s::text[]) AND due_at <= %s FOR UPDATE SKIP LOCKED)",
                 [keys, now],
             )
-    return keys
+    return Claimed(keys, more=len(rows) >= batch)
 
 
 def lock_keys(keys: Iterable[str]) -> None:
