@@ -44,7 +44,17 @@ PHASES = [
         "bench.allocation:allocation",
         [("allocation_1k_over_5k_s", "s", "< 1"), ("allocation_10k_over_100k_s", "s", None)],
     ),
-    ("sweep", "bench.sweep:sweep", [("sweep_100k_s", "s", "<= 10"), ("sweep_100k_unchanged_s", "s", None)]),
+    (
+        "sweep",
+        "bench.sweep:sweep",
+        [
+            ("sweep_100k_s", "s", "<= 10"),
+            ("sweep_100k_unchanged_s", "s", None),
+            ("sweep_first_s", "s", "<= 10"),
+            ("sweep_changed_1pct_s", "s", "<= 2"),
+            ("sweep_unchanged_s", "s", "<= 1"),
+        ],
+    ),
     (
         "pages",
         "bench.pages:queue_page",

@@ -26,6 +26,7 @@ from config.env import (
     env_region,
     env_str,
     env_timezone,
+    env_url,
 )
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -379,6 +380,7 @@ EASYPOST_WEBHOOK_SECRET = env_str("EASYPOST_WEBHOOK_SECRET")
 SHIPPO_WEBHOOK_HMAC_SECRET = env_str("SHIPPO_WEBHOOK_HMAC_SECRET")  # Shippo's key for Shippo-Auth-Signature
 SHIPPO_WEBHOOK_SECRET = env_str("SHIPPO_WEBHOOK_SECRET")  # fallback: the ?token= on the URL registered with Shippo
 INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep")  # empty: no follow-up
+SWEEP_BATCH_KEYS = env_int("SWEEP_BATCH_KEYS", 2000, minimum=1)  # dirty keys one sweep transaction claims
 # Largest webhook body taken (bytes); larger ones get 413 and are kept as rejected without the body.
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)
@@ -435,18 +437,17 @@ WOOCOMMERCE_CONSUMER_KEY = env_str("WOOCOMMERCE_CONSUMER_KEY")
 WOOCOMMERCE_CONSUMER_SECRET = env_str("WOOCOMMERCE_CONSUMER_SECRET")
 # The keys go as HTTP basic auth, so an http:// store URL is refused unless this allows it (a local stand-in).
 WOOCOMMERCE_ALLOW_HTTP = env_bool("WOOCOMMERCE_ALLOW_HTTP", default=False)
-# ShipStation, BigCommerce and Magento (backorders.intake.platform_api): each API is called only at
-# the host configured here, over https unless PLATFORM_API_ALLOW_HTTP allows http (a local stand-in).
-SHIPSTATION_API_URL = env_str("SHIPSTATION_API_URL", "https://ssapi.shipstation.com").rstrip("/")
+# ShipStation, BigCommerce, Magento (intake.platform_api): these hosts only; https unless PLATFORM_API_ALLOW_HTTP.
+SHIPSTATION_API_URL = env_url("SHIPSTATION_API_URL", "https://ssapi.shipstation.com")
 SHIPSTATION_API_KEY = env_str("SHIPSTATION_API_KEY")
 SHIPSTATION_API_SECRET = env_str("SHIPSTATION_API_SECRET")
 SHIPSTATION_WEBHOOK_SECRET = env_str("SHIPSTATION_WEBHOOK_SECRET")  # the ?token= on the URL registered with ShipStation
 SHIPSTATION_BACKORDER_TAG_ID = env_str("SHIPSTATION_BACKORDER_TAG_ID")  # the tagId of the store's "Backorder" tag
-BIGCOMMERCE_API_URL = env_str("BIGCOMMERCE_API_URL", "https://api.bigcommerce.com").rstrip("/")
+BIGCOMMERCE_API_URL = env_url("BIGCOMMERCE_API_URL", "https://api.bigcommerce.com")
 BIGCOMMERCE_STORE_HASH = env_str("BIGCOMMERCE_STORE_HASH")
 BIGCOMMERCE_ACCESS_TOKEN = env_str("BIGCOMMERCE_ACCESS_TOKEN")
 BIGCOMMERCE_WEBHOOK_SECRET = env_str("BIGCOMMERCE_WEBHOOK_SECRET")  # the X-Webhook-Secret set at registration
-MAGENTO_URL = env_str("MAGENTO_URL").rstrip("/")  # https://shop.example.com (REST under /rest/V1)
+MAGENTO_URL = env_url("MAGENTO_URL")  # https://shop.example.com (REST under /rest/V1)
 MAGENTO_ACCESS_TOKEN = env_str("MAGENTO_ACCESS_TOKEN")  # the integration's access token
 MAGENTO_PAGE_SIZE = env_int("MAGENTO_PAGE_SIZE", 100, minimum=1, maximum=500)
 PLATFORM_API_ALLOW_HTTP = env_bool("PLATFORM_API_ALLOW_HTTP", default=False)
@@ -455,27 +456,22 @@ STORE_API_READ_TIMEOUT = env_int("STORE_API_READ_TIMEOUT", 30, minimum=1)
 STORE_ACTION_MAX_ATTEMPTS = env_int("STORE_ACTION_MAX_ATTEMPTS", 8, minimum=1)
 STORE_ACTION_RETRY_BASE_SECONDS = env_int("STORE_ACTION_RETRY_BASE_SECONDS", 30, minimum=1)  # doubles per attempt
 
-# Zendesk: an escalated case opens one ticket (POST /api/v2/tickets with an Idempotency-Key).
-# Zendesk keeps an idempotency key for two hours: retries (backoff doubling from the base, at most
-# 15 minutes apart) end well inside that window.
+# Zendesk: an escalated case opens one ticket (POST /api/v2/tickets; Zendesk keeps its Idempotency-Key
+# two hours, and retries, doubling from the base to at most 15 minutes apart, end well inside that).
 ZENDESK_URL = env_str("ZENDESK_URL").rstrip("/")  # https://<subdomain>.zendesk.com
 ZENDESK_OAUTH_TOKEN = env_str("ZENDESK_OAUTH_TOKEN")  # an OAuth access token (API tokens end 2027-04-30)
 ZENDESK_MAX_ATTEMPTS = env_int("ZENDESK_MAX_ATTEMPTS", 8, minimum=1, maximum=12)
 ZENDESK_RETRY_BASE_SECONDS = env_int("ZENDESK_RETRY_BASE_SECONDS", 30, minimum=1, maximum=600)
-# Ticket comments come back through a Zendesk webhook (POST /webhooks/zendesk/), signed with this
-# secret (the webhook's signing secret in Zendesk); empty refuses every post.
+# Ticket comments come back to POST /webhooks/zendesk/ signed with the webhook's signing secret; empty refuses all.
 ZENDESK_WEBHOOK_SECRET = env_str("ZENDESK_WEBHOOK_SECRET")
 # A signed post whose timestamp is further than this from now is refused (a replay).
 ZENDESK_WEBHOOK_TOLERANCE_SECONDS = env_int("ZENDESK_WEBHOOK_TOLERANCE_SECONDS", 300, minimum=30, maximum=3600)
 
-# Slack both ways: the owner's alerts with buttons (a bot token with chat:write), and the presses
-# Slack posts to /integrations/slack/interactions/ (signed with the app's signing secret).
+# Slack both ways: the owner's alerts (bot token, chat:write); presses in at /integrations/slack/interactions/.
 SLACK_BOT_TOKEN = env_str("SLACK_BOT_TOKEN")  # xoxb-...
 SLACK_SIGNING_SECRET = env_str("SLACK_SIGNING_SECRET")
 SLACK_OWNER_CHANNEL = env_str("SLACK_OWNER_CHANNEL")  # a channel id (C...) or the owner's member id (U...)
-SLACK_API_URL = env_str("SLACK_API_URL", "https://slack.com/api").rstrip("/")
-if not SLACK_API_URL.startswith(("http://", "https://")):
-    raise ImproperlyConfigured(f"SLACK_API_URL must start with http:// or https://, got {SLACK_API_URL!r}")
+SLACK_API_URL = env_url("SLACK_API_URL", "https://slack.com/api")
 SLACK_MAX_ATTEMPTS = env_int("SLACK_MAX_ATTEMPTS", 8, minimum=1, maximum=20)
 SLACK_RETRY_BASE_SECONDS = env_int("SLACK_RETRY_BASE_SECONDS", 30, minimum=1, maximum=600)
 SLACK_REPLY_DUE_WITHIN_HOURS = env_int("SLACK_REPLY_DUE_WITHIN_HOURS", 4, minimum=1, maximum=72)

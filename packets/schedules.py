@@ -11,6 +11,15 @@ from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 
+def next_night(now: datetime) -> datetime:
+    """03:00 in the store's time zone, strictly after ``now`` (aware)."""
+    from django.conf import settings
+
+    local = now.astimezone(ZoneInfo(settings.STORE_TIME_ZONE))
+    candidate = datetime.combine(local.date(), time(3), tzinfo=local.tzinfo)
+    return candidate if candidate > local else candidate + timedelta(days=1)
+
+
 def next_monday_morning(now: datetime) -> datetime:
     """Monday 08:00 in the store's time zone, strictly after ``now`` (aware)."""
     from django.conf import settings
@@ -33,8 +42,10 @@ class Declared:
 
 
 SCHEDULES: list[Declared] = [
-    # the level-triggered reconcile; cadence drafts and supplier follow-ups run after it (AFTER_SWEEP)
+    # the cases whose facts changed or whose clock fell due; cadence drafts follow as their own task
     Declared(name="packets.sweep", func="packets.tasks.run_sweep", minutes=5),
+    # the full reconcile, the safety net under the incremental sweep: nothing to change when it holds
+    Declared(name="packets.reconcile_all", func="packets.tasks.reconcile_all", minutes=24 * 60, first_run=next_night),
     # chase suppliers silent past their window, propose purchase orders for what is short
     Declared(name="suppliers.followup", func="packets.supplier_followup.draft_supplier_followups", minutes=60),
     # outgoing messages: due retries, and rows a dead worker left in "sending"

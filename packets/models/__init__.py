@@ -17,7 +17,7 @@ from .integrations import (
     new_webhook_secret,
 )
 from .messages import InboundMessage, Message
-from .operations import ExportJob, WorkerHeartbeat
+from .operations import DirtyCaseKey, ExportJob, WorkerHeartbeat
 from .platforms import PlatformTag
 from .slack import SlackInteraction, SlackLink, SlackPost
 
@@ -27,6 +27,7 @@ __all__ = [
     "Case",
     "CaseQuerySet",
     "Decision",
+    "DirtyCaseKey",
     "ExportJob",
     "IllegalTransition",
     "InboundMail",

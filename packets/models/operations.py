@@ -86,3 +86,28 @@ class ExportJob(StatusMachine, models.Model):
             AuditEvent.record(
                 f"export.{new}", actor=actor, obj=self, summary=reason or f"{old} → {new}", old=old, cases=self.total
             )
+
+
+class DirtyCaseKey(models.Model):
+    """A fact the sweep has not read yet, or a case whose clock falls due: what the next run rebuilds.
+
+    ``key`` is a fact's key (``order:12``, ``product:7``, ``shipment:3``, ``supplier:2``,
+    ``customer:5``, ``all``) written by database triggers in the transaction of the change, or a
+    case's dedupe key (``backorder:order:12``) written by a decision or by the sweep's clock. A
+    change is due at once (``due_at`` at the minimum); a clock row at the time the case's facts
+    read differently by time alone (a new day, a deadline passing). Rows are claimed with
+    ``SELECT ... FOR UPDATE SKIP LOCKED`` and deleted in the run's transaction; every row of a
+    claimed key goes at once, so a key marked many times is rebuilt once.
+    """
+
+    key = models.CharField(max_length=64)
+    due_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [
+            models.Index(fields=["due_at", "id"], name="dirty_key_due"),
+            models.Index(fields=["key"], name="dirty_key_key"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.key} due {self.due_at:%Y-%m-%d %H:%M}"

@@ -15,15 +15,17 @@ events of what changed (``events``):
 - a decided ("actioned") case, out of the default queue, comes back to it (open) when its facts
   change.
 
-Runs are serialised with a PostgreSQL advisory lock, so the schedule and an intake-triggered run
-never race. ``AFTER_SWEEP`` names functions called with ``now`` once the reconcile is committed.
+A full run (and a refresh) holds the PostgreSQL sweep lock exclusively, so no two of them race;
+the incremental runs of ``packets.sweep.changed`` (the five-minute schedule) hold it shared, side
+by side, and lock each case they rebuild. ``AFTER_SWEEP`` names functions called with ``now``
+once the reconcile is committed.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.db import connection, transaction
@@ -37,7 +39,9 @@ from packets.packet import content_hash, diff
 from packets.rules import sentiment
 from packets.rules.facts import RISK_RANK
 from packets.sweep.cases import build_desired
+from packets.sweep.clock import write_clock
 from packets.sweep.desired import Desired
+from packets.sweep.dirty import clear_due
 from packets.sweep.events import emit_sweep_events
 from packets.sweep.load import CASE_FIELDS, Snapshot, load
 from packets.sweep.write import insert_rows, update_rows
@@ -92,6 +96,16 @@ class SweepResult:
     linked: int = 0
     open_cases: int = 0
     seconds: float = 0.0
+    claimed: list[str] = field(default_factory=list)  # dirty keys an incremental run took
+    rebuilt: int = 0  # cases an incremental run rebuilt
+    more: bool = False  # an incremental batch came back full: more keys may be due
+
+    def add(self, other: SweepResult) -> None:
+        for name in ("opened", "reopened", "updated", "resolved", "escalated", "packets", "scored", "linked"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        self.open_cases += other.open_cases
+        self.claimed += other.claimed
+        self.rebuilt += other.rebuilt
 
     @property
     def changed(self) -> bool:
@@ -102,16 +116,19 @@ class SweepResult:
             f"{self.open_cases} open cases: {self.opened} opened, {self.reopened} reopened, {self.updated} updated, "
             f"{self.resolved} resolved, {self.escalated} escalated; {self.packets} packet versions; "
             f"{self.scored} messages scored, {self.linked} linked; {self.seconds:.2f}s"
+            + (f"; {len(self.claimed)} dirty keys, {self.rebuilt} cases rebuilt" if self.claimed else "")
         )
 
 
 @paused_gc()  # the snapshot of a large store is hundreds of thousands of live objects
-def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None) -> SweepResult:
+def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None, hooks: bool = True) -> SweepResult:
     """Reconcile cases and packets with the facts, then call the ``AFTER_SWEEP`` hooks.
 
     ``only`` (cases' dedupe keys) reconciles those cases, as a full run would, and leaves every
     other case and the hooks to the schedule: what ``packets.sweep.refresh.refresh_cases`` runs after a
-    person or the customer acted on them.
+    person or the customer acted on them. A full run (no ``only``) also settles every due dirty key
+    and sets every case's clock (``packets.sweep.dirty``, ``packets.sweep.clock``); ``hooks=False``
+    leaves the hooks to the caller (the scheduled task queues them as a task of their own).
     """
     only = frozenset(only) if only is not None else None
     started = time.monotonic()
@@ -120,18 +137,35 @@ def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None)
         if connection.vendor == "postgresql":
             with connection.cursor() as cursor:
                 cursor.execute("SELECT pg_advisory_xact_lock(%s)", [LOCK_KEY])
+        if only is None:
+            clear_due(now)
         snap = load(now)
         if only is not None:
             snap.open_cases = {key: row for key, row in snap.open_cases.items() if key in only}
         result = SweepResult()
-        readings = _score(snap, result)
-        desired = build_desired(snap, only)
-        case_ids = _reconcile(snap, desired, result)
-        _store_messages(snap, readings, desired, case_ids, result)
-    for path in AFTER_SWEEP if only is None else ():
-        import_string(path)(now)
+        desired = reconcile(snap, only, result)
+        if only is None:
+            write_clock(snap, set(desired), None)
+    if only is None and hooks:
+        run_after_sweep(now)
     result.seconds = time.monotonic() - started
     return result
+
+
+def reconcile(snap: Snapshot, only: frozenset[str] | None, result: SweepResult) -> dict[str, Desired]:
+    """Score, build, write: the cases of ``only`` (or every case) made to match the snapshot."""
+    readings = _score(snap, result)
+    desired = build_desired(snap, only)
+    case_ids = _reconcile(snap, desired, result)
+    _store_messages(snap, readings, desired, case_ids, result)
+    return desired
+
+
+def run_after_sweep(now: datetime | None = None) -> None:
+    """The ``AFTER_SWEEP`` hooks (customer-message cadence, parcel updates, overdue replies)."""
+    now = now or timezone.now()
+    for path in AFTER_SWEEP:
+        import_string(path)(now)
 
 
 # --------------------------------------------------------------------------- customer messages

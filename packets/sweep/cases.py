@@ -75,8 +75,11 @@ class CaseBuilder(ParcelCases):
         """The customer-facing range from the ETA model, for every product at once on first use."""
         if self._etas is None:
             s = self.snap
-            self._etas = customer_ranges(list(s.products), today=s.today, policy=s.policy)
-        return self._etas.get(product_id)
+            ids = list(s.products) if s.scope is None else [pid for pid in s.products if pid in s.scope.products]
+            self._etas = customer_ranges(ids, today=s.today, policy=s.policy)
+        if product_id not in self._etas:  # outside the scope read: never the answer of a missing read
+            self._etas.update(customer_ranges([product_id], today=self.snap.today, policy=self.snap.policy))
+        return self._etas[product_id]
 
     def waiting(self, product_id: int) -> dict[str, int]:
         """Orders and units waiting on a product (computed once per product, not once per order)."""

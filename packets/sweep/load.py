@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
 
 from backorders.bulk import InList
 from backorders.calendar import BusinessCalendar
@@ -28,6 +28,20 @@ DISPATCH_HISTORY = 3  # received purchase orders shown per supplier
 SWEPT_PREFIXES = ("backorder:order:", "stockout:product:", "tracking:shipment:", "silence:supplier:")
 
 
+@dataclass(frozen=True)
+class Scope:
+    """What an incremental run reads and rebuilds (``packets.sweep.dirty.expand``).
+
+    ``keys``: the case keys rebuilt. ``orders``/``shipments``: read with their lines, parcels and
+    customers. ``products``: every waiting line of these is read, so their waiting counts are whole.
+    """
+
+    keys: frozenset[str]
+    orders: frozenset[int]
+    products: frozenset[int]
+    shipments: frozenset[int]
+
+
 @dataclass
 class Snapshot:
     now: datetime
@@ -42,6 +56,7 @@ class Snapshot:
     products: dict[int, dict] = field(default_factory=dict)
     products_by_title: dict[str, list[dict]] = field(default_factory=dict)
     recent_units: dict[int, int] = field(default_factory=dict)
+    recent_oldest: dict[int, datetime] = field(default_factory=dict)  # its oldest recent sale, for the clock
     sources: dict[int, list[SourceFacts]] = field(default_factory=dict)  # product -> primary first
     primary_supplier: dict[int, int] = field(default_factory=dict)  # product -> supplier id
     suppliers: dict[int, SupplierFacts] = field(default_factory=dict)
@@ -59,6 +74,7 @@ class Snapshot:
     last_sent: dict[int, datetime] = field(default_factory=dict)
     open_cases: dict[str, dict] = field(default_factory=dict)
     latest_packets: dict[int, dict] = field(default_factory=dict)
+    scope: Scope | None = None  # None: the whole store
 
 
 CASE_FIELDS = (
@@ -81,6 +97,8 @@ CASE_FIELDS = (
     "opened_at",
     "resolved_at",
     "resolution",
+    "reply_due_at",  # read for the clock, never written by the sweep
+    "reply_overdue",
 )
 
 
@@ -95,13 +113,23 @@ def latest_packet_version() -> Subquery:
     return Subquery(Packet.objects.filter(case_id=OuterRef("case_id")).order_by("-version").values("version")[:1])
 
 
-def load(now: datetime) -> Snapshot:
+def load(now: datetime, scope: Scope | None = None) -> Snapshot:
+    """Every fact the sweep needs; with a ``scope``, those of its orders, products and parcels
+    (the catalog and the suppliers are read whole: they are small beside the orders)."""
     policy = StorePolicy.objects.current()
     calendar = BusinessCalendar.for_policy(policy)
     snap = Snapshot(
-        now=now, policy=policy, rules=PolicyFacts.from_policy(policy), calendar=calendar, today=calendar.local_date(now)
+        now=now,
+        policy=policy,
+        rules=PolicyFacts.from_policy(policy),
+        calendar=calendar,
+        today=calendar.local_date(now),
+        scope=scope,
     )
-    snap.unscored = list(InboundMessage.objects.filter(sentiment__isnull=True).values("id", "subject", "body"))
+    unscored = InboundMessage.objects.filter(sentiment__isnull=True)
+    if scope is not None:
+        unscored = unscored.filter(Q(order_id__isnull=True) | Q(InList("order_id", scope.orders)))
+    snap.unscored = list(unscored.values("id", "subject", "body"))
     _load_lines_and_shipments(snap)
     _load_catalog(snap)
     _load_supply(snap)
@@ -110,7 +138,7 @@ def load(now: datetime) -> Snapshot:
     return snap
 
 
-def _candidate_shipments(now: datetime):
+def candidate_shipments(now: datetime):
     recent = now - timedelta(days=DELIVERED_LOOKBACK_DAYS)
     return Shipment.objects.exclude(order__status=Order.Status.CANCELLED).filter(
         ~Q(status="delivered") | Q(delivered_at__gte=recent) | Q(delivered_at__isnull=True, updated_at__gte=recent)
@@ -119,7 +147,10 @@ def _candidate_shipments(now: datetime):
 
 def _load_lines_and_shipments(snap: Snapshot) -> None:
     home = getattr(settings, "STORE_COUNTRY", "US").upper()
-    shipments = _candidate_shipments(snap.now)
+    shipments = candidate_shipments(snap.now)
+    scope = snap.scope
+    if scope is not None:
+        shipments = shipments.filter(Q(InList("id", scope.shipments)) | Q(InList("order_id", scope.orders)))
     snap.shipments = list(
         shipments.values(
             "id",
@@ -151,7 +182,11 @@ def _load_lines_and_shipments(snap: Snapshot) -> None:
 
     # Plain reads without joins: the order's status is checked below, from the orders read anyway.
     waiting = OrderLine.objects.filter(state__in=WAITING_STATES)
+    if scope is not None:
+        waiting = waiting.filter(InList("product_id", scope.products))
     relevant = set(waiting.values_list("order_id", flat=True)) | {row["order_id"] for row in snap.shipments}
+    if scope is not None:
+        relevant |= scope.orders
     for line in (
         OrderLine.objects.filter(InList("order_id", relevant))
         .order_by("order_id", "id")
@@ -211,9 +246,14 @@ def _load_catalog(snap: Snapshot) -> None:
         OrderLine.objects.filter(order__placed_at__gte=since)
         .exclude(state=OrderLine.State.CANCELLED)
         .values("product_id")
-        .annotate(units=Sum("quantity"))
+        .annotate(units=Sum("quantity"), oldest=Min("order__placed_at"))
     )
-    snap.recent_units = {row["product_id"]: row["units"] for row in recent}
+    if snap.scope is not None:
+        recent = recent.filter(InList("product_id", snap.scope.products))
+    snap.recent_units, snap.recent_oldest = {}, {}
+    for row in recent:
+        snap.recent_units[row["product_id"]] = row["units"]
+        snap.recent_oldest[row["product_id"]] = row["oldest"]
 
 
 def _update(row: dict) -> UpdateFacts:
@@ -342,6 +382,8 @@ def _load_customers(snap: Snapshot) -> None:
 
 def _load_cases(snap: Snapshot) -> None:
     open_cases = Case.objects.open().filter(swept_cases_filter())
+    if snap.scope is not None:
+        open_cases = open_cases.filter(InList("dedupe_key", snap.scope.keys))
     snap.open_cases = {
         row["dedupe_key"]: row | {"status_was": row["status"]} for row in open_cases.values(*CASE_FIELDS)
     }

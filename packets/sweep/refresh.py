@@ -21,6 +21,7 @@ from django.db import transaction
 from backorders.intake.common import q_options
 from packets.models import Case
 from packets.sweep import run_sweep
+from packets.sweep.dirty import mark_cases
 from packets.sweep.load import SWEPT_PREFIXES
 
 REFRESH_TASK = "packets.tasks.refresh_cases"
@@ -56,6 +57,7 @@ def refresh_after_commit(case_id: int | None) -> None:
     back); inside ``refreshing_together`` the case joins the one refresh at its end."""
     if case_id is None:
         return
+    mark_cases([case_id])  # in the verb's transaction: the scheduled sweep rebuilds it should the task be lost
     gathered = _gathering.get()
     if gathered is not None:
         gathered.add(case_id)
