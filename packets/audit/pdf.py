@@ -122,9 +122,11 @@ def render_document(
     return render_html_document(render_to_string(template_name, context), fetcher=fetcher, styled=styled)
 
 
-def render_pdf(template_name: str, context: dict, *, fetcher: LockedFetcher | None = None) -> bytes:
-    """Render a template to PDF bytes."""
-    return render_document(template_name, context, fetcher=fetcher).write_pdf()
+def render_pdf(
+    template_name: str, context: dict, *, fetcher: LockedFetcher | None = None, styled: bool = False
+) -> bytes:
+    """Render a template to PDF bytes; ``styled`` for templates built on ``packets/pdf/base.html``."""
+    return render_document(template_name, context, fetcher=fetcher, styled=styled).write_pdf()
 
 
 def merge_documents(documents: list[Document]) -> bytes:

@@ -79,6 +79,7 @@ def purchase_order_pdf(po: PurchaseOrder) -> bytes:
             "store_name": settings.STORE_NAME,
             "approved_on": BusinessCalendar().local_date(approved),
         },
+        styled=True,  # the print stylesheet, as packet PDFs have it
     )
 
 

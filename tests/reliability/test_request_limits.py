@@ -183,7 +183,17 @@ def test_a_web_worker_killed_mid_upload_leaves_no_file_behind(server):
     for pid in workers:
         os.kill(pid, signal.SIGKILL)
     sock.close()
-    time.sleep(1)
+    # the master starts a new worker, which answers once it has booted: only then is the spool read,
+    # since a booting worker's own start-up (its libraries' loader) may use temporary files for a moment
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{base}/healthz", timeout=5).status_code < 500:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(0.3)
+    time.sleep(0.5)
     assert _spooled(spool) == []
 
 
