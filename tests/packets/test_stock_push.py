@@ -25,6 +25,7 @@ from tests import factories
 from tests.backorders.intake_samples import INTAKE_SETTINGS, sample
 from tests.backorders.test_intake_woocommerce import deliver as deliver_woo
 from tests.packets.stock_fakes import shopify_stock, woo_products  # noqa: F401
+from tests.packets.store_fakes import shop  # noqa: F401
 from tests.packets.test_shopify_schema import DOCUMENTS
 from tests.task_queue import queued_task_names, run_queued_tasks
 
@@ -388,3 +389,26 @@ def test_a_simple_product_webhook_clears_a_parent_it_no_longer_has(client, setti
     factories.ProductFactory(sku="premium-quality", woocommerce_id="794", woocommerce_parent_id="12")
     deliver_woo(client, "product.updated", dict(sample("woocommerce-product-updated.json"), sku="premium-quality"))
     assert Product.objects.get(sku="premium-quality").woocommerce_parent_id == ""
+
+
+@pytest.mark.django_db
+def test_the_demo_shopify_stand_in_takes_the_desks_stock(shop):  # noqa: F811
+    """``scripts/fake_shopify.py``, which the demo store runs against, answers the stock push too."""
+    product = mug(on_hand=6, woocommerce_id="")
+    after_stock_change([product.pk])
+    assert push(product) == "MUG-SAGE on Shopify: set to 6 available"
+    assert (shop.available(ITEM, SHELF), shop.available(ITEM_GID, BACKROOM_GID)) == (6, 0)
+    [call] = shop.applied("inventorySetQuantities")
+    assert call["variables"]["input"]["reason"] == "correction"
+
+    # a refusal in Shopify's words fails the push; the same key sent again is answered, not applied twice
+    shop.fail_next("inventorySetQuantities", "user_error", message="The location is not active.", code="INVALID")
+    Product.objects.filter(pk=product.pk).update(on_hand=2)
+    after_stock_change([product.pk])
+    assert "could not be set" in push(product) and "The location is not active." in row(product).error
+    assert shop.available(ITEM, SHELF) == 6
+    request = row(product).request
+    again = shop.answer(request["query"], request["variables"])
+    assert again[1]["data"]["inventorySetQuantities"]["userErrors"] == []
+    assert shop.answer(request["query"], request["variables"])[1] == again[1]
+    assert len(shop.applied("inventorySetQuantities")) == 2 and shop.available(ITEM, SHELF) == 2
