@@ -76,7 +76,8 @@ def test_it_shows_the_products_store_actions_in_a_fixed_number_of_queries(
     assert "Backordered: our supplier has not confirmed a date yet" in body  # the suggested wording
     # the channel's stock: what it reported, the desk's number, the refusal in its words, the oversell flag
     assert "9 available" in body and "<strong>9</strong> offered against the desk's 2" in body
-    assert "the desk's number is being sent" in body and "channel-stock-flagged" in body
+    assert "<strong>not corrected</strong>: the desk's number could not be set" in body
+    assert "channel-stock-flagged" in body
     assert "WooCommerce said: WooCommerce answered 400: Invalid parameter(s): stock_quantity" in body
     assert "Send the stock again" in body
 
