@@ -47,6 +47,7 @@ from backorders.roles import is_owner
 
 from ..leases import hand_back_due
 from ..models import AuditEvent
+from ..sweep.dirty import mark
 from . import shopify, woocommerce
 from .results import FAILED, RETRY, SUCCEEDED, UNKNOWN, CallResult, StoreCallError, failure_from
 
@@ -151,6 +152,7 @@ def _set_wanted(row: ChannelStock, product: Product, atp: int) -> bool:
             desk=atp,
         )
         row.mismatch_at, row.mismatch_channel, row.mismatch_desk = timezone.now(), row.channel_available, atp
+        mark([f"product:{product.pk}"])  # the product's open cases show it in their packets
     was_running = row.status == Status.RUNNING
     row.wanted, row.sequence, row.attempts, row.error = atp, row.sequence + 1, 0, ""
     if not was_running:  # a running push sends this number as soon as it is done
@@ -277,6 +279,8 @@ def _record(row_id: int, sequence: int, sent: int, result: CallResult) -> str:
         row.response, row.error = _jsonable(result.response), result.error[:2000]
         label = f"{row.product.sku} on {row.get_platform_display()}"
         if result.outcome == SUCCEEDED:
+            if row.mismatch_at and not row.mismatch_corrected:
+                mark([f"product:{row.product_id}"])  # corrected: the packets' oversell fact goes
             row.pushed, row.pushed_at, row.error = sent, now, ""
             # what the channel now offers, so its own echo of this change is no mismatch
             row.channel_available, row.channel_reported_at = sent, now
