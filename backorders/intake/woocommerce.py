@@ -153,7 +153,8 @@ def parent_of(p: dict, woo_id: str) -> str:
     if parent not in ("", "0"):
         return parent
     links = p.get("_links") if isinstance(p.get("_links"), dict) else {}
-    for link in links.get("self") or []:
+    own = links.get("self") if isinstance(links.get("self"), list) else []
+    for link in own:
         match = VARIATION_URL.search(str(link.get("href", ""))) if isinstance(link, dict) else None
         if match and match.group(2) == woo_id:
             return match.group(1)
