@@ -99,7 +99,7 @@ def order_section(order: dict, lines: list[dict], products: dict[int, dict], *, 
 
 def product_section(product: dict, *, waiting_orders: int, waiting_units: int) -> dict:
     title = product_name(product["title"], product["variant_title"])
-    return {
+    section = {
         "sku": product["sku"],
         "title": title,
         "status": product["status"],
@@ -110,6 +110,9 @@ def product_section(product: dict, *, waiting_orders: int, waiting_units: int) -
         "waiting_units": waiting_units,
         "product_page_wording": product["product_page_wording"],
     }
+    if product.get("oversell"):  # only when a channel offers more than the desk has: other packets keep their hash
+        section["channel_oversell"] = product["oversell"]
+    return section
 
 
 def _update_row(update: UpdateFacts) -> dict:

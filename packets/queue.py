@@ -22,7 +22,7 @@ from django.db.models import Count, DecimalField, Exists, ExpressionWrapper, F, 
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from backorders.models import OrderLine, Product
+from backorders.models import ChannelStock, OrderLine, Product
 from suppliers.models import Supplier
 
 from .models import Case, InboundMessage, Message
@@ -298,13 +298,25 @@ def customer_wrote_at() -> Subquery:
     return Subquery(latest.values("received_at")[:1])
 
 
+def oversell_on() -> Subquery:
+    """The channel that last offered more of the case's product than the desk had, while the desk's
+    number has not been set there since (the queue row flags it; the product page says more)."""
+    open_mismatch = ChannelStock.objects.filter(product=OuterRef("product_id"), mismatch_at__isnull=False).filter(
+        Q(pushed_at__isnull=True) | Q(pushed_at__lt=F("mismatch_at"))
+    )
+    return Subquery(open_mismatch.order_by("-mismatch_at").values("platform")[:1])
+
+
 def queue(form: QueueFilterForm, now=None, *, leave_out=()):
     """The queue for a valid filter form: (cases queryset, facets, active filters, number of cases).
     ``leave_out`` names cases the view does not show (the urgent view leaves out routine cases)."""
     now = now or timezone.now()
     active = form.active()
     text = form.cleaned_data.get("q") or ""
-    cases, counted = Case.objects.for_queue().annotate(customer_wrote_at=customer_wrote_at()), Case.objects.open()
+    cases, counted = (
+        Case.objects.for_queue().annotate(customer_wrote_at=customer_wrote_at(), oversell_on=oversell_on()),
+        Case.objects.open(),
+    )
     if not form.cleaned_data.get("decided"):
         # decided cases leave the queue until something changes (the sweep reopens them then)
         cases, counted = cases.exclude(status=Case.Status.ACTIONED), counted.exclude(status=Case.Status.ACTIONED)

@@ -81,6 +81,7 @@ urlpatterns = [
     path("policy/wording/<slug:step>/check/", views_wording.wording_check, name="policy-wording-check"),
     path("products/<int:product_id>/", views_products.product_detail, name="product-detail"),
     path("products/<int:product_id>/store/", views_products.product_store_action, name="product-store-action"),
+    path("products/<int:product_id>/stock/retry/", views_products.product_stock_retry, name="product-stock-retry"),
     path("connections/", views_connections.connection_list, name="connections"),
     path("connections/<slug:name>/test/", views_connections.connection_test, name="connection-test"),
     # email providers' delivery reports, at django-anymail's tracking webhook URLs

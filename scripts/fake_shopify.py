@@ -7,7 +7,7 @@
 It answers ``POST /admin/api/<version>/graphql.json`` the way Shopify's documentation shows for
 the calls Backorder Desk makes (orderCancel and its job, refundCreate with @idempotent,
 suggestedRefund, fulfillmentOrderHold / ReleaseHold, tagsAdd, reading an order back, shop name;
-products' inventory policy and metafields, in ``fake_shopify_products``),
+products' inventory policy, metafields and stock levels, in ``fake_shopify_products``),
 keeps the orders it is asked about in memory (any order id exists: open, paid, one open
 fulfillment order), and logs every mutation it receives. Tests script faults with
 ``FakeShopStore.fail_next``: THROTTLED (HTTP 200), 429 with Retry-After, 500, user errors, access
@@ -85,6 +85,7 @@ class FakeShopStore(FakeProducts):
         self.job_polls = job_polls  # how many job polls answer done: false before done: true
         self.orders: dict[str, dict] = {}
         self.products: dict[str, dict] = {}
+        self.levels: dict[tuple[str, str], int] = {}  # (inventory item id, location id) -> available
         self.log: list[dict] = []
         self.faults: deque[tuple[str, str, dict]] = deque()
         self.jobs: dict[str, int] = {}
@@ -205,7 +206,8 @@ class FakeShopStore(FakeProducts):
 
     def _run(self, operation: str, query: str, v: dict, entry: dict) -> dict:
         if operation in PRODUCT_OPERATIONS:
-            return self.run_product(operation, v, entry)
+            found = IDEMPOTENT.search(query)
+            return self.run_product(operation, v, entry, key=found.group(1) if found else "")
         if operation == "shop":
             return {"data": {"shop": {"name": "Fake Shopify store"}}}
         if operation == "job":

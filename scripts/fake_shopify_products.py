@@ -1,7 +1,8 @@
-"""The Shopify stand-in's products: variants' inventory policy and the product's metafields.
+"""The Shopify stand-in's products: variants' inventory policy, the product's metafields, stock.
 
 Answers ``productVariantsBulkUpdate``, ``productUpdate`` (status), ``metafieldsSet``,
-``metafieldsDelete`` and ``product``
+``metafieldsDelete``, ``inventorySetQuantities`` (``@idempotent``: a repeated key returns the first
+answer; available per inventory item and location, kept in ``levels``) and ``product``
 (read back) the way Shopify's Admin GraphQL documentation shows. Any product id exists, with the
 variants a test adds (``add_product``) or, when none were added, the ones the first call names;
 a variant that belongs to another product is refused with Shopify's user error.
@@ -9,9 +10,23 @@ a variant that belongs to another product is refused with Shopify's user error.
 
 from __future__ import annotations
 
-PRODUCT_OPERATIONS = ("productVariantsBulkUpdate", "metafieldsSet", "metafieldsDelete", "productUpdate", "product")
-PRODUCT_MUTATIONS = {"productVariantsBulkUpdate", "metafieldsSet", "metafieldsDelete", "productUpdate"}
+PRODUCT_OPERATIONS = (
+    "productVariantsBulkUpdate",
+    "metafieldsSet",
+    "metafieldsDelete",
+    "productUpdate",
+    "inventorySetQuantities",
+    "product",
+)
+PRODUCT_MUTATIONS = {
+    "productVariantsBulkUpdate",
+    "metafieldsSet",
+    "metafieldsDelete",
+    "productUpdate",
+    "inventorySetQuantities",
+}
 RESULT_KEY = {
+    "inventorySetQuantities": "inventoryAdjustmentGroup",
     "productUpdate": "product",
     "productVariantsBulkUpdate": "productVariants",
     "metafieldsSet": "metafields",
@@ -50,12 +65,20 @@ class FakeProducts:
             return found and found["value"]
 
     def product_user_error(self, operation: str, message: str, code: str | None) -> dict:
-        error = {"field": ["variants", "0", "id"], "message": message}
+        field = ["input", "quantities", "0", "locationId"] if operation == "inventorySetQuantities" else None
+        error = {"field": field or ["variants", "0", "id"], "message": message}
         if operation not in {"metafieldsDelete", "productUpdate"}:
             error["code"] = code or "INVALID"
         return {"data": {operation: {RESULT_KEY[operation]: None, "userErrors": [error]}}}
 
-    def run_product(self, operation: str, v: dict, entry: dict) -> dict:
+    def available(self, inventory_item_id: str, location_id: str) -> int | None:
+        """The level ``inventorySetQuantities`` left for an inventory item at a location (ids or gids)."""
+        with self._lock:
+            return self.levels.get((_id(inventory_item_id), _id(location_id)))
+
+    def run_product(self, operation: str, v: dict, entry: dict, key: str = "") -> dict:
+        if operation == "inventorySetQuantities":
+            return self._set_quantities(v, entry, key)
         if operation == "product":
             return {"data": {"product": self._product_view(self.product(v["id"]))}}
         if operation == "productVariantsBulkUpdate":
@@ -102,6 +125,29 @@ class FakeProducts:
             entry["applied"] = True
             return {"data": {operation: {"deletedMetafields": deleted, "userErrors": []}}}
         return {}
+
+    def _set_quantities(self, v: dict, entry: dict, key: str) -> dict:
+        if not key:
+            error = {"field": None, "message": "An idempotency key is required.", "code": "IDEMPOTENCY_KEY_REQUIRED"}
+            return {"data": {"inventorySetQuantities": {"inventoryAdjustmentGroup": None, "userErrors": [error]}}}
+        if key in self.idempotent:
+            return self.idempotent[key]
+        data, changes = v["input"], []
+        for q in data["quantities"]:
+            where = (_id(q["inventoryItemId"]), _id(q["locationId"]))
+            before = self.levels.get(where, 0)
+            self.levels[where] = q["quantity"]
+            change = {"name": data["name"], "delta": q["quantity"] - before, "quantityAfterChange": q["quantity"]}
+            changes.append({**change, "location": {"id": q["locationId"]}})
+        group = {
+            "id": f"gid://shopify/InventoryAdjustmentGroup/{self._next_id()}",
+            "reason": data["reason"],
+            "changes": changes,
+        }
+        entry["applied"] = True
+        body = {"data": {"inventorySetQuantities": {"inventoryAdjustmentGroup": group, "userErrors": []}}}
+        self.idempotent[key] = body
+        return body
 
     def _product_view(self, product: dict) -> dict:
         found = product["metafields"].get(("backorder_desk", "backorder_message"))

@@ -111,6 +111,8 @@ MATRIX: dict[str, Row] = {
     # the product page: staff see and change what the store sells (an empty form: 400, says what to send)
     "packets:product-detail": Row("GET", LOGIN, 200, 200, "product_id"),
     "packets:product-store-action": Row("POST", LOGIN, 400, 400, "product_id"),
+    # a failed stock push sent again: the owner's (an empty form: 400, says which channel)
+    "packets:product-stock-retry": Row("POST", LOGIN, 403, 400, "product_id"),
     "packets:connections": Row("GET", LOGIN, 403, 200),
     # the wording of the cadence steps: the owner's (an empty form clears the step's wording: nothing to clear)
     "packets:policy-wording": Row("GET", LOGIN, 403, 200),

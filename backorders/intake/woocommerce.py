@@ -6,6 +6,7 @@ recognised by their body, and versions by ``date_modified_gmt`` (UTC without an 
 
 from __future__ import annotations
 
+import re
 from decimal import Decimal
 from urllib.parse import parse_qs
 
@@ -142,6 +143,24 @@ def handle_order(delivery: WebhookDelivery, p: dict) -> Outcome:
     return Outcome(note=note)
 
 
+VARIATION_URL = re.compile(r"/products/(\d+)/variations/(\d+)/?$")
+
+
+def parent_of(p: dict, woo_id: str) -> str:
+    """A variation's parent product: ``parent_id`` in the product payload, or its own link under the
+    parent (``_links.self``, ``.../products/<parent>/variations/<id>``). Empty for a product of its own."""
+    parent = ext_id(p.get("parent_id"))
+    if parent not in ("", "0"):
+        return parent
+    links = p.get("_links") if isinstance(p.get("_links"), dict) else {}
+    own = links.get("self") if isinstance(links.get("self"), list) else []
+    for link in own:
+        match = VARIATION_URL.search(str(link.get("href", ""))) if isinstance(link, dict) else None
+        if match and match.group(2) == woo_id:
+            return match.group(1)
+    return ""
+
+
 def handle_product(delivery: WebhookDelivery, p: dict) -> Outcome:
     woo_id = ext_id(p.get("id"))
     if not woo_id:
@@ -158,6 +177,9 @@ def handle_product(delivery: WebhookDelivery, p: dict) -> Outcome:
     elif sku and product.sku != sku and not Product.objects.filter(sku=sku).exclude(pk=product.pk).exists():
         product.sku = sku
     product.woocommerce_id = woo_id
+    parent = parent_of(p, woo_id)
+    if parent or p.get("type") in ("simple", "variable", "grouped", "external"):
+        product.woocommerce_parent_id = parent  # a variation's parent; none for a product of its own
     product.title = text(p.get("name"), 255) or product.title or product.sku
     product.price = to_decimal(p.get("price"), field="price", default=product.price)
     backorders = p.get("backorders")

@@ -53,6 +53,9 @@ class Product(models.Model):
     shopify_variant_id = models.CharField(max_length=32, blank=True)
     shopify_inventory_item_id = models.CharField(max_length=32, blank=True)
     woocommerce_id = models.CharField(max_length=32, blank=True, db_index=True)
+    woocommerce_parent_id = models.CharField(
+        max_length=32, blank=True, help_text="The parent product's id when the WooCommerce id is a variation's."
+    )
     product_page_wording = models.TextField(blank=True, help_text="Availability text the shop shows today.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)

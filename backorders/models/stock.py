@@ -70,6 +70,9 @@ class ChannelStock(models.Model):
     request = models.JSONField(default=dict, blank=True)
     response = models.JSONField(null=True, blank=True)
     error = models.TextField(blank=True)
+    mismatch_at = models.DateTimeField(null=True, blank=True, help_text="When the channel last offered too many.")
+    mismatch_channel = models.IntegerField(null=True, blank=True, help_text="What the channel offered then.")
+    mismatch_desk = models.IntegerField(null=True, blank=True, help_text="What the desk had to promise then.")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -90,3 +93,8 @@ class ChannelStock(models.Model):
         if self.channel_available is None or self.wanted is None:
             return None
         return self.channel_available - self.wanted
+
+    @property
+    def mismatch_corrected(self) -> bool:
+        """The channel was set to the desk's number after it last offered too many."""
+        return bool(self.mismatch_at and self.pushed_at and self.pushed_at >= self.mismatch_at)

@@ -12,7 +12,9 @@ row whose number changed waits for the worker, which sets the channel to it:
   is null (the desk is the source of truth, as Shopify's documentation allows) and the request
   carries an ``@idempotent`` key made of the row and its sequence: a retry resends the same request
   with the same key.
-* WooCommerce: ``PUT /wp-json/wc/v3/products/<id>`` with ``manage_stock`` and ``stock_quantity``.
+* WooCommerce: ``PUT /wp-json/wc/v3/products/<id>`` with ``manage_stock`` and ``stock_quantity``;
+  a variation (its parent id known from WooCommerce's product webhook) through
+  ``PUT /wp-json/wc/v3/products/<parent>/variations/<id>``.
 
 Both set an absolute number, so sending one twice changes nothing. The worker claims a row with
 a conditional UPDATE (pending -> running); a throttled, unreachable or unanswered call waits and is
@@ -21,7 +23,9 @@ sent again (backoff doubling from ``STORE_ACTION_RETRY_BASE_SECONDS``, at most
 number that arrives meanwhile is sent after the one in flight. Every outcome is an audit row.
 
 The oversell check: when a channel reports more units than the desk's number while nothing is
-being sent, the mismatch is recorded (``stock.mismatch``) and the desk's number is sent again.
+being sent, the mismatch is recorded (``stock.mismatch``, and on the row with when: the product
+page shows it) and the desk's number is sent again. A failed push is sent again when an owner
+asks (``retry_push``), under a new idempotency key.
 A channel reporting fewer is left alone: a sale it has not told the desk about yet.
 """
 
@@ -31,6 +35,7 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
@@ -38,9 +43,11 @@ from django.utils import timezone
 from backorders.allocation import annotate_available_to_promise, available_to_promise
 from backorders.channel_stock.levels import selling_levels
 from backorders.models import ChannelStock, Product, ShopifyLocationLevel
+from backorders.roles import is_owner
 
 from ..leases import hand_back_due
 from ..models import AuditEvent
+from ..sweep.dirty import mark
 from . import shopify, woocommerce
 from .results import FAILED, RETRY, SUCCEEDED, UNKNOWN, CallResult, StoreCallError, failure_from
 
@@ -144,6 +151,8 @@ def _set_wanted(row: ChannelStock, product: Product, atp: int) -> bool:
             channel=row.channel_available,
             desk=atp,
         )
+        row.mismatch_at, row.mismatch_channel, row.mismatch_desk = timezone.now(), row.channel_available, atp
+        mark([f"product:{product.pk}"])  # the product's open cases show it in their packets
     was_running = row.status == Status.RUNNING
     row.wanted, row.sequence, row.attempts, row.error = atp, row.sequence + 1, 0, ""
     if not was_running:  # a running push sends this number as soon as it is done
@@ -228,12 +237,13 @@ def _quantity(item: str, location: str, quantity: int) -> dict:
 
 
 def _woocommerce_request(row: ChannelStock) -> dict:
-    product_id = row.product.woocommerce_id
+    product_id, parent = row.product.woocommerce_id, row.product.woocommerce_parent_id
     if not product_id:
         raise _CannotSend(f"{row.product.sku} has no WooCommerce id")
     return {
         "method": "PUT",
-        "path": f"/products/{product_id}",
+        # a variation's stock is its own, set under its parent product
+        "path": f"/products/{parent}/variations/{product_id}" if parent else f"/products/{product_id}",
         "body": {"manage_stock": True, "stock_quantity": row.wanted},
     }
 
@@ -269,6 +279,8 @@ def _record(row_id: int, sequence: int, sent: int, result: CallResult) -> str:
         row.response, row.error = _jsonable(result.response), result.error[:2000]
         label = f"{row.product.sku} on {row.get_platform_display()}"
         if result.outcome == SUCCEEDED:
+            if row.mismatch_at and not row.mismatch_corrected:
+                mark([f"product:{row.product_id}"])  # corrected: the packets' oversell fact goes
             row.pushed, row.pushed_at, row.error = sent, now, ""
             # what the channel now offers, so its own echo of this change is no mismatch
             row.channel_available, row.channel_reported_at = sent, now
@@ -316,6 +328,31 @@ def _note_levels_set(row: ChannelStock, request: dict) -> None:
 
 def _jsonable(value):
     return value if isinstance(value, dict | list) or value is None else {"text": str(value)[:2000]}
+
+
+def retry_push(row_id: int, user) -> ChannelStock:
+    """An owner sends a failed push again: the desk's number now, under a new idempotency key."""
+    if not is_owner(user):
+        raise PermissionDenied("Only an owner can send a stock push again.")
+    with transaction.atomic():
+        row = ChannelStock.objects.select_for_update().select_related("product").get(pk=row_id)
+        if row.status != Status.FAILED:
+            raise ValidationError(f"Only a failed push can be sent again; this one is {row.get_status_display()}.")
+        previous = row.error
+        wanted = available_to_promise(row.product_id)
+        row.wanted, row.sequence, row.attempts, row.error = wanted, row.sequence + 1, 0, ""
+        row.status, row.next_attempt_at = Status.PENDING, timezone.now()
+        row.save()
+        AuditEvent.record(
+            "stock.push_again",
+            obj=row,
+            actor=user,
+            summary=f"{row.product.sku} on {row.get_platform_display()}: {wanted} sent again by hand after: {previous}",
+            sent=wanted,
+            sequence=row.sequence,
+        )
+        transaction.on_commit(lambda: enqueue(row_id))
+    return row
 
 
 def retry_due_pushes(limit: int = 200) -> int:

@@ -11,11 +11,12 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from django.conf import settings
-from django.db.models import Count, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, F, JSONField, Max, Min, OuterRef, Q, Subquery, Sum
+from django.db.models.functions import JSONObject
 
 from backorders.bulk import InList
 from backorders.calendar import BusinessCalendar
-from backorders.models import Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent
+from backorders.models import ChannelStock, Order, OrderLine, Product, Shipment, StorePolicy, TrackingEvent
 from packets.models import Case, InboundMessage, Message, Packet
 from packets.rules.facts import PolicyFacts, ScanFacts, SourceFacts, SupplierFacts, UpdateFacts
 from suppliers.models import PurchaseOrder, PurchaseOrderLine, Supplier, SupplierSource, SupplierUpdate
@@ -25,6 +26,7 @@ RECENT_SALES_DAYS = 14  # "recent sales" for the stock thresholds
 DELIVERED_LOOKBACK_DAYS = 30  # delivered parcels stay in view this long (wrong address, not received)
 UPDATE_LOOKBACK_DAYS = 120  # supplier evidence older than this no longer describes today
 DISPATCH_HISTORY = 3  # received purchase orders shown per supplier
+PLATFORMS = dict(ChannelStock.Platform.choices)
 SWEPT_PREFIXES = ("backorder:order:", "stockout:product:", "tracking:shipment:", "silence:supplier:")
 
 
@@ -234,11 +236,34 @@ def _load_lines_and_shipments(snap: Snapshot) -> None:
                 snap.waiting_by_product.setdefault(line["product_id"], []).append(line)
 
 
+def open_oversell() -> Subquery:
+    """The product's channel that last offered more than the desk had, while the desk's number has
+    not been set there since: {platform, channel, desk} (a packet fact), else null. Read with the
+    catalog, in the same query."""
+    rows = ChannelStock.objects.filter(product=OuterRef("pk"), mismatch_at__isnull=False).filter(
+        Q(pushed_at__isnull=True) | Q(pushed_at__lt=F("mismatch_at"))
+    )
+    found = JSONObject(platform=F("platform"), channel=F("mismatch_channel"), desk=F("mismatch_desk"))
+    return Subquery(rows.order_by("-mismatch_at").values(found=found)[:1], output_field=JSONField())
+
+
 def _load_catalog(snap: Snapshot) -> None:
-    for row in Product.objects.values(
-        "id", "sku", "title", "variant_title", "price", "cost", "status", "on_hand", "allocated", "product_page_wording"
+    for row in Product.objects.annotate(oversell=open_oversell()).values(
+        "id",
+        "sku",
+        "title",
+        "variant_title",
+        "price",
+        "cost",
+        "status",
+        "on_hand",
+        "allocated",
+        "product_page_wording",
+        "oversell",
     ):
         row["available"] = row["on_hand"] - row["allocated"]
+        if row["oversell"]:
+            row["oversell"]["platform"] = PLATFORMS.get(row["oversell"]["platform"], row["oversell"]["platform"])
         snap.products[row["id"]] = row
         snap.products_by_title.setdefault(row["title"], []).append(row)
     since = snap.now - timedelta(days=RECENT_SALES_DAYS)

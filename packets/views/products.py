@@ -14,16 +14,18 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from backorders.calendar import BusinessCalendar
-from backorders.models import Product, StorePolicy
-from backorders.roles import is_staff_member
+from backorders.models import ChannelStock, Product, StorePolicy
+from backorders.roles import is_owner, is_staff_member
 from packets.audit import record_refusal
 from packets.models import StoreAction
 from packets.store_actions import preview
 from packets.store_actions.selling import VERBS, propose
+from packets.store_actions.stock_push import retry_push
 from packets.store_actions.storefront import platform_of, weeks_wording
 from suppliers.eta import customer_ranges
 
 Kind = StoreAction.Kind
+WAITING = {ChannelStock.Status.PENDING, ChannelStock.Status.RUNNING}
 
 
 def _require_staff(request: HttpRequest, action: str = "") -> None:
@@ -79,6 +81,7 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
     policy = StorePolicy.objects.current()
     actions = product_actions(product)
     store = on_store(actions)
+    channel_stock = list(product.channel_stock.all())
     context = {
         "product": product,
         "platform": platform_of(product),
@@ -86,7 +89,8 @@ def product_detail(request: HttpRequest, product_id: int) -> HttpResponse:
         "store": store,
         # typed words sent back after a refusal, else what the page shows now, else the suggestion
         "wording": request.GET.get("wording", "")[:255] or store["wording_text"] or suggested_wording(product, policy),
-        "running": any(not a.is_finished for a in actions),
+        "channel_stock": channel_stock,
+        "running": any(not a.is_finished for a in actions) or any(row.status in WAITING for row in channel_stock),
     }
     return render(request, "packets/product_detail.html", context)
 
@@ -111,4 +115,29 @@ def product_store_action(request: HttpRequest, product_id: int) -> HttpResponse:
             return redirect(f"{reverse('packets:product-detail', args=[product.pk])}?{query}")
     else:
         messages.success(request, f"{action.get_kind_display()} approved: it goes to the store now.")
+    return redirect("packets:product-detail", product_id=product.pk)
+
+
+@require_POST
+def product_stock_retry(request: HttpRequest, product_id: int) -> HttpResponse:
+    """An owner sends a failed stock push to one channel again."""
+    product = get_object_or_404(Product, pk=product_id)
+    if not is_owner(request.user):
+        reason = "Only an owner can send a stock push again."
+        if request.user.is_authenticated:
+            record_refusal(request, "product.stock_retry", reason)
+        raise PermissionDenied(reason)
+    row = ChannelStock.objects.filter(product=product, platform=request.POST.get("platform", "")).first()
+    if row is None:
+        return HttpResponse(
+            "Say which channel: platform must be one this product's stock is pushed to (shopify or woocommerce).",
+            status=400,
+            content_type="text/plain",
+        )
+    try:
+        retry_push(row.pk, request.user)
+    except ValidationError as exc:
+        messages.error(request, " ".join(exc.messages))
+    else:
+        messages.success(request, f"The stock for {row.get_platform_display()} is sent again now.")
     return redirect("packets:product-detail", product_id=product.pk)

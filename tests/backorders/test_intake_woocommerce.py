@@ -6,6 +6,7 @@ import random
 
 import pytest
 
+from backorders.intake.woocommerce import parent_of
 from backorders.models import Order, OrderLine, Product, StockAllocation, WebhookDelivery
 from backorders.tasks import process_delivery
 from tests import factories
@@ -133,3 +134,19 @@ def test_it_ends_in_the_in_order_state_whatever_the_order_of_arrival(client):
         for n, (topic, payload) in enumerate(shuffled):
             deliver(client, topic, payload, f"{seed}-{n}")
         assert _state() == expected, f"seed {seed}"
+
+
+@pytest.mark.parametrize(
+    ("payload", "parent"),
+    [
+        ({"parent_id": 22}, "22"),
+        ({"parent_id": 0, "type": "simple"}, ""),
+        ({"_links": {"self": [{"href": "https://example.com/wp-json/wc/v3/products/22/variations/732"}]}}, "22"),
+        ({"_links": {"self": [{"href": "https://example.com/wp-json/wc/v3/products/22/variations/999"}]}}, ""),
+        ({"_links": {"self": "products/22/variations/732"}}, ""),
+        ({"_links": {"self": 5}}, ""),
+        ({"_links": [1, 2]}, ""),
+    ],
+)
+def test_a_variations_parent_is_read_from_parent_id_or_its_own_link_and_nothing_else(payload, parent):
+    assert parent_of(payload, "732") == parent

@@ -6,11 +6,16 @@ run in the test's thread once the page queued it.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
+from django.utils import timezone
 from playwright.sync_api import expect
 
+from backorders.models import ChannelStock
 from packets.models import StoreAction
 from packets.store_actions.runner import run_store_action
+from packets.store_actions.stock_push import push_channel_stock
 from tests import factories
 from tests.e2e.conftest import sign_in
 from tests.packets.packet_content import case_with_packet, contract_content
@@ -85,3 +90,53 @@ def test_the_owner_approves_a_pause_and_the_case_shows_the_stop_done(page, owner
     page.locator(".store-actions").screenshot(path=str(artifacts / "case-store-panel-390.png"))
     page.get_by_role("link", name="Product page").click()
     expect(page.locator("[data-selling]")).to_contain_text("Stopped")
+
+
+def test_the_owner_sees_an_oversell_and_a_failed_push_and_sends_the_stock_again(page, owner, shop, artifacts, settings):  # noqa: F811
+    settings.STOCK_SOURCE, settings.SHOPIFY_STOCK_LOCATION = "desk", "24826418"
+    product = factories.ProductFactory(
+        sku="MUG-SAGE",
+        title="Mug",
+        variant_title="Sage",
+        on_hand=5,
+        shopify_product_id="7002",
+        shopify_variant_id="8003",
+        shopify_inventory_item_id="4401",
+    )
+    now = timezone.now()
+    ChannelStock.objects.create(
+        product=product,
+        platform="shopify",
+        channel_available=9,
+        channel_reported_at=now,
+        wanted=5,
+        sequence=2,
+        pushed=7,
+        pushed_at=now - timedelta(hours=2),
+        status="failed",
+        attempts=1,
+        error="The location is not active. (INVALID)",
+        mismatch_at=now,
+        mismatch_channel=9,
+        mismatch_desk=5,
+    )
+    sign_in(page, owner.username)
+    page.goto(f"/products/{product.pk}/")
+    entry = page.locator('[data-channel-stock="shopify"]')
+    expect(entry).to_contain_text("9 available")
+    expect(entry.locator("[data-mismatch]")).to_contain_text("9 offered against the desk's 5")
+    expect(entry.locator("[data-push-error]")).to_contain_text("Shopify said: The location is not active.")
+    expect(entry.locator("[data-mismatch]")).to_contain_text("not corrected")
+    page.screenshot(path=str(artifacts / "product-stock-failed-1366.png"), full_page=True)
+
+    page.get_by_role("button", name="Send the stock again").click()
+    expect(page.locator(".flash")).to_contain_text("The stock for Shopify is sent again now.")
+    expect(entry).to_contain_text("Waiting to be sent")
+    push_channel_stock(ChannelStock.objects.get(product=product).pk)  # the worker's task, in this thread
+    page.reload()
+    expect(entry).to_contain_text("Channel has it")
+    expect(entry.locator("[data-mismatch]")).to_contain_text("corrected: the channel was set to 5")
+    assert shop.available("4401", "24826418") == 5
+    page.screenshot(path=str(artifacts / "product-stock-1366.png"), full_page=True)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.screenshot(path=str(artifacts / "product-stock-390.png"), full_page=True)

@@ -120,7 +120,8 @@ class FakeShopifyStock:
 
 
 class FakeWooProducts:
-    """``PUT /wp-json/wc/v3/products/<id>`` as WooCommerce REST v3 answers it."""
+    """``PUT /wp-json/wc/v3/products/<id>`` and ``.../products/<parent>/variations/<id>`` as WooCommerce
+    REST v3 answers them: a variation (kept with its ``parent_id``) is found only under its parent."""
 
     def __init__(self, key: str, secret: str):
         self.key, self.secret = key, secret
@@ -147,8 +148,13 @@ class FakeWooProducts:
                 {},
                 False,
             )
-        match = re.fullmatch(r"/wp-json/wc/v3/products/(\d+)", request.path)
-        if match is None or match.group(1) not in self.products:
+        match = re.fullmatch(r"/wp-json/wc/v3/products/(\d+)(?:/variations/(\d+))?", request.path)
+        parent, variation = match.groups() if match else (None, None)
+        known = self.products.get(variation or parent or "")
+        misplaced = variation and str(known.get("parent_id")) != parent if known else False
+        # a variation's stock is written under its parent only; the product endpoint does not take it
+        bare_variation = known and not variation and known.get("parent_id") and request.method == "PUT"
+        if known is None or misplaced or bare_variation:
             error = {"code": "woocommerce_rest_product_invalid_id", "message": "Invalid ID.", "data": {"status": 404}}
             return 404, error, {}, False
         if fault == "400":
@@ -158,7 +164,7 @@ class FakeWooProducts:
                 "data": {"status": 400, "params": {"stock_quantity": "stock_quantity is not of type integer."}},
             }
             return 400, error, {}, False
-        product = self.products[match.group(1)]
+        product = known
         if request.method == "PUT":
             product.update(body or {})
             product["stock_status"] = "instock" if product.get("stock_quantity", 0) > 0 else "outofstock"

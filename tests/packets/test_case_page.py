@@ -296,3 +296,16 @@ def test_it_reads_bare_dates_as_days_in_the_store_calendar(settings):
     assert str(day.tzinfo) == "America/New_York"
     assert to_moment("2026-11-24T03:00:00Z").isoformat() == "2026-11-24T03:00:00+00:00"
     assert to_moment("not a date") is None and to_moment(None) is None
+
+
+def test_the_packet_shows_a_channel_offering_more_than_the_desk_with_a_link_to_the_product(owner_client):
+    product = factories.ProductFactory(sku="MUG-SAGE")
+    content = contract_content()
+    content["product"]["channel_oversell"] = {"platform": "Shopify", "channel": 6, "desk": 0}
+    case, _ = case_with_packet(content, product=product)
+    body = owner_client.get(f"/cases/{case.pk}/").content.decode()
+    assert "Shopify offers 6 against the desk's 0: it can sell units the desk cannot ship" in body
+    assert f'<a href="/products/{product.pk}/">the product page</a>' in body
+
+    plain, _ = case_with_packet(contract_content(), product=product)
+    assert "data-channel-oversell" not in owner_client.get(f"/cases/{plain.pk}/").content.decode()

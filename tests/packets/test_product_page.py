@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from django.urls import reverse
 from django.utils import timezone
 
+from backorders.models import ChannelStock
 from packets.models import AuditEvent, StoreAction
 from tests import factories
 
@@ -46,10 +49,24 @@ def test_it_shows_the_products_store_actions_in_a_fixed_number_of_queries(
             case=factories.CaseFactory(product=product),
         )
     product_action(product, "set_wording", owner, status="failed", error="WooCommerce answered 400: Invalid ID.")
+    ChannelStock.objects.create(
+        product=product,
+        platform="woocommerce",
+        channel_available=9,
+        channel_reported_at=now,
+        wanted=2,
+        sequence=2,
+        status="failed",
+        attempts=1,
+        error="WooCommerce answered 400: Invalid parameter(s): stock_quantity",
+        mismatch_at=now,
+        mismatch_channel=9,
+        mismatch_desk=2,
+    )
     url = reverse("packets:product-detail", args=[product.pk])
     # session, user, groups (role); the product; the policy; the actions (+ approver, case); the
-    # suggested wording's ETA (sources, purchase order lines, supplier updates, receipts)
-    with django_assert_num_queries(10):
+    # channels' stock; the suggested wording's ETA (sources, purchase order lines, supplier updates, receipts)
+    with django_assert_num_queries(11):
         response = owner_client.get(url)
     body = response.content.decode()
     assert response.status_code == 200
@@ -57,6 +74,62 @@ def test_it_shows_the_products_store_actions_in_a_fixed_number_of_queries(
     assert "WooCommerce said: WooCommerce answered 400: Invalid ID." in body and "Run again" in body
     assert ("<strong>Stopped</strong>" in body) == (count % 2 == 1)
     assert "Backordered: our supplier has not confirmed a date yet" in body  # the suggested wording
+    # the channel's stock: what it reported, the desk's number, the refusal in its words, the oversell flag
+    assert "9 available" in body and "<strong>9</strong> offered against the desk's 2" in body
+    assert "<strong>not corrected</strong>: the desk's number could not be set" in body
+    assert "channel-stock-flagged" in body
+    assert "WooCommerce said: WooCommerce answered 400: Invalid parameter(s): stock_quantity" in body
+    assert "Send the stock again" in body
+
+
+@pytest.mark.django_db
+def test_a_corrected_mismatch_and_a_pending_push_are_shown_and_the_page_keeps_polling(support_client):
+    product = factories.ProductFactory(sku="SCARF", on_hand=5, shopify_inventory_item_id="88", woocommerce_id="505")
+    now = timezone.now()
+    ChannelStock.objects.create(
+        product=product,
+        platform="shopify",
+        channel_available=5,
+        channel_reported_at=now,
+        wanted=5,
+        pushed=5,
+        pushed_at=now,
+        status="succeeded",
+        mismatch_at=now - timedelta(minutes=1),
+        mismatch_channel=12,
+        mismatch_desk=5,
+    )
+    ChannelStock.objects.create(product=product, platform="woocommerce", wanted=5, status="pending")
+    body = support_client.get(reverse("packets:product-detail", args=[product.pk])).content.decode()
+    assert "<strong>12</strong> offered against the desk's 5" in body
+    assert "corrected: the channel was set to 5" in body and "channel-stock-flagged" not in body
+    assert "Waiting to be sent" in body and "Channel has it" in body
+    assert 'hx-trigger="every 3s"' in body  # a push is waiting: the panel refreshes itself
+    assert "Send the stock again" not in body  # support staff, and nothing failed
+
+
+@pytest.mark.django_db
+def test_only_an_owner_sends_a_failed_stock_push_again(client, support, owner, django_capture_on_commit_callbacks):
+    product = factories.ProductFactory(on_hand=3, woocommerce_id="506")
+    failed = ChannelStock.objects.create(
+        product=product, platform="woocommerce", wanted=4, sequence=3, status="failed", attempts=1, error="refused"
+    )
+    url = reverse("packets:product-stock-retry", args=[product.pk])
+    client.force_login(support)
+    assert client.post(url, {"platform": "woocommerce"}).status_code == 403
+    assert AuditEvent.objects.get(action="access.refused").data["refused_action"] == "product.stock_retry"
+    client.force_login(owner)
+    assert client.post(url, {"platform": "shopify"}).status_code == 400  # no Shopify row for this product
+    with django_capture_on_commit_callbacks() as callbacks:
+        response = client.post(url, {"platform": "woocommerce"})
+    assert response.status_code == 302 and response["Location"] == reverse("packets:product-detail", args=[product.pk])
+    failed.refresh_from_db()
+    # the desk's number now (3, not the refused 4), under a new sequence (a new idempotency key), queued
+    assert (failed.status, failed.wanted, failed.sequence, failed.attempts, failed.error) == ("pending", 3, 4, 0, "")
+    assert len(callbacks) == 1
+    assert "sent again by hand after: refused" in AuditEvent.objects.get(action="stock.push_again").summary
+    again = client.post(url, {"platform": "woocommerce"}, follow=True)  # no longer failed: refused with a reason
+    assert "Only a failed push can be sent again; this one is Waiting to be sent." in again.content.decode()
 
 
 @pytest.mark.django_db

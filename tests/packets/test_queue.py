@@ -10,6 +10,7 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from backorders.models import ChannelStock
 from packets import decisions as verbs
 from packets.models import Case, Decision, Message
 from packets.queue import store_today
@@ -355,3 +356,29 @@ def test_the_urgent_view_leaves_out_the_routine_cases_that_the_routine_view_hold
     assert facet(urgent_only, "risk") == {"Chargeback watch": 1}
     assert queued_titles(searched) == []
     assert queued_titles(owner_client.get("/cases/routine/")) == ["Order " + routine.order.number]
+
+
+def test_a_case_whose_product_a_channel_oversells_is_flagged_until_the_desks_number_is_set(owner_client):
+    product = factories.ProductFactory(sku="MUG-SAGE", shopify_inventory_item_id="91")
+    make("mug backorder", product=product)
+    make("another case")
+    then = timezone.now()
+    row = ChannelStock.objects.create(
+        product=product,
+        platform="shopify",
+        channel_available=9,
+        wanted=5,
+        pushed=5,
+        pushed_at=then - timedelta(minutes=5),
+        status="failed",
+        error="The location is not active.",
+        mismatch_at=then,
+        mismatch_channel=9,
+        mismatch_desk=5,
+    )
+    body = owner_client.get("/cases/").content.decode()
+    assert body.count("data-oversell") == 1
+    assert f'href="/products/{product.pk}/"' in body and "Shopify offers more than we have" in body
+
+    ChannelStock.objects.filter(pk=row.pk).update(pushed_at=then + timedelta(seconds=1), status="succeeded")
+    assert "data-oversell" not in owner_client.get("/cases/").content.decode()

@@ -25,6 +25,7 @@ from tests import factories
 from tests.backorders.intake_samples import INTAKE_SETTINGS, sample
 from tests.backorders.test_intake_woocommerce import deliver as deliver_woo
 from tests.packets.stock_fakes import shopify_stock, woo_products  # noqa: F401
+from tests.packets.store_fakes import shop  # noqa: F401
 from tests.packets.test_shopify_schema import DOCUMENTS
 from tests.task_queue import queued_task_names, run_queued_tasks
 
@@ -259,7 +260,11 @@ def test_a_channel_offering_more_than_the_desk_is_flagged_and_corrected(shopify_
     assert after_stock_change([product.pk]) == [row(product).pk]
     flagged = AuditEvent.objects.get(action="stock.mismatch")
     assert "offers 9, the desk has 5 to promise" in flagged.summary
+    kept = row(product)  # kept on the row too, with when, for the product page
+    assert (kept.mismatch_channel, kept.mismatch_desk, kept.mismatch_corrected) == (9, 5, False)
+    assert kept.mismatch_at is not None and abs(kept.mismatch_at - flagged.at) < timedelta(seconds=5)
     push(product)
+    assert row(product).mismatch_corrected
     assert [c["variables"]["input"]["quantities"][0]["quantity"] for c in shopify_stock.applied()] == [5, 5]
 
     # a channel offering fewer (a sale it has not told the desk about yet) is left alone
@@ -333,3 +338,77 @@ def test_the_reconcile_schedule_catches_a_number_no_change_announced(shopify_sto
     assert push(product) == "MUG-SAGE on Shopify: set to 8 available"
     with django_assert_num_queries(2):  # nothing differs: two queries, nothing written
         assert reconcile_channel_stock() == 0
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("told", ["parent_id", "links"])
+def test_a_woocommerce_variation_is_pushed_under_its_parent_product(client, woo_products, settings, told):  # noqa: F811
+    for name, value in INTAKE_SETTINGS.items():
+        setattr(settings, name, value)
+    settings.INTAKE_FOLLOWUP_TASK = ""
+    payload = dict(sample("woocommerce-product-variation-updated.json"), sku="SHIP-BLACK", manage_stock=True)
+    payload["stock_quantity"] = 8
+    if told == "parent_id":  # the product webhook for a variation names its parent
+        payload.update(type="variation", parent_id=22, _links={})
+    # else: only the variation's own link, .../products/22/variations/732, says where it lives
+    woo_products.products["732"] = {"id": 732, "parent_id": 22, "manage_stock": True, "stock_quantity": 8}
+    factories.ProductFactory(sku="SHIP-BLACK", on_hand=3)
+
+    deliver_woo(client, "product.updated", payload)
+    product = Product.objects.get(sku="SHIP-BLACK")
+    assert (product.woocommerce_id, product.woocommerce_parent_id) == ("732", "22")
+    assert all(task["success"] for task in run_queued_tasks())
+
+    assert [(r["method"], r["path"], r["body"]) for r in woo_products.received] == [
+        ("PUT", "/wp-json/wc/v3/products/22/variations/732", {"manage_stock": True, "stock_quantity": 3})
+    ]
+    assert woo_products.products["732"]["stock_quantity"] == 3
+    assert row(product, "woocommerce").status == "succeeded"
+
+
+@pytest.mark.django_db
+def test_a_variation_without_its_parent_known_is_refused_by_the_product_endpoint(woo_products):  # noqa: F811
+    # the stand-in, like WooCommerce, takes a variation's stock only under its parent
+    product = factories.ProductFactory(sku="SHIP-BLUE", on_hand=2, woocommerce_id="733")
+    woo_products.products["733"] = {"id": 733, "parent_id": 22, "manage_stock": True, "stock_quantity": 5}
+    after_stock_change([product.pk])
+    assert "could not be set" in push(product, "woocommerce")
+    assert "Invalid ID" in row(product, "woocommerce").error
+
+    Product.objects.filter(pk=product.pk).update(woocommerce_parent_id="22", on_hand=1)
+    after_stock_change([product.pk])
+    assert push(product, "woocommerce") == "SHIP-BLUE on WooCommerce: set to 1 available"
+    assert woo_products.received[-1]["path"] == "/wp-json/wc/v3/products/22/variations/733"
+
+
+@pytest.mark.django_db
+def test_a_simple_product_webhook_clears_a_parent_it_no_longer_has(client, settings):
+    for name, value in INTAKE_SETTINGS.items():
+        setattr(settings, name, value)
+    settings.STOCK_SOURCE = "channel"
+    factories.ProductFactory(sku="premium-quality", woocommerce_id="794", woocommerce_parent_id="12")
+    deliver_woo(client, "product.updated", dict(sample("woocommerce-product-updated.json"), sku="premium-quality"))
+    assert Product.objects.get(sku="premium-quality").woocommerce_parent_id == ""
+
+
+@pytest.mark.django_db
+def test_the_demo_shopify_stand_in_takes_the_desks_stock(shop):  # noqa: F811
+    """``scripts/fake_shopify.py``, which the demo store runs against, answers the stock push too."""
+    product = mug(on_hand=6, woocommerce_id="")
+    after_stock_change([product.pk])
+    assert push(product) == "MUG-SAGE on Shopify: set to 6 available"
+    assert (shop.available(ITEM, SHELF), shop.available(ITEM_GID, BACKROOM_GID)) == (6, 0)
+    [call] = shop.applied("inventorySetQuantities")
+    assert call["variables"]["input"]["reason"] == "correction"
+
+    # a refusal in Shopify's words fails the push; the same key sent again is answered, not applied twice
+    shop.fail_next("inventorySetQuantities", "user_error", message="The location is not active.", code="INVALID")
+    Product.objects.filter(pk=product.pk).update(on_hand=2)
+    after_stock_change([product.pk])
+    assert "could not be set" in push(product) and "The location is not active." in row(product).error
+    assert shop.available(ITEM, SHELF) == 6
+    request = row(product).request
+    again = shop.answer(request["query"], request["variables"])
+    assert again[1]["data"]["inventorySetQuantities"]["userErrors"] == []
+    assert shop.answer(request["query"], request["variables"])[1] == again[1]
+    assert len(shop.applied("inventorySetQuantities")) == 2 and shop.available(ITEM, SHELF) == 2

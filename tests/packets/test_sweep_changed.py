@@ -14,17 +14,20 @@ import time_machine
 from django.db import connection, transaction
 from django.db.models import F
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
 from backorders.allocation import receive_stock
-from backorders.models import Order, OrderLine, Product, StorePolicy
+from backorders.models import ChannelStock, Order, OrderLine, Product, StorePolicy
 from packets.decisions import AlreadyDecided, decide
 from packets.models import Case, DirtyCaseKey, Message, Packet
+from packets.store_actions.stock_push import after_stock_change, push_channel_stock
 from packets.sweep import changed as changed_module
 from packets.sweep import run_sweep
 from packets.sweep.changed import sweep_changed
 from packets.sweep.dirty import claim, mark
 from suppliers.models import SupplierSource
 from tests import factories
+from tests.packets.stock_fakes import shopify_stock  # noqa: F401
 
 pytestmark = [pytest.mark.postgres, pytest.mark.django_db]
 
@@ -375,3 +378,33 @@ def test_two_clusters_share_the_keys_without_double_work_or_loss(policy):
         assert list(case.packets.order_by("version").values_list("version", flat=True)) == [1, 2]
         assert case.promise_at_risk
     assert not run_sweep(NOW, hooks=False).changed
+
+
+def test_a_channel_offering_more_than_the_desk_is_a_fact_on_the_products_packets_until_corrected(
+    store,
+    settings,
+    frozen,
+    shopify_stock,  # noqa: F811
+):
+    settings.STOCK_SOURCE, settings.SHOPIFY_STOCK_LOCATION = "desk", "24826418"
+    kettle = store["kettle"]
+    Product.objects.filter(pk=kettle.pk).update(shopify_inventory_item_id="5501")
+    settled()
+    case = Case.objects.get(dedupe_key=f"backorder:order:{store['order'].pk}")
+    assert "channel_oversell" not in case.packets.latest("version").content["product"]
+
+    after_stock_change([kettle.pk])
+    push_channel_stock(ChannelStock.objects.get(product=kettle).pk)  # the desk's 0 set on Shopify
+    frozen.shift(timedelta(seconds=5))  # later, someone typed 6 into Shopify's admin
+    ChannelStock.objects.filter(product=kettle).update(channel_available=6, channel_reported_at=timezone.now())
+    after_stock_change([kettle.pk])  # Shopify offers 6 against the desk's 0: flagged, the product is due
+    assert f"product:{kettle.pk}" in keys()
+    sweep_changed(NOW)
+    fact = case.packets.latest("version").content["product"]["channel_oversell"]
+    assert fact == {"platform": "Shopify", "channel": 6, "desk": 0}
+
+    frozen.shift(timedelta(seconds=5))
+    push_channel_stock(ChannelStock.objects.get(product=kettle).pk)  # corrected: the fact goes
+    assert f"product:{kettle.pk}" in keys()
+    sweep_changed(NOW)
+    assert "channel_oversell" not in case.packets.latest("version").content["product"]
