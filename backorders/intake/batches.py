@@ -129,8 +129,10 @@ def ordering_keys(delivery: WebhookDelivery) -> set[str]:
 
 
 def lock_keys(keys: set[str], *, wait: bool) -> bool:
-    """Transaction advisory locks on ``keys`` (sorted, so two waiting workers cannot deadlock)."""
-    if not keys:
+    """Transaction advisory locks on ``keys`` (sorted, so two waiting workers cannot deadlock).
+
+    SQLite (development) has one writer at a time, so there is nothing to lock there."""
+    if not keys or connection.vendor != "postgresql":
         return True
     with connection.cursor() as cursor:
         if wait:
@@ -155,6 +157,9 @@ def claim(size: int) -> tuple[list[WebhookDelivery], int]:
     keys are locked, then their rows (``SKIP LOCKED``, the status checked again): a row another
     worker took meanwhile is dropped.
     """
+    if connection.vendor != "postgresql":  # SQLite: one writer at a time already
+        with transaction.atomic():
+            return _claim(size)
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_lock(%s)", [CLAIM_LOCK])
     try:
@@ -225,6 +230,8 @@ def _first_to_yield() -> None:
     receipt. The setting needs a superuser or a grant (``GRANT SET ON PARAMETER deadlock_timeout``);
     without one the server's choice stands.
     """
+    if connection.vendor != "postgresql":
+        return
     try:
         with transaction.atomic(), connection.cursor() as cursor:
             cursor.execute("SET LOCAL deadlock_timeout = '100ms'")

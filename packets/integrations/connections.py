@@ -18,7 +18,7 @@ from datetime import datetime
 import requests
 from django.conf import settings
 from django.core.mail import get_connection
-from django.db.models import Max, Q
+from django.db.models import Max, OuterRef, Q, Subquery
 from django.urls import reverse
 
 from backorders.intake import platform_api
@@ -266,7 +266,9 @@ def _platform_deliveries() -> tuple[dict, dict]:
             cursor=Max("resource_updated_at", filter=Q(topic="order", signature_valid=True)),
         )
     }
-    failed = deliveries.filter(status="failed").order_by("source", "-processed_at").distinct("source")
+    # the newest failure of each source (a correlated subquery: DISTINCT ON is PostgreSQL's alone)
+    newest = deliveries.filter(status="failed", source=OuterRef("source")).order_by("-processed_at", "-pk")
+    failed = deliveries.filter(status="failed", pk=Subquery(newest.values("pk")[:1]))
     return seen, {d.source: d for d in failed.only("source", "error", "processed_at")}
 
 
