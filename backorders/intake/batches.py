@@ -25,7 +25,7 @@ from django.utils import timezone
 
 from ..allocation_core import lock_products
 from ..models import Product, WebhookDelivery
-from . import waiting
+from . import batch_state, waiting
 from .common import BadPayload, MappingError, loads
 from .dispatch import handle_delivery
 
@@ -49,6 +49,18 @@ SAVED_FIELDS = [
     "waiting_for",
     "retry_at",
 ]
+# deliveries that only write new orders (or edit kept ones, which reserve the batch's new lines
+# first themselves): the stock of the batch's new lines may be reserved after them
+ORDER_TOPICS = {
+    WebhookDelivery.Source.SHOPIFY: {
+        "orders/create",
+        "orders/updated",
+        "orders/cancelled",
+        "orders/fulfilled",
+        "orders/paid",
+    },
+    WebhookDelivery.Source.WOOCOMMERCE: {"order.created", "order.updated", "order.restored"},
+}
 # the session lock held while a worker claims a batch (any constant; "bd" "in" in ASCII)
 CLAIM_LOCK = 0x6264_696E
 CLAIM_SCAN = 8  # rows looked at per claim, times the batch size (those other workers apply are left)
@@ -239,24 +251,33 @@ def apply_batch(size: int) -> BatchResult:
         _first_to_yield()
         deliveries, result.left = claim(size)
         result.claimed = len(deliveries)
-        lock_products(products_named(deliveries))
-        for delivery in deliveries:
-            try:
-                with transaction.atomic():
-                    status, changed = apply_one(delivery)
-            except Exception as exc:
-                if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
-                    raise  # the whole transaction is lost: the caller runs the batch again
-                logger.exception("Delivery %s failed in its batch", delivery.pk)
-                status, changed = WebhookDelivery.Status.FAILED, False
-                WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                    status=status,
-                    error=f"{type(exc).__name__}: {exc}"[:2000],
-                    waiting_for="",
-                    retry_at=None,
-                    processed_at=timezone.now(),
-                    attempts=delivery.attempts,
-                )
-            result.statuses[status] = result.statuses.get(status, 0) + 1
-            result.changed |= changed
+        locked = lock_products(products_named(deliveries))
+        with batch_state.sharing(locked):
+            _apply_claimed(deliveries, result)
+            batch_state.reserve_now()  # the new lines of the batch's last orders
     return result
+
+
+def _apply_claimed(deliveries: list[WebhookDelivery], result: BatchResult) -> None:
+    """Each delivery in a savepoint of its own; new order lines take their stock before anything else reads it."""
+    for delivery in deliveries:
+        if delivery.topic not in ORDER_TOPICS.get(delivery.source, ()):
+            batch_state.reserve_now()
+        try:
+            with transaction.atomic():
+                status, changed = apply_one(delivery)
+        except Exception as exc:
+            if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
+                raise  # the whole transaction is lost: the caller runs the batch again
+            logger.exception("Delivery %s failed in its batch", delivery.pk)
+            status, changed = WebhookDelivery.Status.FAILED, False
+            WebhookDelivery.objects.filter(pk=delivery.pk).update(
+                status=status,
+                error=f"{type(exc).__name__}: {exc}"[:2000],
+                waiting_for="",
+                retry_at=None,
+                processed_at=timezone.now(),
+                attempts=delivery.attempts,
+            )
+        result.statuses[status] = result.statuses.get(status, 0) + 1
+        result.changed |= changed

@@ -27,6 +27,7 @@ from backorders.formats.phones import read_phone
 
 from ..allocation import give_back, lock_products, release_order, reserve_new_lines, trail_entry
 from ..models import Customer, Order, OrderLine, Product
+from . import batch_state
 from .common import MappingError
 from .one_order import adopt, named_by_csv
 
@@ -86,21 +87,27 @@ class OrderResult:
     unknown_skus: list[str] = field(default_factory=list)
 
 
-@transaction.atomic
 def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderResult:
     """Make the store's order match ``facts``. ``replace_only_own`` (CSV) leaves channel-fed orders alone."""
+    with batch_state.atomic():
+        return _upsert_order(facts, replace_only_own=replace_only_own)
+
+
+def _upsert_order(facts: OrderFacts, *, replace_only_own: bool) -> OrderResult:
     if not facts.external_id:
         raise MappingError("the order has no id")
     if not facts.lines:
         raise MappingError(f"order {facts.number or facts.external_id} has no line items")
     # products before the order and its lines: the order every allocation writer takes them in
-    locked = lock_products(_products_named(facts))
+    locked = _lock_products(_products_named(facts))
     order, created = _lock_or_create(facts)
     if order is None:
         return OrderResult(None, False, "a newer version of this order is already kept")
     if created:  # written whole by _lock_or_create: no lines yet, nothing to release
         unknown = _upsert_lines(order, facts, cancelled=order.status == Order.Status.CANCELLED, new=True)
         return OrderResult(order, True, unknown_skus=unknown)
+    # a kept order's lines and stock are read below: the batch's new lines take their stock first
+    batch_state.reserve_now(settled=False)
     if replace_only_own and order.channel_updated_at is not None:
         return OrderResult(order, False, f"order {order.number} is already kept from {order.get_channel_display()}")
     if facts.updated_at and order.channel_updated_at and facts.updated_at < order.channel_updated_at:
@@ -109,7 +116,7 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
     # a line added meanwhile by another writer may name a product not locked yet (rare): lock it now
     held = set(OrderLine.objects.filter(order=order).values_list("product_id", flat=True))
     if not held <= set(locked):
-        lock_products(held)
+        _lock_products(held)
     was_cancelled = order.status == Order.Status.CANCELLED
     _apply_order_fields(order, facts)
     order.save()
@@ -117,6 +124,17 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
     if order.status == Order.Status.CANCELLED and not was_cancelled:
         release_order(order.pk)
     return OrderResult(order, True, unknown_skus=unknown)
+
+
+def _lock_products(ids: set[int]) -> set[int]:
+    """Lock the products (those a batch locked at its start are held already). Returns the ids held."""
+    state = batch_state.current()
+    ids = set(ids)
+    if state is not None:
+        lock_products(ids - state.locked_products)
+    else:
+        lock_products(ids)
+    return ids
 
 
 def _products_named(facts: OrderFacts) -> set[int]:
@@ -295,7 +313,7 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
     if shipped:
         note = f"Order {order.number}: shipped by the channel, {{units}} unit(s) no longer held."
         give_back(shipped, reference=order.number, note=note, replan=False)
-    if new_lines and not cancelled:
+    if new_lines and not cancelled and not batch_state.reserve_later(new_lines):
         reserve_new_lines(new_lines)
     return unknown
 
