@@ -6,6 +6,9 @@
   statements, as an import does: before any delivery that could read or move allocated stock
   (anything but a new order), and at the end of the batch. Lines are served in the order they
   were written (order id, then line id), as one delivery after another would serve them.
+- The catalog products the batch's line items name, read once at its start (``catalog``): a
+  line matched there is not looked up again; one not found there is looked up as before. The
+  copy is dropped before a delivery that could change a product's SKU or channel ids.
 - Savepoints: each delivery already runs in one, so the adapters' own nested blocks join it
   (``atomic``) instead of opening more.
 
@@ -22,13 +25,14 @@ from dataclasses import dataclass, field
 from django.db import transaction
 
 from ..allocation import reserve_lines
-from ..models import OrderLine
+from ..models import OrderLine, Product
 
 
 @dataclass
 class BatchState:
     locked_products: frozenset[int] = frozenset()
     later: dict[int, int] = field(default_factory=dict)  # line id -> product id, reservation deferred
+    catalog: list[Product] | None = None  # in the catalog's order; None: not kept (look up each time)
 
 
 _current: ContextVar[BatchState | None] = ContextVar("intake_batch_state", default=None)
@@ -39,9 +43,9 @@ def current() -> BatchState | None:
 
 
 @contextmanager
-def sharing(locked_products: Iterable[int]) -> Iterator[BatchState]:
+def sharing(locked_products: Iterable[int], catalog: list[Product] | None = None) -> Iterator[BatchState]:
     """Within this block the deliveries of one batch share its state."""
-    state = BatchState(locked_products=frozenset(locked_products))
+    state = BatchState(locked_products=frozenset(locked_products), catalog=catalog)
     token = _current.set(state)
     try:
         yield state
@@ -75,3 +79,15 @@ def reserve_now(*, settled: bool = True) -> None:
     reserve_lines(list(state.later), set(state.later.values()))
     if settled:
         state.later.clear()
+
+
+def kept_catalog() -> list[Product] | None:
+    state = current()
+    return state.catalog if state is not None else None
+
+
+def forget_catalog() -> None:
+    """A product's SKU or channel ids may change next: look products up again from now on."""
+    state = current()
+    if state is not None:
+        state.catalog = None

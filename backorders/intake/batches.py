@@ -25,7 +25,8 @@ from django.utils import timezone
 
 from ..allocation_core import lock_products
 from ..models import Product, WebhookDelivery
-from . import batch_state, waiting
+from . import batch_orders, batch_state, waiting
+from .batch_orders import ORDER_TOPICS
 from .common import BadPayload, MappingError, loads
 from .dispatch import handle_delivery
 
@@ -49,18 +50,6 @@ SAVED_FIELDS = [
     "waiting_for",
     "retry_at",
 ]
-# deliveries that only write new orders (or edit kept ones, which reserve the batch's new lines
-# first themselves): the stock of the batch's new lines may be reserved after them
-ORDER_TOPICS = {
-    WebhookDelivery.Source.SHOPIFY: {
-        "orders/create",
-        "orders/updated",
-        "orders/cancelled",
-        "orders/fulfilled",
-        "orders/paid",
-    },
-    WebhookDelivery.Source.WOOCOMMERCE: {"order.created", "order.updated", "order.restored"},
-}
 # the session lock held while a worker claims a batch (any constant; "bd" "in" in ASCII)
 CLAIM_LOCK = 0x6264_696E
 CLAIM_SCAN = 8  # rows looked at per claim, times the batch size (those other workers apply are left)
@@ -200,12 +189,13 @@ def _claim(size: int) -> tuple[list[WebhookDelivery], int]:
     return [d for d in chosen if d.pk in locked], left
 
 
-def products_named(deliveries: list[WebhookDelivery]) -> set[int]:
+def products_named(deliveries: list[WebhookDelivery]) -> list[Product]:
     """The kept products the deliveries' line items name (by SKU, Shopify variant or WooCommerce id).
 
     The batch locks them all at its start, in id order, as a single delivery's transaction does:
     so a batch, another batch and a stock receipt take product rows in one order and never wait
-    on each other in a cycle over them.
+    on each other in a cycle over them. Returned in the catalog's order (the batch's deliveries
+    match their lines against them).
     """
     skus, variants, woo_ids = set(), set(), set()
     for delivery in deliveries:
@@ -224,9 +214,9 @@ def products_named(deliveries: list[WebhookDelivery]) -> set[int]:
             if item.get("product_id") not in (None, "") and not isinstance(item["product_id"], (dict, list)):
                 woo_ids.add(str(item["product_id"])[:32])
     if not (skus or variants or woo_ids):
-        return set()
+        return []
     named = Q(sku__in=skus) | Q(shopify_variant_id__in=variants) | Q(woocommerce_id__in=woo_ids)
-    return set(Product.objects.filter(named).values_list("pk", flat=True))
+    return list(Product.objects.filter(named))
 
 
 def _first_to_yield() -> None:
@@ -251,33 +241,74 @@ def apply_batch(size: int) -> BatchResult:
         _first_to_yield()
         deliveries, result.left = claim(size)
         result.claimed = len(deliveries)
-        locked = lock_products(products_named(deliveries))
-        with batch_state.sharing(locked):
+        catalog = products_named(deliveries)
+        locked = lock_products(product.pk for product in catalog)
+        with batch_state.sharing(locked, catalog):
             _apply_claimed(deliveries, result)
             batch_state.reserve_now()  # the new lines of the batch's last orders
     return result
 
 
 def _apply_claimed(deliveries: list[WebhookDelivery], result: BatchResult) -> None:
-    """Each delivery in a savepoint of its own; new order lines take their stock before anything else reads it."""
+    """Apply the claimed deliveries in arrival order; new order lines take their stock before anything else reads it.
+
+    Runs of deliveries that bring new orders are written together (``batch_orders``), the others
+    one by one. Only deliveries before the batch's first other kind are planned so: that one may
+    change the catalog the plan matched lines against.
+    """
+    others = [i for i, d in enumerate(deliveries) if d.topic not in ORDER_TOPICS.get(d.source, ())]
+    head = deliveries[: others[0]] if others else deliveries
+    planned = batch_orders.plan(head, {d.pk: ordering_keys(d) for d in deliveries})
+    run: list[WebhookDelivery] = []
     for delivery in deliveries:
+        if delivery.pk in planned:
+            run.append(delivery)
+            continue
+        _apply_run(run, planned, result)
+        run = []
         if delivery.topic not in ORDER_TOPICS.get(delivery.source, ()):
             batch_state.reserve_now()
-        try:
-            with transaction.atomic():
-                status, changed = apply_one(delivery)
-        except Exception as exc:
-            if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
-                raise  # the whole transaction is lost: the caller runs the batch again
-            logger.exception("Delivery %s failed in its batch", delivery.pk)
-            status, changed = WebhookDelivery.Status.FAILED, False
-            WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                status=status,
-                error=f"{type(exc).__name__}: {exc}"[:2000],
-                waiting_for="",
-                retry_at=None,
-                processed_at=timezone.now(),
-                attempts=delivery.attempts,
-            )
-        result.statuses[status] = result.statuses.get(status, 0) + 1
-        result.changed |= changed
+            batch_state.forget_catalog()
+        _apply_single(delivery, result)
+    _apply_run(run, planned, result)
+
+
+def _apply_run(run: list[WebhookDelivery], planned: dict, result: BatchResult) -> None:
+    """New orders written together in a savepoint; should that fail, one by one."""
+    if not run:
+        return
+    try:
+        with transaction.atomic():
+            batch_orders.write(run, planned, SAVED_FIELDS)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
+            raise  # the whole transaction is lost: the caller runs the batch again
+        logger.warning("New orders of deliveries %s go one by one: %s", [d.pk for d in run], exc)
+        for delivery in run:
+            delivery.refresh_from_db(fields=SAVED_FIELDS)
+            _apply_single(delivery, result)
+        return
+    processed = WebhookDelivery.Status.PROCESSED
+    result.statuses[processed] = result.statuses.get(processed, 0) + len(run)
+    result.changed = True
+
+
+def _apply_single(delivery: WebhookDelivery, result: BatchResult) -> None:
+    try:
+        with transaction.atomic():
+            status, changed = apply_one(delivery)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
+            raise  # the whole transaction is lost: the caller runs the batch again
+        logger.exception("Delivery %s failed in its batch", delivery.pk)
+        status, changed = WebhookDelivery.Status.FAILED, False
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=status,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            waiting_for="",
+            retry_at=None,
+            processed_at=timezone.now(),
+            attempts=delivery.attempts,
+        )
+    result.statuses[status] = result.statuses.get(status, 0) + 1
+    result.changed |= changed
