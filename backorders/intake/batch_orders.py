@@ -22,6 +22,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
+from ..bulk import update_rows
 from ..models import Customer, Order, OrderLine, Product, WebhookDelivery
 from . import batch_state, shopify, woocommerce
 from .common import loads
@@ -155,7 +156,9 @@ def write(run: list[WebhookDelivery], planned: dict[int, NewOrder], saved_fields
         delivery.status, delivery.error = WebhookDelivery.Status.PROCESSED, f"order {new.order.number}"[:2000]
         delivery.waiting_for, delivery.retry_at, delivery.processed_at = "", None, now
         delivery.resource_id, delivery.resource_updated_at = f"order:{new.facts.external_id}", new.facts.updated_at
-    WebhookDelivery.objects.bulk_update(run, saved_fields)
+    update_rows(
+        WebhookDelivery, ({"id": d.pk, **{name: getattr(d, name) for name in saved_fields}} for d in run), saved_fields
+    )
 
 
 def _customers(facts_list: list[OrderFacts]) -> dict[int, Customer]:
@@ -188,5 +191,6 @@ def _customers(facts_list: list[OrderFacts]) -> dict[int, Customer]:
     Customer.objects.bulk_create(list(new.values()))
     names = sorted(set().union(*changed.values())) if changed else []
     if names:
-        Customer.objects.bulk_update([c for c in kept.values() if changed.get(c.pk)], names)
+        rows = ({"id": c.pk, **{name: getattr(c, name) for name in names}} for c in kept.values() if changed.get(c.pk))
+        update_rows(Customer, rows, names)
     return chosen

@@ -173,20 +173,39 @@ def _claim(size: int) -> tuple[list[WebhookDelivery], int]:
     chosen: list[WebhookDelivery] = []
     held_elsewhere: set[str] = set()
     left = 0
-    for delivery in candidates:
-        if len(chosen) >= size:
-            break
-        keys = ordering_keys(delivery)
-        if keys & held_elsewhere or not lock_keys(keys, wait=False):
-            # a lock taken for some of its keys stays until commit: harmless, only this worker holds it
-            held_elsewhere |= keys
-            left += 1
-            continue
-        chosen.append(delivery)
+    at = 0
+    while at < len(candidates) and len(chosen) < size:
+        # as many as there are places left, their keys tried in one statement
+        chunk = candidates[at : at + size - len(chosen)]
+        at += len(chunk)
+        keys = [ordering_keys(delivery) for delivery in chunk]
+        free = try_lock_each(keys)
+        for delivery, delivery_keys, ok in zip(chunk, keys, free, strict=True):
+            if delivery_keys & held_elsewhere or not ok:
+                # a lock taken for some of its keys stays until commit: harmless, only this worker holds it
+                held_elsewhere |= delivery_keys
+                left += 1
+                continue
+            chosen.append(delivery)
     locked = set(
         received.filter(pk__in=[d.pk for d in chosen]).select_for_update(skip_locked=True).values_list("pk", flat=True)
     )
     return [d for d in chosen if d.pk in locked], left
+
+
+def try_lock_each(keys: list[set[str]]) -> list[bool]:
+    """Try the advisory locks of each delivery's keys without waiting, in one statement: did it get them all?"""
+    pairs = [(i, key) for i, delivery_keys in enumerate(keys) for key in sorted(delivery_keys)]
+    if not pairs:
+        return [True] * len(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i, bool_and(pg_try_advisory_xact_lock(hashtextextended(k, 0))) "
+            "FROM unnest(%s::int[], %s::text[]) AS u(i, k) GROUP BY i",
+            [[i for i, _ in pairs], [key for _, key in pairs]],
+        )
+        got = dict(cursor.fetchall())
+    return [got.get(i, True) for i in range(len(keys))]
 
 
 def products_named(deliveries: list[WebhookDelivery]) -> list[Product]:
