@@ -169,15 +169,16 @@ def claim(size: int) -> tuple[list[WebhookDelivery], int]:
 
 def _claim(size: int) -> tuple[list[WebhookDelivery], int]:
     received = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED, signature_valid=True)
-    candidates = list(received.order_by("received_at", "pk")[: size * CLAIM_SCAN])
+    oldest = received.order_by("received_at", "pk")
     chosen: list[WebhookDelivery] = []
     held_elsewhere: set[str] = set()
     left = 0
     at = 0
-    while at < len(candidates) and len(chosen) < size:
-        # as many as there are places left, their keys tried in one statement
-        chunk = candidates[at : at + size - len(chosen)]
-        at += len(chunk)
+    while at < size * CLAIM_SCAN and len(chosen) < size:
+        # as many as there are places left (read only as far as needed), their keys tried in one statement
+        wanted = min(size - len(chosen), size * CLAIM_SCAN - at)
+        chunk = list(oldest[at : at + wanted])
+        at += wanted if len(chunk) == wanted else size * CLAIM_SCAN  # a short read: none are left
         keys = [ordering_keys(delivery) for delivery in chunk]
         free = try_lock_each(keys)
         for delivery, delivery_keys, ok in zip(chunk, keys, free, strict=True):
