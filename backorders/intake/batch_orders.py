@@ -22,7 +22,7 @@ from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
-from ..bulk import update_rows
+from ..bulk import copy_objects, update_rows
 from ..models import Customer, Order, OrderLine, Product, WebhookDelivery
 from . import batch_state, shopify, woocommerce
 from .common import loads
@@ -139,7 +139,7 @@ def write(run: list[WebhookDelivery], planned: dict[int, NewOrder], saved_fields
     for new in news:
         new.order = new_order(new.facts, customer=False)
         new.order.customer = customers.get(id(new.facts))
-    Order.objects.bulk_create([new.order for new in news])
+    copy_objects(Order, [new.order for new in news])
     pending: list[OrderLine] = []
     for new in news:
         cancelled = new.order.status == Order.Status.CANCELLED
@@ -148,7 +148,7 @@ def write(run: list[WebhookDelivery], planned: dict[int, NewOrder], saved_fields
         ]
         if not cancelled:
             pending += [line for line in new.lines if line.state == OrderLine.State.PENDING]
-    OrderLine.objects.bulk_create([line for new in news for line in new.lines])
+    copy_objects(OrderLine, [line for new in news for line in new.lines])
     batch_state.reserve_later(pending)
     now = timezone.now()
     for delivery, new in zip(run, news, strict=True):
@@ -188,7 +188,7 @@ def _customers(facts_list: list[OrderFacts]) -> dict[int, Customer]:
         else:
             customer = new[key] = customer_from(facts.customer)
         chosen[id(facts)] = customer
-    Customer.objects.bulk_create(list(new.values()))
+    copy_objects(Customer, list(new.values()))
     names = sorted(set().union(*changed.values())) if changed else []
     if names:
         rows = ({"id": c.pk, **{name: getattr(c, name) for name in names}} for c in kept.values() if changed.get(c.pk))

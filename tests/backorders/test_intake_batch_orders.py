@@ -47,6 +47,8 @@ def seed_catalog(client) -> Product:
 def statements_for(client, first: int, count: int) -> int:
     for n in range(first, first + count):
         store(client, "orders/create", new_order(n, email=f"c{n}@example.com"), f"w-{n}")
+    # the rows are copied in (COPY, which the capture does not see) after one statement drawing
+    # their ids for each of the customers, the orders and the lines
     with CaptureQueriesContext(connection) as ctx:
         result = batches.apply_batch(50)
     assert result.statuses == {WebhookDelivery.Status.PROCESSED: count}
