@@ -3,7 +3,9 @@
 A batch is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` (oldest first), applied in one
 transaction, each delivery in a savepoint of its own: a delivery whose payload cannot be mapped,
 or whose adapter breaks, rolls back only its own savepoint and is kept as ``failed`` with the
-reason (for replay); the rest of the batch commits.
+reason (for replay); the rest of the batch commits. Deliveries that bring new orders are written
+together (``batch_orders``), in a savepoint of their own, and the new lines' stock is reserved
+together (``batch_state``); should that write fail, those deliveries go one by one as above.
 
 Order per order and per parcel: every delivery has ordering keys (the order it is about, the
 tracking numbers it names, else its resource). A worker applying a delivery holds a transaction
