@@ -129,3 +129,26 @@ def test_kept_orders_and_repeated_ones_go_one_by_one_in_arrival_order(client):
     assert set(OrderLine.objects.filter(order__number="#B900").values_list("quantity", flat=True)) == {2}
     # the kept order's edit came after the new order #B1: #B1 had taken the stock first
     assert set(OrderLine.objects.filter(order__number="#B1").values_list("state", flat=True)) == {"allocated"}
+
+
+def test_new_woocommerce_orders_are_written_together(client, monkeypatch):
+    from backorders.intake import batch_orders
+    from tests.backorders.intake_samples import compact, post_woocommerce, sample
+
+    Product.objects.create(sku="HOODIE", title="Hoodie", price=45, on_hand=10, woocommerce_id="93")
+    Product.objects.create(sku="Bar3", title="Bar", price=5, on_hand=0, woocommerce_id="23")
+    written: list[int] = []
+    real_write = batch_orders.write
+    monkeypatch.setattr(batch_orders, "write", lambda run, *args: written.append(len(run)) or real_write(run, *args))
+    for n in (727, 728):
+        payload = dict(sample("woocommerce-order-created.json"), id=n, number=str(n))
+        response = post_woocommerce(client, "order.created", compact(payload), delivery_id=str(n))
+        assert response.status_code == 200, response.content
+
+    result = batches.apply_batch(50)
+
+    assert written == [2] and result.statuses == {WebhookDelivery.Status.PROCESSED: 2}
+    states = sorted(OrderLine.objects.filter(order__number="727").values_list("sku", "state", "allocated"))
+    assert states == [("", "allocated", 2), ("Bar3", "backordered", 0)]
+    assert set(Order.objects.values_list("channel", flat=True)) == {"woocommerce"}
+    assert Customer.objects.filter(email="john.doe@example.com").count() == 1
