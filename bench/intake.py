@@ -166,7 +166,7 @@ def intake_rate(ctx: Context) -> list[Result]:
     _clear_queue()
     note = (
         f"{done} deliveries (2 lines each), one cluster, batches of {settings.INTAKE_BATCH_SIZE} "
-        "(one transaction each, a savepoint per delivery)"
+        "(one transaction each; new orders written together, other deliveries a savepoint each)"
     )
     if left:
         note += f"; stopped at the {ctx.intake_budget:.0f}s budget, {left} left unprocessed"

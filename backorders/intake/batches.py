@@ -3,7 +3,9 @@
 A batch is claimed with ``SELECT ... FOR UPDATE SKIP LOCKED`` (oldest first), applied in one
 transaction, each delivery in a savepoint of its own: a delivery whose payload cannot be mapped,
 or whose adapter breaks, rolls back only its own savepoint and is kept as ``failed`` with the
-reason (for replay); the rest of the batch commits.
+reason (for replay); the rest of the batch commits. Deliveries that bring new orders are written
+together (``batch_orders``), in a savepoint of their own, and the new lines' stock is reserved
+together (``batch_state``); should that write fail, those deliveries go one by one as above.
 
 Order per order and per parcel: every delivery has ordering keys (the order it is about, the
 tracking numbers it names, else its resource). A worker applying a delivery holds a transaction
@@ -25,7 +27,8 @@ from django.utils import timezone
 
 from ..allocation_core import lock_products
 from ..models import Product, WebhookDelivery
-from . import waiting
+from . import batch_orders, batch_state, waiting
+from .batch_orders import ORDER_TOPICS
 from .common import BadPayload, MappingError, loads
 from .dispatch import handle_delivery
 
@@ -173,32 +176,53 @@ def claim(size: int) -> tuple[list[WebhookDelivery], int]:
 
 def _claim(size: int) -> tuple[list[WebhookDelivery], int]:
     received = WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED, signature_valid=True)
-    candidates = list(received.order_by("received_at", "pk")[: size * CLAIM_SCAN])
+    oldest = received.order_by("received_at", "pk")
     chosen: list[WebhookDelivery] = []
     held_elsewhere: set[str] = set()
     left = 0
-    for delivery in candidates:
-        if len(chosen) >= size:
-            break
-        keys = ordering_keys(delivery)
-        if keys & held_elsewhere or not lock_keys(keys, wait=False):
-            # a lock taken for some of its keys stays until commit: harmless, only this worker holds it
-            held_elsewhere |= keys
-            left += 1
-            continue
-        chosen.append(delivery)
+    at = 0
+    while at < size * CLAIM_SCAN and len(chosen) < size:
+        # as many as there are places left (read only as far as needed), their keys tried in one statement
+        wanted = min(size - len(chosen), size * CLAIM_SCAN - at)
+        chunk = list(oldest[at : at + wanted])
+        at += wanted if len(chunk) == wanted else size * CLAIM_SCAN  # a short read: none are left
+        keys = [ordering_keys(delivery) for delivery in chunk]
+        free = try_lock_each(keys)
+        for delivery, delivery_keys, ok in zip(chunk, keys, free, strict=True):
+            if delivery_keys & held_elsewhere or not ok:
+                # a lock taken for some of its keys stays until commit: harmless, only this worker holds it
+                held_elsewhere |= delivery_keys
+                left += 1
+                continue
+            chosen.append(delivery)
     locked = set(
         received.filter(pk__in=[d.pk for d in chosen]).select_for_update(skip_locked=True).values_list("pk", flat=True)
     )
     return [d for d in chosen if d.pk in locked], left
 
 
-def products_named(deliveries: list[WebhookDelivery]) -> set[int]:
+def try_lock_each(keys: list[set[str]]) -> list[bool]:
+    """Try the advisory locks of each delivery's keys without waiting, in one statement: did it get them all?"""
+    pairs = [(i, key) for i, delivery_keys in enumerate(keys) for key in sorted(delivery_keys)]
+    if not pairs:
+        return [True] * len(keys)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT i, bool_and(pg_try_advisory_xact_lock(hashtextextended(k, 0))) "
+            "FROM unnest(%s::int[], %s::text[]) AS u(i, k) GROUP BY i",
+            [[i for i, _ in pairs], [key for _, key in pairs]],
+        )
+        got = dict(cursor.fetchall())
+    return [got.get(i, True) for i in range(len(keys))]
+
+
+def products_named(deliveries: list[WebhookDelivery]) -> list[Product]:
     """The kept products the deliveries' line items name (by SKU, Shopify variant or WooCommerce id).
 
     The batch locks them all at its start, in id order, as a single delivery's transaction does:
     so a batch, another batch and a stock receipt take product rows in one order and never wait
-    on each other in a cycle over them.
+    on each other in a cycle over them. Returned in the catalog's order (the batch's deliveries
+    match their lines against them).
     """
     skus, variants, woo_ids = set(), set(), set()
     for delivery in deliveries:
@@ -217,9 +241,9 @@ def products_named(deliveries: list[WebhookDelivery]) -> set[int]:
             if item.get("product_id") not in (None, "") and not isinstance(item["product_id"], (dict, list)):
                 woo_ids.add(str(item["product_id"])[:32])
     if not (skus or variants or woo_ids):
-        return set()
+        return []
     named = Q(sku__in=skus) | Q(shopify_variant_id__in=variants) | Q(woocommerce_id__in=woo_ids)
-    return set(Product.objects.filter(named).values_list("pk", flat=True))
+    return list(Product.objects.filter(named))
 
 
 def _first_to_yield() -> None:
@@ -246,24 +270,74 @@ def apply_batch(size: int) -> BatchResult:
         _first_to_yield()
         deliveries, result.left = claim(size)
         result.claimed = len(deliveries)
-        lock_products(products_named(deliveries))
-        for delivery in deliveries:
-            try:
-                with transaction.atomic():
-                    status, changed = apply_one(delivery)
-            except Exception as exc:
-                if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
-                    raise  # the whole transaction is lost: the caller runs the batch again
-                logger.exception("Delivery %s failed in its batch", delivery.pk)
-                status, changed = WebhookDelivery.Status.FAILED, False
-                WebhookDelivery.objects.filter(pk=delivery.pk).update(
-                    status=status,
-                    error=f"{type(exc).__name__}: {exc}"[:2000],
-                    waiting_for="",
-                    retry_at=None,
-                    processed_at=timezone.now(),
-                    attempts=delivery.attempts,
-                )
-            result.statuses[status] = result.statuses.get(status, 0) + 1
-            result.changed |= changed
+        catalog = products_named(deliveries)
+        locked = lock_products(product.pk for product in catalog)
+        with batch_state.sharing(locked, catalog):
+            _apply_claimed(deliveries, result)
+            batch_state.reserve_now()  # the new lines of the batch's last orders
     return result
+
+
+def _apply_claimed(deliveries: list[WebhookDelivery], result: BatchResult) -> None:
+    """Apply the claimed deliveries in arrival order; new order lines take their stock before anything else reads it.
+
+    Runs of deliveries that bring new orders are written together (``batch_orders``), the others
+    one by one. Only deliveries before the batch's first other kind are planned so: that one may
+    change the catalog the plan matched lines against.
+    """
+    others = [i for i, d in enumerate(deliveries) if d.topic not in ORDER_TOPICS.get(d.source, ())]
+    head = deliveries[: others[0]] if others else deliveries
+    planned = batch_orders.plan(head, {d.pk: ordering_keys(d) for d in deliveries})
+    run: list[WebhookDelivery] = []
+    for delivery in deliveries:
+        if delivery.pk in planned:
+            run.append(delivery)
+            continue
+        _apply_run(run, planned, result)
+        run = []
+        if delivery.topic not in ORDER_TOPICS.get(delivery.source, ()):
+            batch_state.reserve_now()
+            batch_state.forget_catalog()
+        _apply_single(delivery, result)
+    _apply_run(run, planned, result)
+
+
+def _apply_run(run: list[WebhookDelivery], planned: dict, result: BatchResult) -> None:
+    """New orders written together in a savepoint; should that fail, one by one."""
+    if not run:
+        return
+    try:
+        with transaction.atomic():
+            batch_orders.write(run, planned, SAVED_FIELDS)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
+            raise  # the whole transaction is lost: the caller runs the batch again
+        logger.warning("New orders of deliveries %s go one by one: %s", [d.pk for d in run], exc)
+        for delivery in run:
+            delivery.refresh_from_db(fields=SAVED_FIELDS)
+            _apply_single(delivery, result)
+        return
+    processed = WebhookDelivery.Status.PROCESSED
+    result.statuses[processed] = result.statuses.get(processed, 0) + len(run)
+    result.changed = True
+
+
+def _apply_single(delivery: WebhookDelivery, result: BatchResult) -> None:
+    try:
+        with transaction.atomic():
+            status, changed = apply_one(delivery)
+    except Exception as exc:
+        if getattr(exc, "sqlstate", None) in ("40P01", "40001"):
+            raise  # the whole transaction is lost: the caller runs the batch again
+        logger.exception("Delivery %s failed in its batch", delivery.pk)
+        status, changed = WebhookDelivery.Status.FAILED, False
+        WebhookDelivery.objects.filter(pk=delivery.pk).update(
+            status=status,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            waiting_for="",
+            retry_at=None,
+            processed_at=timezone.now(),
+            attempts=delivery.attempts,
+        )
+    result.statuses[status] = result.statuses.get(status, 0) + 1
+    result.changed |= changed

@@ -27,6 +27,7 @@ from backorders.formats.phones import read_phone
 
 from ..allocation import give_back, lock_products, release_order, reserve_new_lines, trail_entry
 from ..models import Customer, Order, OrderLine, Product
+from . import batch_state
 from .common import MappingError
 from .one_order import adopt, named_by_csv
 
@@ -86,21 +87,29 @@ class OrderResult:
     unknown_skus: list[str] = field(default_factory=list)
 
 
-@transaction.atomic
 def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderResult:
     """Make the store's order match ``facts``. ``replace_only_own`` (CSV) leaves channel-fed orders alone."""
+    with batch_state.atomic():
+        return _upsert_order(facts, replace_only_own=replace_only_own)
+
+
+def _upsert_order(facts: OrderFacts, *, replace_only_own: bool) -> OrderResult:
     if not facts.external_id:
         raise MappingError("the order has no id")
     if not facts.lines:
         raise MappingError(f"order {facts.number or facts.external_id} has no line items")
     # products before the order and its lines: the order every allocation writer takes them in
-    locked = lock_products(_products_named(facts))
-    order, created = _lock_or_create(facts)
+    named, kept_lines = _products_named(facts)
+    locked = _lock_products(named)
+    order, created = _lock_or_create(facts, maybe_kept=kept_lines)
     if order is None:
         return OrderResult(None, False, "a newer version of this order is already kept")
     if created:  # written whole by _lock_or_create: no lines yet, nothing to release
         unknown = _upsert_lines(order, facts, cancelled=order.status == Order.Status.CANCELLED, new=True)
         return OrderResult(order, True, unknown_skus=unknown)
+    # a kept order's lines and stock are read below: the batch's new lines take their stock first
+    batch_state.reserve_now(settled=False)
+    batch_state.forget_catalog()  # an adopted CSV order's products may have learnt a variant id
     if replace_only_own and order.channel_updated_at is not None:
         return OrderResult(order, False, f"order {order.number} is already kept from {order.get_channel_display()}")
     if facts.updated_at and order.channel_updated_at and facts.updated_at < order.channel_updated_at:
@@ -109,7 +118,7 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
     # a line added meanwhile by another writer may name a product not locked yet (rare): lock it now
     held = set(OrderLine.objects.filter(order=order).values_list("product_id", flat=True))
     if not held <= set(locked):
-        lock_products(held)
+        _lock_products(held)
     was_cancelled = order.status == Order.Status.CANCELLED
     _apply_order_fields(order, facts)
     order.save()
@@ -119,30 +128,42 @@ def upsert_order(facts: OrderFacts, *, replace_only_own: bool = False) -> OrderR
     return OrderResult(order, True, unknown_skus=unknown)
 
 
-def _products_named(facts: OrderFacts) -> set[int]:
-    """The ids of the products this order's kept lines and the payload's lines name (read, not locked)."""
+def _lock_products(ids: set[int]) -> set[int]:
+    """Lock the products (those a batch locked at its start are held already). Returns the ids held."""
+    state = batch_state.current()
+    ids = set(ids)
+    if state is not None:
+        lock_products(ids - state.locked_products)
+    else:
+        lock_products(ids)
+    return ids
+
+
+def _products_named(facts: OrderFacts) -> tuple[set[int], bool]:
+    """The ids of the products this order's kept lines and the payload's lines name (read, not locked).
+
+    And whether any kept line was found: an order (or the CSV order it would adopt) is never kept
+    without lines, so none found means there is no order to look for before inserting it.
+    """
     named = {product.pk for product in known_products(facts.lines).values()}
     kept = Q(order__channel=facts.channel, order__external_id=facts.external_id)
     csv = named_by_csv(facts.channel, facts.number)
-    named.update(OrderLine.objects.filter(kept | csv if csv else kept).values_list("product_id", flat=True))
-    return named
+    held = set(OrderLine.objects.filter(kept | csv if csv else kept).values_list("product_id", flat=True))
+    return named | held, bool(held)
 
 
-def _lock_or_create(facts: OrderFacts) -> tuple[Order | None, bool]:
-    """The order, locked; or a new one written with every field at once. ``(order, created)``."""
+def _lock_or_create(facts: OrderFacts, *, maybe_kept: bool = True) -> tuple[Order | None, bool]:
+    """The order, locked; or a new one written with every field at once. ``(order, created)``.
+
+    ``maybe_kept`` False: no line of it was found just now, so it is inserted without looking
+    first (one written meanwhile by another writer is found through the unique index, below).
+    """
     # FOR NO KEY UPDATE: a shipment or line being inserted for this order elsewhere may keep its key share
     kept = Order.objects.select_for_update(no_key=True).filter(channel=facts.channel, external_id=facts.external_id)
-    order = kept.first() or adopt(facts)
+    order = (kept.first() or adopt(facts)) if maybe_kept else None
     if order is not None:
         return order, False
-    order = Order(
-        channel=facts.channel,
-        external_id=facts.external_id,
-        number=facts.number or facts.external_id,
-        placed_at=facts.placed_at,
-        status=Order.Status.OPEN,
-    )
-    _apply_order_fields(order, facts)
+    order = new_order(facts)
     try:
         with transaction.atomic():
             order.save(force_insert=True)
@@ -162,7 +183,23 @@ def _lock_or_create(facts: OrderFacts) -> tuple[Order | None, bool]:
         return order, False
 
 
-def _apply_order_fields(order: Order, facts: OrderFacts) -> None:
+def new_order(facts: OrderFacts, *, customer: bool = True) -> Order:
+    """An order the store does not keep yet, with every field the facts give (not saved).
+
+    ``customer`` False: its customer is left for the caller to set.
+    """
+    order = Order(
+        channel=facts.channel,
+        external_id=facts.external_id,
+        number=facts.number or facts.external_id,
+        placed_at=facts.placed_at,
+        status=Order.Status.OPEN,
+    )
+    _apply_order_fields(order, facts, customer=customer)
+    return order
+
+
+def _apply_order_fields(order: Order, facts: OrderFacts, *, customer: bool = True) -> None:
     order.number = (facts.number or order.number)[:64]
     order.placed_at = facts.placed_at
     order.currency = (facts.currency or "USD")[:3].upper()
@@ -184,7 +221,7 @@ def _apply_order_fields(order: Order, facts: OrderFacts) -> None:
         order.cancelled_at = facts.cancelled_at or facts.updated_at or facts.placed_at
     else:
         order.status = facts.status
-    if facts.customer is not None:
+    if customer and facts.customer is not None:
         order.customer = _upsert_customer(facts.customer)
 
 
@@ -192,6 +229,25 @@ def _upsert_customer(facts: CustomerFacts) -> Customer | None:
     email = facts.email.strip()
     if not email:
         return None
+    # the same condition as the partial unique index on lower(email), so that index serves the lookup
+    customer = (
+        Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
+    )
+    if customer is None:
+        try:
+            with transaction.atomic():
+                new = customer_from(facts)
+                new.save(force_insert=True)
+                return new
+        except IntegrityError:
+            customer = Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).get(email_ci=email.lower())
+    changed = merge_customer(customer, facts)
+    if changed:
+        customer.save(update_fields=changed)
+    return customer
+
+
+def _customer_known(facts: CustomerFacts) -> dict:
     known = {
         "name": facts.name[:255],
         "shopify_id": facts.shopify_id,
@@ -201,24 +257,24 @@ def _upsert_customer(facts: CustomerFacts) -> Customer | None:
     if facts.phone.strip():
         reading = read_phone(facts.phone)
         known.update(phone=reading.phone, phone_unreadable=reading.unreadable)
-    # the same condition as the partial unique index on lower(email), so that index serves the lookup
-    customer = (
-        Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).filter(email_ci=email.lower()).first()
-    )
-    if customer is None:
-        try:
-            with transaction.atomic():
-                return Customer.objects.create(email=email[:254], orders_count=max(facts.orders_count or 0, 0), **known)
-        except IntegrityError:
-            customer = Customer.objects.exclude(email="").annotate(email_ci=Lower("email")).get(email_ci=email.lower())
+    return known
+
+
+def customer_from(facts: CustomerFacts) -> Customer:
+    """A customer the store does not keep yet (not saved); ``facts.email`` is not blank."""
+    email = facts.email.strip()
+    return Customer(email=email[:254], orders_count=max(facts.orders_count or 0, 0), **_customer_known(facts))
+
+
+def merge_customer(customer: Customer, facts: CustomerFacts) -> list[str]:
+    """Bring a kept customer up to what the order says; returns the names of the fields changed."""
+    known = _customer_known(facts)
     if facts.orders_count is not None:
         known["orders_count"] = max(customer.orders_count, facts.orders_count)
     changed = [name for name, value in known.items() if getattr(customer, name) != value]
     for name in changed:
         setattr(customer, name, known[name])
-    if changed:
-        customer.save(update_fields=changed)
-    return customer
+    return changed
 
 
 def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool = False) -> list[str]:
@@ -246,28 +302,9 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
                 product, created = find_or_create_product(lf, order.channel)
                 if created:
                     unknown.append(product.sku)
-            # a line edited away before we saw it is kept, cancelled, as the channel keeps it
-            gone = cancelled or lf.removed
-            state = OrderLine.State.CANCELLED if gone else OrderLine.State.PENDING
-            shipped = lf.quantity if lf.fulfilled and not gone else 0
-            line = OrderLine(
-                order=order,
-                product=product,
-                external_id=lf.external_id[:64],
-                sku=lf.sku[:128],
-                title=lf.title[:255],
-                quantity=lf.quantity,
-                unit_price=max(lf.unit_price, Decimal("0.00")),
-                state=OrderLine.State.SHIPPED if shipped else state,
-                allocated=shipped,
-                shipped=shipped,
-                shipped_at=(facts.updated_at or order.placed_at) if shipped else None,
-                cancelled_at=(order.cancelled_at if cancelled else facts.updated_at or order.placed_at)
-                if gone
-                else None,
-            )
+            line = new_line(order, lf, product, facts, cancelled=cancelled)
             created_lines.append(line)
-            if not shipped and not gone:
+            if line.state == OrderLine.State.PENDING:
                 new_lines.append(line)
             continue
         if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
@@ -295,9 +332,31 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
     if shipped:
         note = f"Order {order.number}: shipped by the channel, {{units}} unit(s) no longer held."
         give_back(shipped, reference=order.number, note=note, replan=False)
-    if new_lines and not cancelled:
+    if new_lines and not cancelled and not batch_state.reserve_later(new_lines):
         reserve_new_lines(new_lines)
     return unknown
+
+
+def new_line(order: Order, lf: LineFacts, product: Product, facts: OrderFacts, *, cancelled: bool) -> OrderLine:
+    """A line the store does not keep yet, as the channel describes it (not saved); pending when it wants stock."""
+    # a line edited away before we saw it is kept, cancelled, as the channel keeps it
+    gone = cancelled or lf.removed
+    state = OrderLine.State.CANCELLED if gone else OrderLine.State.PENDING
+    shipped = lf.quantity if lf.fulfilled and not gone else 0
+    return OrderLine(
+        order=order,
+        product=product,
+        external_id=lf.external_id[:64],
+        sku=lf.sku[:128],
+        title=lf.title[:255],
+        quantity=lf.quantity,
+        unit_price=max(lf.unit_price, Decimal("0.00")),
+        state=OrderLine.State.SHIPPED if shipped else state,
+        allocated=shipped,
+        shipped=shipped,
+        shipped_at=(facts.updated_at or order.placed_at) if shipped else None,
+        cancelled_at=(order.cancelled_at if cancelled else facts.updated_at or order.placed_at) if gone else None,
+    )
 
 
 def _note_freed(freed: dict, line: OrderLine, order: Order, units: int) -> None:
@@ -342,16 +401,26 @@ def _ship_line(line: OrderLine, *, when: datetime) -> int:
 def known_products(lines: list[LineFacts]) -> dict[int, Product]:
     """The catalog products these lines name, in one query: ``{id(line): product}`` for those found.
 
-    Matched as ``find_or_create_product`` matches one line: by channel id, then SKU.
+    Matched as ``find_or_create_product`` matches one line: by channel id, then SKU. Inside a
+    batch the products it read at its start serve, when they match every line.
     """
     variants = {lf.shopify_variant_id for lf in lines if lf.shopify_variant_id}
     woo = {lf.woocommerce_id for lf in lines if lf.woocommerce_id}
     skus = {lf.sku for lf in lines if lf.sku}
     if not (variants or woo or skus):
         return {}
-    by: dict[str, dict[str, Product]] = {"variant": {}, "woo": {}, "sku": {}}
+    kept = batch_state.kept_catalog()
+    if kept is not None:
+        found = match_products(lines, kept)
+        if len(found) == len(lines):
+            return found
     wanted = Q(shopify_variant_id__in=variants) | Q(woocommerce_id__in=woo) | Q(sku__in=skus)
-    for product in Product.objects.filter(wanted):  # in the catalog's order, as .first() would pick
+    return match_products(lines, Product.objects.filter(wanted))  # in the catalog's order, as .first() would pick
+
+
+def match_products(lines: list[LineFacts], products) -> dict[int, Product]:
+    by: dict[str, dict[str, Product]] = {"variant": {}, "woo": {}, "sku": {}}
+    for product in products:
         by["variant"].setdefault(product.shopify_variant_id, product)
         by["woo"].setdefault(product.woocommerce_id, product)
         by["sku"].setdefault(product.sku, product)

@@ -11,7 +11,6 @@ location's level is kept and the variant's stock is their sum over the selling l
 from __future__ import annotations
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 
@@ -19,6 +18,7 @@ from ..allocation import apply_stock_count
 from ..channel_stock.levels import desk_is_source, record_shopify_level
 from ..hooks import stock_may_change
 from ..models import Channel, Order, Product, Shipment, TrackingStatus, WebhookDelivery
+from . import batch_state
 from .common import MappingError, ext_id, matches_base64_hmac, text, to_datetime, to_decimal, to_int
 from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
 from .outcome import Outcome, newer_version_applied
@@ -359,5 +359,5 @@ def handle(delivery: WebhookDelivery, payload: dict) -> Outcome:
     handler = HANDLERS.get(delivery.topic)
     if handler is None:
         return Outcome.ignored(f"topic {delivery.topic or '(none)'} is not one Backorder Desk uses")
-    with transaction.atomic():
+    with batch_state.atomic():
         return handler(delivery, payload)

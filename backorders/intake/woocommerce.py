@@ -11,7 +11,6 @@ from decimal import Decimal
 from urllib.parse import parse_qs
 
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Q
 from django.http import HttpRequest
 
@@ -19,6 +18,7 @@ from ..allocation import apply_stock_count
 from ..channel_stock.levels import desk_is_source, report_channel_stock
 from ..hooks import stock_may_change
 from ..models import Channel, ChannelStock, Order, Product, WebhookDelivery
+from . import batch_state
 from .common import MappingError, ext_id, matches_base64_hmac, text, to_datetime, to_decimal, to_int
 from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
 from .outcome import Outcome, newer_version_applied
@@ -215,5 +215,5 @@ def handle(delivery: WebhookDelivery, payload: dict) -> Outcome:
     handler = HANDLERS.get(delivery.topic)
     if handler is None:
         return Outcome.ignored(f"topic {delivery.topic or '(none)'} is not one Backorder Desk uses")
-    with transaction.atomic():
+    with batch_state.atomic():
         return handler(delivery, payload)
