@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+import time_machine
 from django.urls import reverse
 
 from packets.models import AuditEvent, Case
@@ -33,7 +34,8 @@ def test_it_measures_the_time_to_a_persons_answer_and_counts_what_still_waits():
         wrote_and_answered(case, NOW - timedelta(days=3), hours)
     wrote_and_answered(cases[4], NOW - timedelta(days=1), 1, automated=True)  # an automated update answers nothing
     wrote_and_answered(cases[0], START - timedelta(days=2), 1)  # last week's: not counted
-    AuditEvent.record("case.reply_overdue", case=cases[3], summary="Reply deadline passed unanswered")
+    with time_machine.travel(NOW - timedelta(days=1), tick=False):
+        AuditEvent.record("case.reply_overdue", case=cases[3], summary="Reply deadline passed unanswered")
 
     figures = reply_figures(START, NOW)
 
