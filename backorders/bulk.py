@@ -21,7 +21,7 @@ from __future__ import annotations
 import contextlib
 import gc
 import json
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 from django.db import connection, models
 from django.db.models import BooleanField, Expression, F
@@ -233,13 +233,17 @@ def copy_new(model: type[models.Model], columns: Sequence[str], rows: Sequence[S
     return ids
 
 
-def object_rows(model: type[models.Model], objects: Iterable[models.Model]) -> tuple[list[str], Iterator[list]]:
+def object_rows(
+    model: type[models.Model], objects: Iterable[models.Model], *, prepared: dict[str, Callable] | None = None
+) -> tuple[list[str], Iterator[list]]:
     """Every concrete field but the primary key of unsaved objects, as ``copy_rows`` takes them: (names, rows).
 
     ``auto_now`` and ``auto_now_add`` fields take the time now (``pre_save``); JSON goes as its
-    text, which the column parses; decimals as the field prepares them.
+    text, which the column parses; decimals as the field prepares them. ``prepared`` names fields
+    whose value a function gives from the object instead (JSON already encoded, for one).
     """
     fields = [field for field in model._meta.concrete_fields if not field.primary_key]
+    prepared = prepared or {}
     encode = [
         (lambda value, field=field: json.dumps(value, cls=field.encoder))
         if isinstance(field, models.JSONField)
@@ -248,13 +252,16 @@ def object_rows(model: type[models.Model], objects: Iterable[models.Model]) -> t
         else None
         for field in fields
     ]
-    rows = (
-        [
-            value if convert is None else convert(value)
-            for value, convert in zip((field.pre_save(obj, add=True) for field in fields), encode, strict=True)
+
+    def row(obj) -> list:
+        return [
+            prepared[field.name](obj) if field.name in prepared else value if convert is None else convert(value)
+            for field, value, convert in zip(
+                fields, (field.pre_save(obj, add=True) for field in fields), encode, strict=True
+            )
         ]
-        for obj in objects
-    )
+
+    rows = (row(obj) for obj in objects)
     return [field.attname for field in fields], rows
 
 

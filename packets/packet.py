@@ -8,9 +8,12 @@ hash and the diff ignore them, so a sweep over unchanged facts makes no new vers
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
+
+from django.core.serializers.json import DjangoJSONEncoder
 
 from backorders.formats.text import product_name, sentence
 
@@ -37,13 +40,13 @@ SECTIONS = (
 )
 
 # Counters that move with the clock, not with the facts: kept out of the hash and the diff.
-VOLATILE: dict[str, set[str]] = {
-    "tracking": {"tracking_age_days", "business_days_since_last_scan"},
-    "supplier": {"silence_business_days"},
+VOLATILE: dict[str, frozenset[str]] = {
+    "tracking": frozenset({"tracking_age_days", "business_days_since_last_scan"}),
+    "supplier": frozenset({"silence_business_days"}),
 }
 # On order and tracking cases the product's stock counters are context (another customer's order
 # moves them), not this case's facts.
-CONTEXT_COUNTERS = {"on_hand", "allocated", "available", "waiting_orders", "waiting_units"}
+CONTEXT_COUNTERS = frozenset({"on_hand", "allocated", "available", "waiting_orders", "waiting_units"})
 
 APPLIED_RULES = {
     "backorder": ["stock", "supplier", "money", "customers", "allocation"],
@@ -226,20 +229,75 @@ def order_facts_total(order: OrderFacts | None) -> Decimal | None:
 # --------------------------------------------------------------------------- hash and diff
 
 
+def _left_out(content: dict) -> dict[str, frozenset[str]]:
+    """The fields of each section that the hash and the diff leave out (the clock's counters)."""
+    names = dict(VOLATILE)
+    if (content.get("case") or {}).get("kind") != "stockout":
+        names["product"] = CONTEXT_COUNTERS
+    return names
+
+
 def stable_view(content: dict) -> dict:
     """The content without the clock's counters: what the hash and the diff compare."""
     view = dict(content)
-    for section, names in VOLATILE.items():
+    for section, names in _left_out(content).items():
         if isinstance(view.get(section), dict):
             view[section] = {k: v for k, v in view[section].items() if k not in names}
-    kind = (view.get("case") or {}).get("kind")
-    if kind != "stockout" and isinstance(view.get("product"), dict):
-        view["product"] = {k: v for k, v in view["product"].items() if k not in CONTEXT_COUNTERS}
     return view
 
 
 def content_hash(content: dict) -> str:
     return Packet.hash_content(stable_view(content))
+
+
+# ``Packet.hash_content``'s text: keys sorted, no spaces, Django's encoder (one instance, reused).
+_canonical = DjangoJSONEncoder(sort_keys=True, separators=(",", ":")).encode
+# Each section's name as the canonical text writes it, followed by its colon.
+_KEYS = {name: json.dumps(name) + ":" for name in SECTIONS}
+
+
+class PacketText:
+    """Packets' canonical JSON, and that of their stable view, from one encoding of each section.
+
+    A sweep needs three texts of each packet it writes: the stable view's (its facts hash), the
+    whole content's (its content hash) and the content itself for ``COPY``. Encoding the content
+    three times was a fifth of a first run over a large store. Here each top-level section is
+    encoded once and the two documents are joined from the pieces, byte for byte what
+    ``Packet.hash_content`` would encode; a section object that reaches a second packet of the
+    same run (the policy, a product's supplier block) is encoded once for all of them.
+    """
+
+    def __init__(self):
+        # sections met once, kept so that their ids stay theirs; then the text of those met again
+        self._seen: dict[tuple, Any] = {}
+        self._texts: dict[tuple, str] = {}
+
+    def _section(self, value: Any, left_out: frozenset[str] | None = None) -> str:
+        if not isinstance(value, dict | list):
+            return _canonical(value)
+        key = (id(value), left_out)
+        text = self._texts.get(key)
+        if text is not None:
+            return text
+        text = _canonical({k: v for k, v in value.items() if k not in left_out} if left_out is not None else value)
+        if key in self._seen:
+            self._texts[key] = text
+        else:
+            self._seen[key] = value
+        return text
+
+    def encode(self, content: dict) -> tuple[str, str]:
+        """(the content's canonical JSON, its stable view's)."""
+        left_out = _left_out(content)
+        whole, stable = [], []
+        for name in sorted(content):
+            key = _KEYS.get(name) or json.dumps(name) + ":"
+            value = content[name]
+            text = self._section(value)
+            whole.append(key + text)
+            names = left_out.get(name)
+            stable.append(key + (self._section(value, names) if names and isinstance(value, dict) else text))
+        return "{" + ",".join(whole) + "}", "{" + ",".join(stable) + "}"
 
 
 def diff(before: dict | None, after: dict) -> list[dict]:

@@ -23,10 +23,12 @@ once the reconcile is committed.
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from operator import attrgetter
 
 from django.db import connection, transaction
 from django.db.models import OuterRef, Subquery
@@ -35,7 +37,7 @@ from django.utils.module_loading import import_string
 
 from backorders.bulk import InList, paused_gc
 from packets.models import AuditEvent, Case, InboundMessage, Packet
-from packets.packet import content_hash, diff
+from packets.packet import PacketText, diff
 from packets.rules import sentiment
 from packets.rules.facts import RISK_RANK
 from packets.sweep.cases import build_desired
@@ -280,7 +282,7 @@ def _packet(case_id: int, version: int, d: Desired, sha: str, changes: list, sna
         policy=snap.policy,
         created_at=snap.now,
         content=d.content,
-        content_sha256=Packet.hash_content(d.content),
+        content_sha256=_sha256(d.content_json) if d.content_json else Packet.hash_content(d.content),
         facts_sha256=sha,
         changes=changes,
         recommendation=d.recommended_action,
@@ -290,9 +292,16 @@ def _packet(case_id: int, version: int, d: Desired, sha: str, changes: list, sna
     )
 
 
-def _with_opened_at(d: Desired, opened_at: datetime) -> str:
+def _sha256(text: str) -> str:
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _with_opened_at(d: Desired, opened_at: datetime, text: PacketText) -> str:
+    """The case's opening time into its packet; the facts hash (the stable view's), keeping the
+    content's canonical text for the packet's own hash and its ``COPY``."""
     d.content["case"]["opened_at"] = opened_at.isoformat()
-    return content_hash(d.content)
+    d.content_json, stable = text.encode(d.content)
+    return _sha256(stable)
 
 
 def _resolved_cases(keys: list[str]) -> dict[str, dict]:
@@ -326,6 +335,7 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
     rows_to_update: dict[int, dict] = {}
     packets: list[tuple[int, int, Desired, str, int | None]] = []  # case, version, desired, sha, previous packet
     case_ids: dict[str, int] = {}
+    text = PacketText()
 
     # Open cases whose facts hold: new packet version when the facts changed; queue fields.
     for key, row in snap.open_cases.items():
@@ -336,7 +346,7 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
             result.resolved += 1
             continue
         case_ids[key] = row["id"]
-        sha = _with_opened_at(d, row["opened_at"])
+        sha = _with_opened_at(d, row["opened_at"], text)
         latest = snap.latest_packets.get(row["id"])
         if latest is None or latest["facts_sha256"] != sha:
             packets.append((row["id"], (latest["version"] if latest else 0) + 1, d, sha, latest and latest["id"]))
@@ -346,6 +356,8 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
                     row, Case.Status.OPEN, "Back in the queue: its facts changed since the decision.", now, audits
                 )
                 rows_to_update[row["id"]] = row
+        else:
+            d.content_json = ""  # no new version: its text is not kept
         old_rank = row["risk_rank"]
         if _apply(row, d):
             rows_to_update[row["id"]] = row
@@ -362,7 +374,7 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
         d = desired[key]
         row = resolved.get(key)
         if row is None:
-            sha = _with_opened_at(d, now)
+            sha = _with_opened_at(d, now, text)
             case = Case(
                 kind=d.kind,
                 dedupe_key=key,
@@ -376,7 +388,7 @@ def _reconcile(snap: Snapshot, desired: dict[str, Desired], result: SweepResult)
                 setattr(case, name, value)
             new_cases.append((case, d, sha))
             continue
-        sha = _with_opened_at(d, row["opened_at"])
+        sha = _with_opened_at(d, row["opened_at"], text)
         by_person = not (row["resolution"] or "").startswith(SWEEP_RESOLUTION_PREFIX)
         if by_person and row["packet_sha"] == sha:
             continue  # resolved by a person on exactly these facts: their call stands
@@ -429,13 +441,13 @@ def _write_packets(packets: list[tuple[int, int, Desired, str, int | None]], sna
         previous = (
             dict(Packet.objects.filter(InList("id", previous_ids)).values_list("id", "content")) if previous_ids else {}
         )
-        insert_rows(
-            Packet,
-            [
-                _packet(case_id, version, d, sha, diff(previous.get(prev), d.content) if prev else [], snap)
-                for case_id, version, d, sha, prev in chunk
-            ],
-        )
+        rows = [
+            _packet(case_id, version, d, sha, diff(previous.get(prev), d.content) if prev else [], snap)
+            for case_id, version, d, sha, prev in chunk
+        ]
+        for packet, (_, _, d, _, _) in zip(rows, chunk, strict=True):
+            packet.content_json = d.content_json  # COPY sends the canonical text already made
+        insert_rows(Packet, rows, prepared={"content": attrgetter("content_json")})
 
 
 def _escalates(old_rank: int, row: dict, d: Desired, now, audits, reopened: bool = False) -> bool:

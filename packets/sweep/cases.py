@@ -40,6 +40,11 @@ class CaseBuilder(ParcelCases):
         self._verdicts: dict = {}
         self._waiting: dict[int, dict[str, int]] = {}
         self._etas: dict[int, EtaRange | None] | None = None
+        # Sections every packet of a kind, or of a product, shares: built once, one object for all
+        # of them (so a run encodes each once too: ``packets.packet.PacketText``). Never mutated.
+        self._policy: dict[str, dict] = {}
+        self._supplier_blocks: dict[int, dict | None] = {}
+        self._product_blocks: dict[int, dict] = {}
 
     # ----------------------------------------------------------------- shared facts
 
@@ -115,7 +120,13 @@ class CaseBuilder(ParcelCases):
         horizon = self.snap.calendar.add_business_days(self.snap.today, 1)
         return by <= horizon, by < self.snap.today
 
-    def supplier_block(self, product_id: int, verdict, eta) -> dict | None:
+    def supplier_block(self, product_id: int) -> dict | None:
+        """The product's primary supplier section (the same for each of its packets)."""
+        if product_id not in self._supplier_blocks:
+            self._supplier_blocks[product_id] = self._supplier_block(product_id, *self.verdict(product_id))
+        return self._supplier_blocks[product_id]
+
+    def _supplier_block(self, product_id: int, verdict, eta) -> dict | None:
         supplier = self.supply(product_id).supplier
         if supplier is None:
             return None
@@ -157,7 +168,7 @@ class CaseBuilder(ParcelCases):
         d.content = assemble(
             summary=sections.pop("summary"),
             case={"kind": d.kind, "category": d.category, "category_label": label, "title": d.title, "opened_at": None},
-            policy=policy_section(self.snap.policy.version, self.rule_text, ctx.kind),
+            policy=self.policy_block(ctx.kind),
             customer_risk=customer.as_content(),
             risk_level=d.risk_level,
             recommendation={"action": d.recommended_action, "reason": d.recommendation_reason},
@@ -165,6 +176,19 @@ class CaseBuilder(ParcelCases):
             **sections,
         )
         return d
+
+    def policy_block(self, kind: str) -> dict:
+        if kind not in self._policy:
+            self._policy[kind] = policy_section(self.snap.policy.version, self.rule_text, kind)
+        return self._policy[kind]
+
+    def waiting_product_block(self, product_id: int) -> dict:
+        """The product section of the orders waiting on it (the same for each of their packets)."""
+        if product_id not in self._product_blocks:
+            self._product_blocks[product_id] = product_section(
+                self.snap.products[product_id], **self.waiting(product_id)
+            )
+        return self._product_blocks[product_id]
 
     # ----------------------------------------------------------------- the four kinds
 
@@ -240,8 +264,8 @@ class CaseBuilder(ParcelCases):
                 f"{CATEGORY_LABELS[verdict.category].lower()}."
             ),
             "order": self._order(order_id),
-            "product": product_section(product, **self.waiting(main)),
-            "supplier": self.supplier_block(main, verdict, eta),
+            "product": self.waiting_product_block(main),
+            "supplier": self.supplier_block(main),
             "options": options,
         }
         sections["summary"] += " " + " ".join(verdict.reasons)
@@ -337,8 +361,8 @@ class CaseBuilder(ParcelCases):
                 if waiting_orders
                 else f"{product['sku']} is down to {product['available']} free unit(s) with recent sales."
             ),
-            "product": product_section(product, waiting_orders=len(waiting_orders), waiting_units=waiting_units),
-            "supplier": self.supplier_block(product_id, verdict, eta),
+            "product": self.waiting_product_block(product_id),
+            "supplier": self.supplier_block(product_id),
             "options": options,
         }
         sections["summary"] += " " + " ".join(verdict.reasons)

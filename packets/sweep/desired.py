@@ -29,3 +29,4 @@ class Desired:
     promise_at_risk: bool = False
     customer_silent_since: datetime | None = None
     escalation_reasons: list[str] = field(default_factory=list)
+    content_json: str = ""  # the content's canonical JSON, once the sweep has hashed it

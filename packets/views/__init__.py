@@ -31,7 +31,7 @@ from packets.notify import channels, machine_draft
 from packets.notify import compose as writing
 from packets.notify.messaging import NoLongerADraft, approve_message, can_approve
 from packets.privacy.erasure import redact_audit_rows, redact_packet_content
-from packets.queue import FACETS, QueueFilterForm, queue
+from packets.queue import FACETS, QueueFilterForm, RankedCases, queue
 from packets.views.forms import (
     DECISION_KEYS,
     AssignForm,
@@ -88,8 +88,7 @@ def _queue_context(request: HttpRequest, params) -> tuple[dict, int]:
     urgent = form.cleaned_data.get("view") == "urgent"
     routine_ids = [a.case.pk for a in routine_cases(request.user)] if urgent else []
     cases, facets, active, total = queue(form, leave_out=routine_ids)
-    paginator = Paginator(cases, PAGE_SIZE)
-    paginator.count = total  # counted with the facets, in the same query
+    paginator = Paginator(RankedCases(cases, total), PAGE_SIZE)  # counted with the facets, in the same query
     page = paginator.get_page(form.cleaned_data.get("page"))
     for values in facets.values():
         for value in values:

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
 import pytest
+from django.core.serializers.json import DjangoJSONEncoder
 
 from packets.models import Packet
-from packets.packet import SECTIONS, assemble, content_hash, diff
+from packets.packet import SECTIONS, PacketText, assemble, content_hash, diff, stable_view
 from tests import factories
 
 
@@ -92,3 +98,32 @@ def test_a_packet_is_never_edited(db):
     with pytest.raises(PermissionError):
         packet.save()
     assert Packet.objects.get(pk=packet.pk).recommendation == "wait"
+
+
+def test_packet_text_is_byte_for_byte_the_hash_text_of_the_content_and_of_its_stable_view():
+    """The sweep hashes and copies the texts ``PacketText`` joins from per-section pieces: they must
+    be exactly what ``Packet.hash_content`` encodes, or every stored hash would stop matching."""
+    shared_policy = {"version": 3, "rules": {"stock": "Wait 5 days", "ümlaut": "Größe €"}, "applied": ["stock"]}
+    shared_supplier = {"name": "Copperline", "silence_business_days": 2, "conflicts": [], "lead": Decimal("1.50")}
+    packets = [
+        content(policy=shared_policy, supplier=shared_supplier),
+        content(
+            policy=shared_policy,
+            supplier=shared_supplier,
+            order={"total": Decimal("12.30"), "placed": date(2026, 11, 2)},
+        ),
+        content(policy=shared_policy, supplier=shared_supplier, case__kind="stockout", product__waiting_orders=9),
+        content(options=[{"action": "wait", "cost": Decimal("0")}], tracking=None, summary='Quote "this" \\ é'),
+        content(case__opened_at=datetime(2026, 11, 18, 15, tzinfo=UTC), policy=shared_policy),
+    ]
+    text = PacketText()
+    for packet in packets * 2:  # the second round meets every section again
+        whole, stable = text.encode(packet)
+        assert whole == canonical(packet)
+        assert stable == canonical(stable_view(packet))
+        assert hashlib.sha256(whole.encode()).hexdigest() == Packet.hash_content(packet)
+        assert hashlib.sha256(stable.encode()).hexdigest() == content_hash(packet)
+
+
+def canonical(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)

@@ -192,6 +192,16 @@ def test_it_shows_25_rows_a_page(owner_client):
     assert "Page 1 of 2" in first.content.decode()
 
 
+def test_pages_follow_the_rank_across_page_boundaries(owner_client):
+    """A page's ids are ranked apart from its rows (``RankedCases``): page 2 continues page 1."""
+    for value in range(1, 31):  # order values 10..300, shuffled in creation order
+        total = Decimal((value * 7919) % 31 * 10)
+        make(f"worth {total}", order=factories.OrderFactory(total=total, promised_ship_by=None))
+    shown = queued_titles(owner_client.get("/cases/")) + queued_titles(owner_client.get("/cases/?page=2"))
+    ranked = sorted(shown, key=lambda title: -Decimal(title.split()[1]))
+    assert len(shown) == 30 and shown == ranked
+
+
 def test_it_answers_htmx_with_the_rows_alone_and_keeps_plain_links(owner_client):
     case_with_packet()
     response = owner_client.get("/cases/?kind=stockout", HTTP_HX_REQUEST="true")
