@@ -30,6 +30,12 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aiosmtpd.controller import Controller
 
+# The read timeout the store stand-ins set for the product's calls. Their "hang" faults wait for a
+# call to time out; every other answer (the Shopify stand-in checks each document against the Admin
+# schema first) must come well within it even on a busy machine, or a read-back times out and
+# parks an action the test expected to finish (seen at 0.5 s with two suites side by side).
+HANG_TIMEOUT = 2.0
+
 
 def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:

@@ -17,7 +17,7 @@ from collections import deque
 
 import pytest
 
-from tests.loopback import serve_json_api
+from tests.loopback import HANG_TIMEOUT, serve_json_api
 from tests.shopify_schema import problems
 
 TOKEN = "shpat_stock_token"
@@ -179,7 +179,7 @@ def shopify_stock(settings):
     host, port = server.server_address[:2]
     settings.SHOPIFY_SHOP_URL = f"http://{host}:{port}"
     settings.SHOPIFY_ADMIN_TOKEN = TOKEN
-    settings.STORE_API_READ_TIMEOUT = 0.5
+    settings.STORE_API_READ_TIMEOUT = HANG_TIMEOUT
     try:
         yield store
     finally:
@@ -197,7 +197,7 @@ def woo_products(settings):
     settings.WOOCOMMERCE_URL = f"http://{host}:{port}"
     settings.WOOCOMMERCE_ALLOW_HTTP = True  # the stand-in on loopback speaks plain http
     settings.WOOCOMMERCE_CONSUMER_KEY, settings.WOOCOMMERCE_CONSUMER_SECRET = "ck_stock", "cs_stock"
-    settings.STORE_API_READ_TIMEOUT = 0.5
+    settings.STORE_API_READ_TIMEOUT = HANG_TIMEOUT
     try:
         yield store
     finally:

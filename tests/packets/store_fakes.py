@@ -22,7 +22,7 @@ from packets.models import Decision
 from packets.store_actions import on_decision_approved
 from scripts.fake_shopify import FakeShopStore, serve
 from tests import factories
-from tests.loopback import serve_json_api
+from tests.loopback import HANG_TIMEOUT, serve_json_api
 from tests.shopify_schema import problems
 
 SHOPIFY_TOKEN = "shpat_test_token"
@@ -52,7 +52,7 @@ def shop(settings):
     settings.SHOPIFY_SHOP_URL = f"http://{host}:{port}"
     settings.SHOPIFY_ADMIN_TOKEN = SHOPIFY_TOKEN
     settings.SHOPIFY_JOB_POLL_SECONDS = 0  # poll the cancel job without waiting between polls
-    settings.STORE_API_READ_TIMEOUT = 0.5
+    settings.STORE_API_READ_TIMEOUT = HANG_TIMEOUT
     try:
         yield store
     finally:
@@ -288,7 +288,7 @@ def woo(settings):
     settings.WOOCOMMERCE_URL = f"http://{host}:{port}"
     settings.WOOCOMMERCE_ALLOW_HTTP = True  # the stand-in on loopback speaks plain http
     settings.WOOCOMMERCE_CONSUMER_KEY, settings.WOOCOMMERCE_CONSUMER_SECRET = "ck_test", "cs_test"
-    settings.STORE_API_READ_TIMEOUT = 0.5
+    settings.STORE_API_READ_TIMEOUT = HANG_TIMEOUT
     try:
         yield store
     finally:
