@@ -277,15 +277,17 @@ def ranked(cases, now):
     trust at stake: the order's value, counted once more for each step of a missed promise, of
     customer silence and for a chargeback sign; then by risk and silence.
 
+    The order's value and promise are the case's copies (``Case.order_total``,
+    ``Case.order_promised_ship_by``, kept by the sweep), so the rank reads the cases alone.
     Portable SQL (the demo runs on SQLite): steps are date comparisons, not date arithmetic."""
     today = store_today(now)
     trust = (
-        _steps_passed(Q(order__promised_ship_by__lt=today - timedelta(days=d)) for d in BREACH_STEPS)
+        _steps_passed(Q(order_promised_ship_by__lt=today - timedelta(days=d)) for d in BREACH_STEPS)
         + _steps_passed(Q(customer_silent_since__lte=now - timedelta(days=d)) for d in SILENCE_STEPS)
         + models.Case(When(risk_level=Case.Risk.CHARGEBACK_WATCH, then=Value(CHARGEBACK_WEIGHT)), default=Value(0))
     )
     money = DecimalField(max_digits=14, decimal_places=2)
-    value = Coalesce(F("order__total"), Value(0), output_field=money)
+    value = Coalesce(F("order_total"), Value(0), output_field=money)
     return cases.annotate(
         stake=ExpressionWrapper(value * (Value(1) + trust), output_field=money),
         unanswered_since=oldest_unanswered_word(),

@@ -153,6 +153,9 @@ class CaseFactory(factory.django.DjangoModelFactory):
     order = factory.SubFactory(OrderFactory)
     dedupe_key = factory.LazyAttribute(lambda c: f"backorder:order:{c.order.pk}")
     title = factory.LazyAttribute(lambda c: f"Order {c.order.number} waits on stock")
+    # the queue fields the sweep copies from the order
+    order_total = factory.LazyAttribute(lambda c: c.order.total if c.order else None)
+    order_promised_ship_by = factory.LazyAttribute(lambda c: c.order.promised_ship_by if c.order else None)
 
 
 class PacketFactory(factory.django.DjangoModelFactory):

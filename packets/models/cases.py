@@ -9,7 +9,7 @@ from typing import Any
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 from django.db import models, transaction
-from django.db.models import Q
+from django.db.models import OuterRef, Q, Subquery
 from django.utils import timezone
 
 from backorders.models import Order, Product, Shipment, StorePolicy
@@ -22,6 +22,15 @@ from .base import IllegalTransition
 class CaseQuerySet(models.QuerySet):
     def open(self):
         return self.exclude(status=Case.Status.RESOLVED)
+
+    def copy_order_facts(self) -> int:
+        """Give these cases their order's value and promise, the copies the queue's rank reads
+        (the sweep keeps them after; this is for cases written without it, as the scale seed's)."""
+        order = Order.objects.filter(pk=OuterRef("order_id"))
+        return self.filter(order__isnull=False).update(
+            order_total=Subquery(order.values("total")[:1]),
+            order_promised_ship_by=Subquery(order.values("promised_ship_by")[:1]),
+        )
 
     def for_queue(self):
         """Open cases in the owner's order of urgency, with what a queue row shows."""
@@ -110,6 +119,18 @@ class Case(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="assigned_cases"
     )
     promise_at_risk = models.BooleanField(default=False, help_text="The promised ship date is near or gone.")
+    # What the queue's rank reads of the order, kept on the case by the sweep (as the other queue
+    # fields are), so ranking a page reads one table rather than joining every case to its order.
+    order_total = models.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="The order's value, as the sweep last read it.",
+    )
+    order_promised_ship_by = models.DateField(
+        null=True, blank=True, help_text="The order's promised ship-by date, as the sweep last read it."
+    )
     reply_due_at = models.DateTimeField(
         null=True, blank=True, help_text="When the customer who wrote must have a person's answer; empty: nobody waits."
     )

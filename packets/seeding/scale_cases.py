@@ -141,6 +141,7 @@ class CaseRows:
                 ["id", "at", "actor_label", "action", "case_id", "object_type", "object_id", "summary"],
                 audits,
             )
+            Case.objects.filter(pk__range=(first, last)).copy_order_facts()
 
     def packet_content(self, n, product, supplier, category, risk, recommendation, title, placed, opened) -> dict:
         sku = product_sku(product)

@@ -74,6 +74,8 @@ QUEUE_FIELDS = [
     "supplier_id",
     "promise_at_risk",
     "customer_silent_since",
+    "order_total",
+    "order_promised_ship_by",
     "recommended_action",
     "evidence_strength",
 ]
@@ -267,6 +269,8 @@ def _apply(row: dict, d: Desired) -> bool:
         "supplier_id": d.supplier_id,
         "promise_at_risk": d.promise_at_risk,
         "customer_silent_since": d.customer_silent_since,
+        "order_total": d.order_total,
+        "order_promised_ship_by": d.order_promised_ship_by,
         "recommended_action": d.recommended_action,
         "evidence_strength": d.evidence_strength,
     }

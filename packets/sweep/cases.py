@@ -165,6 +165,9 @@ class CaseBuilder(ParcelCases):
         if f.RISK_RANK[d.risk_level] >= f.RISK_RANK[f.OWNER_ONLY]:
             d.escalation_reasons = list(ctx.reasons[:1])
         label = CATEGORY_LABELS[d.category]
+        if d.order_id is not None:
+            order = self.snap.orders[d.order_id]
+            d.order_total, d.order_promised_ship_by = order["total"], order["promised_ship_by"]
         d.content = assemble(
             summary=sections.pop("summary"),
             case={"kind": d.kind, "category": d.category, "category_label": label, "title": d.title, "opened_at": None},

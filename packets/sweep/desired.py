@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
+from decimal import Decimal
 
 from packets.models import Case
 
@@ -29,4 +30,6 @@ class Desired:
     promise_at_risk: bool = False
     customer_silent_since: datetime | None = None
     escalation_reasons: list[str] = field(default_factory=list)
+    order_total: Decimal | None = None  # what the queue's rank reads of the order
+    order_promised_ship_by: date | None = None
     content_json: str = ""  # the content's canonical JSON, once the sweep has hashed it

@@ -94,6 +94,8 @@ CASE_FIELDS = (
     "supplier_id",
     "promise_at_risk",
     "customer_silent_since",
+    "order_total",
+    "order_promised_ship_by",
     "recommended_action",
     "evidence_strength",
     "opened_at",

@@ -237,6 +237,8 @@ def _case_for(order: Order) -> Case:
                 dedupe_key=key,
                 title=f"Order {order.number}: the customer asked to cancel",
                 order=order,
+                order_total=order.total,
+                order_promised_ship_by=order.promised_ship_by,
                 customer_silent_since=timezone.now(),
             )
             emit("case.opened", case_payload(case), case=case)

@@ -278,6 +278,7 @@ def test_accepting_from_a_filtered_queue_moves_to_the_next_case_of_that_view(own
     Case.objects.filter(pk=elsewhere.pk).update(kind=Case.Kind.STALE_TRACKING)
     big_routine, big_packet, big_draft = routine_case()
     Order.objects.filter(pk=big_routine.order_id).update(total=Decimal("900.00"))  # ranks first by value
+    Case.objects.filter(pk=big_routine.pk).copy_order_facts()  # the case's copy, as the sweep keeps it
     origin = "/cases/?kind=stockout"
 
     queue_page = owner_client.get(origin).content.decode()
@@ -290,6 +291,7 @@ def test_accepting_from_a_filtered_queue_moves_to_the_next_case_of_that_view(own
 
     waiting_routine, _, _ = routine_case()
     Order.objects.filter(pk=waiting_routine.order_id).update(total=Decimal("800.00"))  # outranks the urgent one
+    Case.objects.filter(pk=waiting_routine.pk).copy_order_facts()
     urgent_view = "/cases/?kind=stockout&view=urgent"  # leaves routine cases out
     response = owner_client.post(
         reverse("packets:case-accept", args=[big_routine.pk]),
