@@ -13,8 +13,6 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
-from django.core.serializers.json import DjangoJSONEncoder
-
 from backorders.formats.text import product_name, sentence
 
 from .models import Packet
@@ -250,8 +248,7 @@ def content_hash(content: dict) -> str:
     return Packet.hash_content(stable_view(content))
 
 
-# ``Packet.hash_content``'s text: keys sorted, no spaces, Django's encoder (one instance, reused).
-_canonical = DjangoJSONEncoder(sort_keys=True, separators=(",", ":")).encode
+_canonical = Packet.canonical  # the text ``Packet.hash_content`` hashes
 # Each section's name as the canonical text writes it, followed by its colon.
 _KEYS = {name: json.dumps(name) + ":" for name in SECTIONS}
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from django.conf import settings
@@ -269,10 +268,13 @@ class Packet(models.Model):
             self.content_sha256 = self.hash_content(self.content)
         super().save(*args, **kwargs)
 
+    # The canonical text a packet's hashes are taken of: keys sorted, no spaces, Django's encoder
+    # (one instance, reused). ``packets.packet.PacketText`` joins sections encoded by it too.
+    canonical = staticmethod(DjangoJSONEncoder(sort_keys=True, separators=(",", ":")).encode)
+
     @staticmethod
     def hash_content(content: Any) -> str:
-        canonical = json.dumps(content, sort_keys=True, separators=(",", ":"), cls=DjangoJSONEncoder)
-        return hashlib.sha256(canonical.encode()).hexdigest()
+        return hashlib.sha256(Packet.canonical(content).encode()).hexdigest()
 
 
 class Decision(models.Model):

@@ -286,7 +286,7 @@ def _packet(case_id: int, version: int, d: Desired, sha: str, changes: list, sna
         policy=snap.policy,
         created_at=snap.now,
         content=d.content,
-        content_sha256=_sha256(d.content_json) if d.content_json else Packet.hash_content(d.content),
+        content_sha256=_sha256(d.content_json),
         facts_sha256=sha,
         changes=changes,
         recommendation=d.recommended_action,
