@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 import requests
 from django.db import connection, transaction
+from django.db.models import Count
 from django.utils import timezone
 
 from backorders.models import Order, OrderLine, WebhookDelivery
@@ -21,7 +22,7 @@ from backorders.tasks import process_pending
 
 from .core import Context, Result, percentile
 from .server import WebServer
-from .shopify import orders_csv, signed_delivery
+from .shopify import edited_payload, orders_csv, signed_delivery
 
 
 class _Rollback(Exception):
@@ -179,6 +180,108 @@ def intake_rate(ctx: Context) -> list[Result]:
             target=">= 150",
             note=note,
             baseline_label="json.loads + COPY of the same order and line rows",
+        )
+    ]
+
+
+def _edits_baseline(orders: list[tuple[int, dict]]) -> float:
+    """Seconds to read the edits' bodies and write what they change set-based (the orders' address,
+    note and total; the raised lines' quantity): two statements, checked as a commit would; rolled back."""
+    elapsed = 0.0
+    try:
+        with transaction.atomic():
+            started = time.perf_counter()
+            ids, cities, postals, totals, raised = [], [], [], [], []
+            for order_id, body in orders:
+                p = json.loads(body)
+                ids.append(order_id)
+                cities.append(p["shipping_address"]["city"])
+                postals.append(p["shipping_address"]["zip"])
+                totals.append(Decimal(p["total_price"]))
+                if p["line_items"][0]["quantity"] != 1:
+                    raised.append((order_id, p["line_items"][0]["quantity"]))
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    "UPDATE backorders_order AS o SET shipping_city = v.city, shipping_postal_code = v.postal, "
+                    "total = v.total, updated_at = now() FROM unnest(%s::bigint[], %s::text[], %s::text[], "
+                    "%s::numeric[]) AS v(id, city, postal, total) WHERE o.id = v.id",
+                    [ids, cities, postals, totals],
+                )
+                cursor.execute(
+                    "UPDATE backorders_orderline AS l SET quantity = v.quantity FROM (SELECT DISTINCT ON (order_id) "
+                    "id, order_id FROM backorders_orderline WHERE order_id = ANY(%s) ORDER BY order_id, id) AS f "
+                    "JOIN unnest(%s::bigint[], %s::int[]) AS v(order_id, quantity) ON v.order_id = f.order_id "
+                    "WHERE l.id = f.id",
+                    [[o for o, _ in raised], [o for o, _ in raised], [q for _, q in raised]],
+                )
+                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
+            elapsed = time.perf_counter() - started
+            raise _Rollback
+    except _Rollback:
+        pass
+    return elapsed
+
+
+def intake_edits(ctx: Context) -> list[Result]:
+    """The worker's ``process_pending`` over a stream of ``orders/updated`` deliveries for orders it
+    already holds (those the webhook phase sent): each a new address, a note and a tag, one in four
+    a line raised to two units. The deliveries are stored through the webhook view in process (its
+    answer is measured in the webhook phase), then applied as in production: batches, one cluster."""
+    from django.conf import settings
+    from django.test import Client
+
+    orders = list(
+        Order.objects.filter(channel="shopify", number__startswith="#B")
+        .order_by("pk")
+        .values_list("pk", "number", "placed_at")
+    )[: ctx.n(2000, 20)]
+    if not orders:
+        return [
+            Result("intake_edits_per_s", None, "/s", target=">= 150", note="no orders from the webhook phase to edit")
+        ]
+    client, edited_at, sent = Client(), timezone.now(), []
+    for pk, number, placed_at in orders:
+        n = int(number[2:])
+        created = placed_at + timedelta(minutes=n)  # order_payload placed order n n minutes before its "now"
+        payload = edited_payload(n, ctx.products, now=created, edited_at=edited_at)
+        body, headers = signed_delivery(n, ctx.products, now=edited_at, payload=payload, topic="orders/updated")
+        answer = client.post("/webhooks/shopify/", data=body, content_type="application/json", headers=headers)
+        if answer.status_code != 200:
+            raise RuntimeError(f"webhook answered {answer.status_code}: {answer.content[:200]!r}")
+        sent.append((pk, body))
+    ids = list(
+        WebhookDelivery.objects.filter(status=WebhookDelivery.Status.RECEIVED, topic="orders/updated").values_list(
+            "pk", flat=True
+        )
+    )
+    baseline = _edits_baseline(sent)
+    started = time.perf_counter()
+    process_pending(max_seconds=ctx.intake_budget or 3600)
+    elapsed = time.perf_counter() - started
+    statuses = dict(WebhookDelivery.objects.filter(pk__in=ids).values_list("status").annotate(n=Count("pk")).order_by())
+    done, left = statuses.get(WebhookDelivery.Status.PROCESSED, 0), statuses.get(WebhookDelivery.Status.RECEIVED, 0)
+    if done + left != len(ids):
+        raise RuntimeError(f"edits ended as {statuses}")
+    raised = Order.objects.filter(pk__in=[pk for pk, _ in sent], lines__quantity=2).distinct().count()
+    if raised * 4 < done - 4:
+        raise RuntimeError(f"only {raised} of the {done} edited orders have their raised line")
+    _clear_queue()
+    note = (
+        f"{done} orders/updated deliveries for orders already held (address, note, tag; one in four a line "
+        f"raised to 2 units), one cluster, batches of {settings.INTAKE_BATCH_SIZE} (one transaction each, "
+        "a savepoint per delivery)"
+    )
+    if left:
+        note += f"; stopped at the {ctx.intake_budget:.0f}s budget, {left} left unprocessed"
+    return [
+        Result(
+            "intake_edits_per_s",
+            done / elapsed,
+            "/s",
+            len(ids) / baseline,
+            target=">= 150",
+            note=note,
+            baseline_label="json.loads + two set-based UPDATEs of the same order and line fields",
         )
     ]
 

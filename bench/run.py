@@ -38,6 +38,7 @@ PHASES = [
         [("webhook_ack_p50_ms", "ms", None), ("webhook_ack_p99_ms", "ms", "<= 50")],
     ),
     ("intake", "bench.intake:intake_rate", [("intake_per_s", "/s", ">= 150")]),
+    ("edits", "bench.intake:intake_edits", [("intake_edits_per_s", "/s", ">= 150")]),
     ("csv", "bench.intake:csv_import", [("csv_import_100k_s", "s", "<= 10")]),
     (
         "allocation",
@@ -75,7 +76,7 @@ PHASES = [
 
 
 # Phases measured again on the big store (--big, BENCH_1M=1), their results named with a _1m suffix.
-BIG_PHASES = {"webhook", "intake", "allocation", "sweep", "pages"}
+BIG_PHASES = {"webhook", "intake", "edits", "allocation", "sweep", "pages"}
 
 # Phases measured in a forked process of their own (bounded); --profile profiles inside it.
 CHILD_PHASES = {"allocation", "sweep"}

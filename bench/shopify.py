@@ -130,17 +130,39 @@ def order_payload(n: int, products: int, *, now: datetime) -> dict:
     }
 
 
-def signed_delivery(n: int, products: int, *, now: datetime) -> tuple[bytes, dict[str, str]]:
+def edited_payload(n: int, products: int, *, now: datetime, edited_at: datetime) -> dict:
+    """An ``orders/updated`` payload for order ``n`` as ``order_payload`` made it, edited at ``edited_at``:
+    a new shipping address, a note and a tag; every fourth edit also raises its first line to two units."""
+    payload = order_payload(n, products, now=now)
+    stamp = edited_at.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    payload["updated_at"] = stamp
+    payload["note"] = "Please send it to my office instead."
+    payload["tags"] = "address-changed"
+    address = dict(payload["shipping_address"], address1=f"{200 + n % 700} Office Park", zip="10001")
+    payload["shipping_address"] = address
+    if n % 4 == 0:
+        item = payload["line_items"][0]
+        item.update(quantity=2, current_quantity=2, fulfillable_quantity=2)
+        for key in ("subtotal_price", "current_subtotal_price"):
+            payload[key] = "120.00"
+        for key in ("total_price", "current_total_price"):
+            payload[key] = "131.75"
+    return payload
+
+
+def signed_delivery(
+    n: int, products: int, *, now: datetime, payload: dict | None = None, topic: str = "orders/create"
+) -> tuple[bytes, dict[str, str]]:
     """The compact JSON body Shopify sends and its headers, signed with ``SECRET``."""
-    body = json.dumps(order_payload(n, products, now=now), separators=(",", ":")).encode()
+    body = json.dumps(payload or order_payload(n, products, now=now), separators=(",", ":")).encode()
     signature = base64.b64encode(hmac.new(SECRET.encode(), body, hashlib.sha256).digest()).decode()
     return body, {
         "Content-Type": "application/json",
-        "X-Shopify-Topic": "orders/create",
+        "X-Shopify-Topic": topic,
         "X-Shopify-Hmac-Sha256": signature,
         "X-Shopify-Shop-Domain": "backorder-desk-bench.myshopify.com",
         "X-Shopify-API-Version": "2026-01",
-        "X-Shopify-Webhook-Id": f"bench-{now:%Y%m%d%H%M%S}-{n}",
+        "X-Shopify-Webhook-Id": f"bench-{now:%Y%m%d%H%M%S}-{topic}-{n}",
         "X-Shopify-Triggered-At": now.isoformat(),
     }
 

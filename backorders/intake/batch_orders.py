@@ -1,4 +1,4 @@
-"""New orders of a batch written together: a fixed number of statements for any number of them.
+"""Orders of a batch written together: a fixed number of statements for any number of them.
 
 A run of deliveries that each bring an order the store does not keep yet is written set-based:
 the customers, the orders, their lines and the deliveries' outcomes, one statement each (the
@@ -6,7 +6,14 @@ new lines' stock is reserved with the batch's others, ``batch_state``). A delive
 when its payload maps, no kept order has its channel id or its number, every line's product is
 one the batch read at its start, and no other delivery of the batch is about the same order or
 number. What is written is what ``upsert_order`` writes when it creates an order (the same
-builders make the rows); every other delivery is applied one by one.
+builders make the rows).
+
+Edits of kept orders that move no stock are written together too (``OrderEdit``): a newer
+version of an open order with the same number, status and lines (no line added, removed,
+shipped or given another quantity), which changes the address, totals, payment state or the
+lines' names and prices: the orders and lines are locked and read in one statement each, and
+written as ``upsert_order`` would write them (``apply_order_fields``). Every other delivery is
+applied one by one.
 
 The run is written in a savepoint. Should a statement fail (a value beyond a column's range, an
 order or customer another writer inserted meanwhile), the savepoint is rolled back and the run
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
+from decimal import Decimal
 
 from django.db.models import Q
 from django.db.models.functions import Lower
@@ -26,7 +34,15 @@ from ..bulk import copy_objects, update_rows
 from ..models import Customer, Order, OrderLine, Product, WebhookDelivery
 from . import batch_state, shopify, woocommerce
 from .common import loads
-from .orders import OrderFacts, customer_from, match_products, merge_customer, new_line, new_order
+from .orders import (
+    OrderFacts,
+    apply_order_fields,
+    customer_from,
+    match_products,
+    merge_customer,
+    new_line,
+    new_order,
+)
 
 # the order topics whose adapter only upserts the order its payload describes
 ORDER_TOPICS = {
@@ -54,14 +70,43 @@ class NewOrder:
     lines: list[OrderLine] = field(default_factory=list)
 
 
-def plan(deliveries: list[WebhookDelivery], keys: dict[int, set[str]]) -> dict[int, NewOrder]:
-    """The deliveries (by id) that bring a new order and may be written together; ``keys`` are their ordering keys."""
-    catalog = batch_state.kept_catalog()
-    if not catalog:
-        return {}
-    ways = _ways(catalog)
+@dataclass
+class OrderEdit:
+    """A kept order's newer version that moves no stock: its order and lines, locked, as read."""
+
+    facts: OrderFacts
+    order: Order
+    lines: dict[str, OrderLine]  # by the channel's line id
+
+
+# the order's fields an edit writes (``apply_order_fields``), its customer and time of change
+EDITED_ORDER_FIELDS = [
+    "number",
+    "placed_at",
+    "currency",
+    "subtotal",
+    "total",
+    "payment_state",
+    "shipping_method",
+    "shipping_name",
+    "shipping_city",
+    "shipping_region",
+    "shipping_postal_code",
+    "shipping_country",
+    "channel_updated_at",
+    "status",
+    "cancelled_at",
+    "customer_id",
+    "updated_at",
+]
+EDITED_LINE_FIELDS = ["sku", "title", "unit_price"]
+
+
+def plan(deliveries: list[WebhookDelivery], keys: dict[int, set[str]]) -> dict[int, NewOrder | OrderEdit]:
+    """The deliveries (by id) that bring a new order, or an edit moving no stock, and may be written
+    together; ``keys`` are their ordering keys."""
     seen = Counter(key for delivery_keys in keys.values() for key in delivery_keys)
-    found: dict[int, NewOrder] = {}
+    candidates: dict[int, OrderFacts] = {}
     for delivery in deliveries:
         builder = FACTS.get(delivery.source)
         topics = ORDER_TOPICS.get(delivery.source, ())
@@ -72,11 +117,77 @@ def plan(deliveries: list[WebhookDelivery], keys: dict[int, set[str]]) -> dict[i
             facts = builder(payload) if isinstance(payload, dict) else None
         except Exception:  # a payload that does not map: the one-by-one path records why
             facts = None
-        if not _simple(facts):
-            continue
-        if all(_named_first_way(lf, ways) for lf in facts.lines):
-            found[delivery.pk] = NewOrder(facts, match_products(facts.lines, catalog))
-    return _not_kept(found)
+        if _simple(facts):
+            candidates[delivery.pk] = facts
+    if not candidates:
+        return {}
+    kept, numbers = _kept_orders(candidates.values())
+    found: dict[int, NewOrder | OrderEdit] = _edits(
+        {pk: facts for pk, facts in candidates.items() if (facts.channel, facts.external_id) in kept}, kept
+    )
+    catalog = batch_state.kept_catalog()
+    if catalog:
+        ways = _ways(catalog)
+        news = {
+            pk: NewOrder(facts, match_products(facts.lines, catalog))
+            for pk, facts in candidates.items()
+            if (facts.channel, facts.external_id) not in kept and all(_named_first_way(lf, ways) for lf in facts.lines)
+        }
+        found.update(_not_kept(news, set(kept), numbers))
+    return found
+
+
+def _kept_orders(facts_list) -> tuple[dict[tuple[str, str], Order], set[str]]:
+    """The kept orders the facts name by channel id, locked as ``upsert_order`` locks one (in id
+    order), and the numbers kept orders hold among those the facts give: one statement."""
+    facts_list = list(facts_list)
+    ids = {facts.external_id for facts in facts_list}
+    channels = {facts.channel for facts in facts_list}
+    numbers = {_number(facts) for facts in facts_list}
+    named = Q(channel__in=channels, external_id__in=ids) | Q(number__in=numbers)
+    by_key, taken = {}, set()
+    for order in Order.objects.select_for_update(no_key=True).filter(named).order_by("pk"):
+        taken.add(order.number)
+        if order.external_id in ids:
+            by_key[(order.channel, order.external_id)] = order
+    return by_key, taken
+
+
+def _edits(candidates: dict[int, OrderFacts], kept: dict[tuple[str, str], Order]) -> dict[int, OrderEdit]:
+    """The candidates whose edit moves no stock, with their kept lines (locked, one statement)."""
+    if not candidates:
+        return {}
+    orders = {pk: kept[(facts.channel, facts.external_id)] for pk, facts in candidates.items()}
+    lines: dict[int, list[OrderLine]] = {order.pk: [] for order in orders.values()}
+    held = OrderLine.objects.select_for_update(no_key=True).filter(order__in=[o.pk for o in orders.values()])
+    for line in held.order_by("pk"):
+        lines[line.order_id].append(line)
+    found = {}
+    for pk, facts in candidates.items():
+        order = orders[pk]
+        by_id = {line.external_id: line for line in lines[order.pk]}
+        if len(by_id) == len(lines[order.pk]) and _moves_no_stock(facts, order, by_id):
+            found[pk] = OrderEdit(facts, order, by_id)
+    return found
+
+
+def _moves_no_stock(facts: OrderFacts, order: Order, lines: dict[str, OrderLine]) -> bool:
+    """A newer version of an open order keeping its number, status and lines as they are."""
+    if facts.updated_at is None or (order.channel_updated_at and facts.updated_at < order.channel_updated_at):
+        return False
+    if order.status == Order.Status.CANCELLED or facts.status != order.status:
+        return False
+    if (facts.number or order.number)[:64] != order.number or "" in lines:
+        return False
+    if {lf.external_id[:64] for lf in facts.lines} != set(lines):
+        return False
+    for lf in facts.lines:
+        line = lines[lf.external_id[:64]]
+        if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
+            continue  # left as it is, as upsert_order leaves it
+        if lf.removed or lf.fulfilled or lf.quantity != line.quantity:
+            return False
+    return True
 
 
 def _ways(catalog: list[Product]) -> dict[str, set[str]]:
@@ -111,18 +222,11 @@ def _number(facts: OrderFacts) -> str:
     return (facts.number or facts.external_id)[:64]
 
 
-def _not_kept(found: dict[int, NewOrder]) -> dict[int, NewOrder]:
+def _not_kept(
+    found: dict[int, NewOrder], taken_ids: set[tuple[str, str]], taken_numbers: set[str]
+) -> dict[int, NewOrder]:
     """Leave out the orders the store keeps (by channel id or by number) and numbers named twice."""
-    if not found:
-        return {}
     numbers = Counter(_number(new.facts) for new in found.values())
-    ids = {new.facts.external_id for new in found.values()}
-    channels = {new.facts.channel for new in found.values()}
-    kept = Order.objects.filter(Q(channel__in=channels, external_id__in=ids) | Q(number__in=list(numbers)))
-    taken_ids, taken_numbers = set(), set()
-    for channel, external_id, number in kept.values_list("channel", "external_id", "number"):
-        taken_ids.add((channel, external_id))
-        taken_numbers.add(number)
     return {
         pk: new
         for pk, new in found.items()
@@ -132,10 +236,13 @@ def _not_kept(found: dict[int, NewOrder]) -> dict[int, NewOrder]:
     }
 
 
-def write(run: list[WebhookDelivery], planned: dict[int, NewOrder], saved_fields: list[str]) -> None:
-    """Write the run's new orders: customers, orders, lines and the deliveries' outcomes, one statement each."""
-    news = [planned[delivery.pk] for delivery in run]
-    customers = _customers([new.facts for new in news])
+def write(run: list[WebhookDelivery], planned: dict[int, NewOrder | OrderEdit], saved_fields: list[str]) -> None:
+    """Write the run's new orders and edits: customers, orders, lines and the deliveries' outcomes, a
+    statement or two each."""
+    steps = [planned[delivery.pk] for delivery in run]
+    news = [step for step in steps if isinstance(step, NewOrder)]
+    edits = [step for step in steps if isinstance(step, OrderEdit)]
+    customers = _customers([step.facts for step in steps])
     for new in news:
         new.order = new_order(new.facts, customer=False)
         new.order.customer = customers.get(id(new.facts))
@@ -151,13 +258,43 @@ def write(run: list[WebhookDelivery], planned: dict[int, NewOrder], saved_fields
     copy_objects(OrderLine, [line for new in news for line in new.lines])
     batch_state.reserve_later(pending)
     now = timezone.now()
-    for delivery, new in zip(run, news, strict=True):
+    _write_edits(edits, customers, now)
+    for delivery, step in zip(run, steps, strict=True):
         delivery.attempts += 1
-        delivery.status, delivery.error = WebhookDelivery.Status.PROCESSED, f"order {new.order.number}"[:2000]
+        delivery.status, delivery.error = WebhookDelivery.Status.PROCESSED, f"order {step.order.number}"[:2000]
         delivery.waiting_for, delivery.retry_at, delivery.processed_at = "", None, now
-        delivery.resource_id, delivery.resource_updated_at = f"order:{new.facts.external_id}", new.facts.updated_at
+        delivery.resource_id, delivery.resource_updated_at = f"order:{step.facts.external_id}", step.facts.updated_at
     update_rows(
         WebhookDelivery, ({"id": d.pk, **{name: getattr(d, name) for name in saved_fields}} for d in run), saved_fields
+    )
+
+
+def _write_edits(edits: list[OrderEdit], customers: dict[int, Customer], now) -> None:
+    """The edited orders' fields and their lines' names and prices, as ``upsert_order`` sets them."""
+    changed_lines: list[OrderLine] = []
+    for edit in edits:
+        apply_order_fields(edit.order, edit.facts, customer=False)
+        if edit.facts.customer is not None:
+            edit.order.customer = customers.get(id(edit.facts))
+        edit.order.updated_at = now
+        for lf in edit.facts.lines:
+            line = edit.lines[lf.external_id[:64]]
+            if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
+                continue
+            was = (line.sku, line.title, line.unit_price)
+            line.sku, line.title = lf.sku[:128] or line.sku, lf.title[:255] or line.title
+            line.unit_price = max(lf.unit_price, Decimal("0.00"))
+            if (line.sku, line.title, line.unit_price) != was:
+                changed_lines.append(line)
+    update_rows(
+        Order,
+        ({"id": e.order.pk, **{name: getattr(e.order, name) for name in EDITED_ORDER_FIELDS}} for e in edits),
+        EDITED_ORDER_FIELDS,
+    )
+    update_rows(
+        OrderLine,
+        ({"id": line.pk, **{name: getattr(line, name) for name in EDITED_LINE_FIELDS}} for line in changed_lines),
+        EDITED_LINE_FIELDS,
     )
 
 

@@ -120,7 +120,7 @@ def _upsert_order(facts: OrderFacts, *, replace_only_own: bool) -> OrderResult:
     if not held <= set(locked):
         _lock_products(held)
     was_cancelled = order.status == Order.Status.CANCELLED
-    _apply_order_fields(order, facts)
+    apply_order_fields(order, facts)
     order.save()
     unknown = _upsert_lines(order, facts, cancelled=was_cancelled or order.status == Order.Status.CANCELLED)
     if order.status == Order.Status.CANCELLED and not was_cancelled:
@@ -195,11 +195,11 @@ def new_order(facts: OrderFacts, *, customer: bool = True) -> Order:
         placed_at=facts.placed_at,
         status=Order.Status.OPEN,
     )
-    _apply_order_fields(order, facts, customer=customer)
+    apply_order_fields(order, facts, customer=customer)
     return order
 
 
-def _apply_order_fields(order: Order, facts: OrderFacts, *, customer: bool = True) -> None:
+def apply_order_fields(order: Order, facts: OrderFacts, *, customer: bool = True) -> None:
     order.number = (facts.number or order.number)[:64]
     order.placed_at = facts.placed_at
     order.currency = (facts.currency or "USD")[:3].upper()
@@ -309,6 +309,7 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
             continue
         if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
             continue
+        was = _line_values(line)
         line.sku, line.title = lf.sku[:128] or line.sku, lf.title[:255] or line.title
         line.unit_price = max(lf.unit_price, Decimal("0.00"))
         if cancelled:
@@ -324,7 +325,8 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
             _note_freed(freed, line, order, _requantify_line(line, lf.quantity))
             if line.state == OrderLine.State.PENDING:
                 new_lines.append(line)
-        line.save()
+        if _line_values(line) != was:  # an edit elsewhere in the order leaves this line as it is
+            line.save()
     OrderLine.objects.bulk_create(created_lines)  # one statement for the order's new lines
     if freed:
         note = f"Order {order.number} edited: {{units}} unit(s) back to free stock."
@@ -335,6 +337,11 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
     if new_lines and not cancelled and not batch_state.reserve_later(new_lines):
         reserve_new_lines(new_lines)
     return unknown
+
+
+def _line_values(line: OrderLine) -> tuple:
+    """What an edit may change on a kept line."""
+    return (line.sku, line.title, line.unit_price, line.quantity, line.allocated, line.state)
 
 
 def new_line(order: Order, lf: LineFacts, product: Product, facts: OrderFacts, *, cancelled: bool) -> OrderLine:

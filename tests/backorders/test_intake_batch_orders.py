@@ -8,8 +8,11 @@ an order kept already, or named twice in the batch, is applied one by one in arr
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 import pytest
 from django.db import connection
+from django.db.models import Sum
 from django.test.utils import CaptureQueriesContext
 
 from backorders.intake import batches
@@ -152,3 +155,138 @@ def test_new_woocommerce_orders_are_written_together(client, monkeypatch):
     assert states == [("", "allocated", 2), ("Bar3", "backordered", 0)]
     assert set(Order.objects.values_list("channel", flat=True)) == {"woocommerce"}
     assert Customer.objects.filter(email="john.doe@example.com").count() == 1
+
+
+# --------------------------------------------------------------------------- edits of kept orders
+
+
+def edited(n: int, *, minute: int = 30, email: str = "jon@example.com", **changes) -> dict:
+    """Order ``n`` as ``new_order`` makes it, edited at ``minute``: a new address, totals, payment
+    state and line title and price; no line added, removed, shipped or given another quantity."""
+    payload = new_order(n, email=email, minute=minute, **changes)
+    payload["shipping_address"] = {
+        **payload["shipping_address"],
+        "name": "Ann Office",
+        "city": "Lexington",
+        "zip": "40507",
+    }
+    payload.update(total_price="401.50", current_total_price="401.50", financial_status="partially_refunded")
+    for line in payload["line_items"]:
+        line.update(title="IPod Nano - 8GB (pink)", price="189.00")
+    return payload
+
+
+def kept_orders(client, numbers) -> None:
+    for n in numbers:
+        store(client, "orders/create", new_order(n), f"create-{n}")
+    batches.apply_batch(50)
+
+
+ORDER_FIELDS = (
+    "total",
+    "subtotal",
+    "payment_state",
+    "shipping_name",
+    "shipping_city",
+    "shipping_postal_code",
+    "status",
+    "channel_updated_at",
+    "customer__email",
+)
+LINE_FIELDS = ("sku", "title", "unit_price", "quantity", "allocated", "state")
+
+
+def order_state(number: str) -> tuple:
+    order = Order.objects.filter(number=number).values(*ORDER_FIELDS).get()
+    lines = list(OrderLine.objects.filter(order__number=number).order_by("external_id").values_list(*LINE_FIELDS))
+    return tuple(order.values()), lines
+
+
+def test_edits_moving_no_stock_are_written_together_and_match_one_by_one(client, monkeypatch):
+    from backorders.intake import batch_orders
+    from backorders.tasks import process_delivery
+
+    seed_catalog(client)
+    kept_orders(client, [1, 2, 3, 11, 12, 13])
+    before = Order.objects.get(number="#B1").updated_at
+    written: list[int] = []
+    real_write = batch_orders.write
+    monkeypatch.setattr(batch_orders, "write", lambda run, *args: written.append(len(run)) or real_write(run, *args))
+    # the same edits for two sets of orders: one set in a batch, the other one delivery at a time
+    for n in (1, 2, 3):
+        email = "ann@example.com" if n == 2 else "jon@example.com"  # #B2 changes hands
+        store(client, "orders/updated", edited(n, email=email), f"edit-{n}")
+    stale = store(client, "orders/updated", edited(11, minute=5), "edit-stale")  # older than the kept version
+
+    result = batches.apply_batch(50)
+
+    assert written == [3]  # the stale one went one by one
+    assert result.statuses == {WebhookDelivery.Status.PROCESSED: 3, WebhookDelivery.Status.IGNORED: 1}
+    stale.refresh_from_db()
+    assert stale.error == "a newer version of this order is already kept"
+    singles = [
+        store(client, "orders/updated", edited(n, email="ann@example.com" if n == 12 else "jon@example.com"), f"e-{n}")
+        for n in (12, 13)
+    ]
+    for delivery in singles:
+        assert process_delivery(delivery.pk) == WebhookDelivery.Status.PROCESSED
+    assert written == [3]
+    for batched, single in ((2, 12), (3, 13)):
+        assert order_state(f"#B{batched}") == order_state(f"#B{single}")
+    state, lines = order_state("#B3")
+    assert state[:6] == (Decimal("401.50"), Decimal("398.00"), "partially_refunded", "Ann Office", "Lexington", "40507")
+    assert {line[:3] for line in lines} == {("IPOD2008PINK", "IPod Nano - 8GB (pink)", Decimal("189.00"))}
+    assert Order.objects.get(number="#B2").customer.email == "ann@example.com"
+    assert Order.objects.get(number="#B1").updated_at > before
+    # the stock did not move: the same lines hold the same units
+    assert sorted(OrderLine.objects.filter(order__number="#B1").values_list("state", "allocated")) == [
+        ("allocated", 1),
+        ("allocated", 1),
+    ]
+    for n, delivery_id in ((1, "edit-1"), (12, "e-12")):
+        delivery = WebhookDelivery.objects.get(delivery_id=delivery_id)
+        assert (delivery.status, delivery.error, delivery.attempts) == ("processed", f"order #B{n}", 1)
+        assert delivery.resource_id == f"order:{7_000_000 + n}"
+
+
+def test_a_batch_of_edits_costs_the_same_statements_whatever_its_size(client):
+    seed_catalog(client)
+    kept_orders(client, range(1, 34))
+
+    def statements(numbers) -> int:
+        for n in numbers:
+            store(client, "orders/updated", edited(n), f"edit-{n}")
+        with CaptureQueriesContext(connection) as ctx:
+            result = batches.apply_batch(50)
+        assert result.statuses == {WebhookDelivery.Status.PROCESSED: len(numbers)}
+        return len(ctx.captured_queries)
+
+    assert statements(range(1, 4)) == statements(range(4, 34))
+    assert set(Order.objects.filter(number__in=["#B1", "#B33"]).values_list("shipping_city", flat=True)) == {
+        "Lexington"
+    }
+
+
+def test_edits_that_move_stock_or_cancel_still_go_one_by_one(client, monkeypatch):
+    from backorders.intake import batch_orders
+
+    product = seed_catalog(client)
+    kept_orders(client, [1, 2, 3])
+    written: list[int] = []
+    real_write = batch_orders.write
+    monkeypatch.setattr(batch_orders, "write", lambda run, *args: written.append(len(run)) or real_write(run, *args))
+    store(client, "orders/updated", edited(1, quantity=2), "more")  # a quantity changed
+    cancelled = edited(2)
+    cancelled.update(cancelled_at="2026-09-03T10:30:00-04:00", cancel_reason="customer")
+    store(client, "orders/cancelled", cancelled, "cancel")
+    store(client, "orders/updated", edited(3), "plain")
+
+    result = batches.apply_batch(50)
+
+    assert result.statuses == {WebhookDelivery.Status.PROCESSED: 3}
+    assert written == [1]  # only the plain edit was written together
+    assert set(OrderLine.objects.filter(order__number="#B1").values_list("quantity", flat=True)) == {2}
+    assert Order.objects.get(number="#B2").status == "cancelled"
+    assert set(OrderLine.objects.filter(order__number="#B2").values_list("allocated", flat=True)) == {0}
+    product.refresh_from_db()
+    assert product.allocated == OrderLine.objects.filter(product=product).aggregate(n=Sum("allocated"))["n"]
