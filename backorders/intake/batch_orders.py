@@ -8,12 +8,13 @@ one the batch read at its start, and no other delivery of the batch is about the
 number. What is written is what ``upsert_order`` writes when it creates an order (the same
 builders make the rows).
 
-Edits of kept orders that move no stock are written together too (``OrderEdit``): a newer
-version of an open order with the same number, status and lines (no line added, removed,
-shipped or given another quantity), which changes the address, totals, payment state or the
-lines' names and prices: the orders and lines are locked and read in one statement each, and
-written as ``upsert_order`` would write them (``apply_order_fields``). Every other delivery is
-applied one by one.
+Edits of kept orders that give no stock back are written together too (``OrderEdit``): a
+newer version of an open order with the same number, status and lines (no line added, removed
+or shipped, no quantity lowered), which changes the address, totals, payment state, the lines'
+names and prices, or raises quantities: the orders and lines are locked and read in one
+statement each and written as ``upsert_order`` would write them (``apply_order_fields``,
+``requantify_line``); a raised line waits for its stock with the batch's new lines. Every other
+delivery is applied one by one.
 
 The run is written in a savepoint. Should a statement fail (a value beyond a column's range, an
 order or customer another writer inserted meanwhile), the savepoint is rolled back and the run
@@ -38,10 +39,12 @@ from .orders import (
     OrderFacts,
     apply_order_fields,
     customer_from,
+    line_values,
     match_products,
     merge_customer,
     new_line,
     new_order,
+    requantify_line,
 )
 
 # the order topics whose adapter only upserts the order its payload describes
@@ -68,15 +71,17 @@ class NewOrder:
     products: dict[int, Product]  # id(line facts) -> product
     order: Order | None = None
     lines: list[OrderLine] = field(default_factory=list)
+    pending: list[OrderLine] = field(default_factory=list)  # its lines that want stock
 
 
 @dataclass
 class OrderEdit:
-    """A kept order's newer version that moves no stock: its order and lines, locked, as read."""
+    """A kept order's newer version that gives no stock back: its order and lines, locked, as read."""
 
     facts: OrderFacts
     order: Order
     lines: dict[str, OrderLine]  # by the channel's line id
+    pending: list[OrderLine] = field(default_factory=list)  # its raised lines that want stock
 
 
 # the order's fields an edit writes (``apply_order_fields``), its customer and time of change
@@ -99,7 +104,7 @@ EDITED_ORDER_FIELDS = [
     "customer_id",
     "updated_at",
 ]
-EDITED_LINE_FIELDS = ["sku", "title", "unit_price"]
+EDITED_LINE_FIELDS = ["sku", "title", "unit_price", "quantity", "allocated", "state"]
 
 
 def plan(deliveries: list[WebhookDelivery], keys: dict[int, set[str]]) -> dict[int, NewOrder | OrderEdit]:
@@ -166,13 +171,13 @@ def _edits(candidates: dict[int, OrderFacts], kept: dict[tuple[str, str], Order]
     for pk, facts in candidates.items():
         order = orders[pk]
         by_id = {line.external_id: line for line in lines[order.pk]}
-        if len(by_id) == len(lines[order.pk]) and _moves_no_stock(facts, order, by_id):
+        if len(by_id) == len(lines[order.pk]) and _gives_no_stock_back(facts, order, by_id):
             found[pk] = OrderEdit(facts, order, by_id)
     return found
 
 
-def _moves_no_stock(facts: OrderFacts, order: Order, lines: dict[str, OrderLine]) -> bool:
-    """A newer version of an open order keeping its number, status and lines as they are."""
+def _gives_no_stock_back(facts: OrderFacts, order: Order, lines: dict[str, OrderLine]) -> bool:
+    """A newer version of an open order keeping its number, status and lines, none of them lowered."""
     if facts.updated_at is None or (order.channel_updated_at and facts.updated_at < order.channel_updated_at):
         return False
     if order.status == Order.Status.CANCELLED or facts.status != order.status:
@@ -185,7 +190,7 @@ def _moves_no_stock(facts: OrderFacts, order: Order, lines: dict[str, OrderLine]
         line = lines[lf.external_id[:64]]
         if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
             continue  # left as it is, as upsert_order leaves it
-        if lf.removed or lf.fulfilled or lf.quantity != line.quantity:
+        if lf.removed or lf.fulfilled or lf.quantity < line.quantity:
             return False
     return True
 
@@ -247,18 +252,17 @@ def write(run: list[WebhookDelivery], planned: dict[int, NewOrder | OrderEdit], 
         new.order = new_order(new.facts, customer=False)
         new.order.customer = customers.get(id(new.facts))
     copy_objects(Order, [new.order for new in news])
-    pending: list[OrderLine] = []
     for new in news:
         cancelled = new.order.status == Order.Status.CANCELLED
         new.lines = [
             new_line(new.order, lf, new.products[id(lf)], new.facts, cancelled=cancelled) for lf in new.facts.lines
         ]
         if not cancelled:
-            pending += [line for line in new.lines if line.state == OrderLine.State.PENDING]
+            new.pending = [line for line in new.lines if line.state == OrderLine.State.PENDING]
     copy_objects(OrderLine, [line for new in news for line in new.lines])
-    batch_state.reserve_later(pending)
     now = timezone.now()
     _write_edits(edits, customers, now)
+    _reserve_in_arrival_order(steps)
     for delivery, step in zip(run, steps, strict=True):
         delivery.attempts += 1
         delivery.status, delivery.error = WebhookDelivery.Status.PROCESSED, f"order {step.order.number}"[:2000]
@@ -270,7 +274,8 @@ def write(run: list[WebhookDelivery], planned: dict[int, NewOrder | OrderEdit], 
 
 
 def _write_edits(edits: list[OrderEdit], customers: dict[int, Customer], now) -> None:
-    """The edited orders' fields and their lines' names and prices, as ``upsert_order`` sets them."""
+    """The edited orders' fields and their lines' names, prices and quantities, as ``upsert_order``
+    sets them; a raised line that now wants stock is reserved with the batch's new lines."""
     changed_lines: list[OrderLine] = []
     for edit in edits:
         apply_order_fields(edit.order, edit.facts, customer=False)
@@ -281,10 +286,14 @@ def _write_edits(edits: list[OrderEdit], customers: dict[int, Customer], now) ->
             line = edit.lines[lf.external_id[:64]]
             if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
                 continue
-            was = (line.sku, line.title, line.unit_price)
+            was = line_values(line)
             line.sku, line.title = lf.sku[:128] or line.sku, lf.title[:255] or line.title
             line.unit_price = max(lf.unit_price, Decimal("0.00"))
-            if (line.sku, line.title, line.unit_price) != was:
+            if lf.quantity != line.quantity:
+                requantify_line(line, lf.quantity)  # raised: no unit is given back
+                if line.state == OrderLine.State.PENDING:
+                    edit.pending.append(line)
+            if line_values(line) != was:
                 changed_lines.append(line)
     update_rows(
         Order,
@@ -296,6 +305,22 @@ def _write_edits(edits: list[OrderEdit], customers: dict[int, Customer], now) ->
         ({"id": line.pk, **{name: getattr(line, name) for name in EDITED_LINE_FIELDS}} for line in changed_lines),
         EDITED_LINE_FIELDS,
     )
+
+
+def _reserve_in_arrival_order(steps: list[NewOrder | OrderEdit]) -> None:
+    """The lines that want stock, reserved with the batch's others as one delivery after another
+    would take it: served by order then line, so a raised line (an older order) is served before
+    the new orders of the batch; those that came before its edit (in this run or earlier in the
+    batch) are reserved first."""
+    waiting_new = True  # lines of earlier runs may wait
+    for step in steps:
+        if not step.pending:
+            continue
+        if isinstance(step, OrderEdit) and waiting_new:
+            batch_state.reserve_now(settled=False)
+            waiting_new = False
+        batch_state.reserve_later(step.pending)
+        waiting_new = waiting_new or isinstance(step, NewOrder)
 
 
 def _customers(facts_list: list[OrderFacts]) -> dict[int, Customer]:

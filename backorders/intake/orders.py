@@ -309,7 +309,7 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
             continue
         if line.state in (OrderLine.State.CANCELLED, OrderLine.State.SHIPPED):
             continue
-        was = _line_values(line)
+        was = line_values(line)
         line.sku, line.title = lf.sku[:128] or line.sku, lf.title[:255] or line.title
         line.unit_price = max(lf.unit_price, Decimal("0.00"))
         if cancelled:
@@ -322,10 +322,10 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
             _note_freed(shipped, line, order, _ship_line(line, when=facts.updated_at or order.placed_at))
             continue
         if lf.quantity != line.quantity:
-            _note_freed(freed, line, order, _requantify_line(line, lf.quantity))
+            _note_freed(freed, line, order, requantify_line(line, lf.quantity))
             if line.state == OrderLine.State.PENDING:
                 new_lines.append(line)
-        if _line_values(line) != was:  # an edit elsewhere in the order leaves this line as it is
+        if line_values(line) != was:  # an edit elsewhere in the order leaves this line as it is
             line.save()
     OrderLine.objects.bulk_create(created_lines)  # one statement for the order's new lines
     if freed:
@@ -339,7 +339,7 @@ def _upsert_lines(order: Order, facts: OrderFacts, *, cancelled: bool, new: bool
     return unknown
 
 
-def _line_values(line: OrderLine) -> tuple:
+def line_values(line: OrderLine) -> tuple:
     """What an edit may change on a kept line."""
     return (line.sku, line.title, line.unit_price, line.quantity, line.allocated, line.state)
 
@@ -371,7 +371,7 @@ def _note_freed(freed: dict, line: OrderLine, order: Order, units: int) -> None:
         freed[line.product_id].append(trail_entry(line, order.number, -units))
 
 
-def _requantify_line(line: OrderLine, quantity: int) -> int:
+def requantify_line(line: OrderLine, quantity: int) -> int:
     """An edited quantity: give back units above it, or ask for more below it. Returns the units given back."""
     excess = 0
     if quantity < line.allocated:

@@ -267,26 +267,63 @@ def test_a_batch_of_edits_costs_the_same_statements_whatever_its_size(client):
     }
 
 
-def test_edits_that_move_stock_or_cancel_still_go_one_by_one(client, monkeypatch):
+def test_edits_that_give_stock_back_or_cancel_still_go_one_by_one(client, monkeypatch):
     from backorders.intake import batch_orders
 
     product = seed_catalog(client)
-    kept_orders(client, [1, 2, 3])
+    Product.objects.filter(pk=product.pk).update(on_hand=100)
+    kept_orders(client, [1, 2, 3, 4])
+    store(client, "orders/updated", new_order(4, quantity=3, minute=20), "raise-4")
+    batches.apply_batch(50)
     written: list[int] = []
     real_write = batch_orders.write
     monkeypatch.setattr(batch_orders, "write", lambda run, *args: written.append(len(run)) or real_write(run, *args))
-    store(client, "orders/updated", edited(1, quantity=2), "more")  # a quantity changed
+    store(client, "orders/updated", edited(1, quantity=2), "more")  # raised: written together
     cancelled = edited(2)
     cancelled.update(cancelled_at="2026-09-03T10:30:00-04:00", cancel_reason="customer")
     store(client, "orders/cancelled", cancelled, "cancel")
     store(client, "orders/updated", edited(3), "plain")
+    store(client, "orders/updated", edited(4, quantity=1), "fewer")  # lowered: units go back
 
     result = batches.apply_batch(50)
 
-    assert result.statuses == {WebhookDelivery.Status.PROCESSED: 3}
-    assert written == [1]  # only the plain edit was written together
-    assert set(OrderLine.objects.filter(order__number="#B1").values_list("quantity", flat=True)) == {2}
+    assert result.statuses == {WebhookDelivery.Status.PROCESSED: 4}
+    assert written == [1, 1]  # the raise, then (after the cancellation) the plain edit
+    assert sorted(OrderLine.objects.filter(order__number="#B1").values_list("quantity", "allocated")) == [(2, 2)] * 2
     assert Order.objects.get(number="#B2").status == "cancelled"
     assert set(OrderLine.objects.filter(order__number="#B2").values_list("allocated", flat=True)) == {0}
+    assert sorted(OrderLine.objects.filter(order__number="#B4").values_list("quantity", "allocated")) == [(1, 1)] * 2
     product.refresh_from_db()
     assert product.allocated == OrderLine.objects.filter(product=product).aggregate(n=Sum("allocated"))["n"]
+
+
+def test_a_raised_line_takes_its_stock_in_arrival_order(client, monkeypatch):
+    """A new order before the edit is served first, one after it is served after, as one delivery
+    after another would be, though the raised line belongs to an older order."""
+    from backorders.intake import batch_orders
+
+    product = seed_catalog(client)
+    # #B900's two lines wait (entitled to 2 units first); #B1 holds 2; 7 on hand leaves 3 free
+    kept_orders(client, [1])
+    Product.objects.filter(pk=product.pk).update(on_hand=7)
+    written: list[int] = []
+    real_write = batch_orders.write
+    monkeypatch.setattr(batch_orders, "write", lambda run, *args: written.append(len(run)) or real_write(run, *args))
+    store(client, "orders/create", new_order(2, email="b2@example.com"), "new-2")  # wants 2
+    store(client, "orders/updated", edited(1, quantity=2), "raise-1")  # wants 2 more
+    store(client, "orders/create", new_order(3, email="b3@example.com"), "new-3")  # wants 2
+
+    result = batches.apply_batch(50)
+
+    assert written == [3] and result.statuses == {WebhookDelivery.Status.PROCESSED: 3}
+    held = dict(
+        Order.objects.filter(number__in=["#B1", "#B2", "#B3"])
+        .annotate(units=Sum("lines__allocated"))
+        .values_list("number", "units")
+    )
+    assert held == {"#B2": 2, "#B1": 3, "#B3": 0}
+    product.refresh_from_db()
+    # #B900's two waiting lines keep their claim on 2 of the 5 units not held: 3 were free
+    assert (product.on_hand, product.allocated) == (7, 5)
+    raised = StockAllocation.objects.filter(kind="sale", reference="#B1").order_by("pk").last()
+    assert raised.applied_units == 1
