@@ -298,7 +298,11 @@ class PacketText:
 
 
 def diff(before: dict | None, after: dict) -> list[dict]:
-    """What changed, section by section and field by field (whole values for non-dict sections)."""
+    """What changed, section by section and field by field: each row with what its sentences read of
+    the values (``packets.audit.changes.essence``: scalars whole, records and lists of records cut
+    down to what differs and to their keys)."""
+    from packets.audit.changes import essence
+
     if before is None:
         return []
     old, new = stable_view(before), stable_view(after)
@@ -310,7 +314,9 @@ def diff(before: dict | None, after: dict) -> list[dict]:
         if isinstance(a, dict) and isinstance(b, dict):
             for name in sorted(set(a) | set(b)):
                 if a.get(name) != b.get(name):
-                    changes.append({"section": section, "field": name, "before": a.get(name), "after": b.get(name)})
+                    was, now = essence(a.get(name), b.get(name))
+                    changes.append({"section": section, "field": name, "before": was, "after": now})
         else:
-            changes.append({"section": section, "field": None, "before": a, "after": b})
+            was, now = essence(a, b)
+            changes.append({"section": section, "field": None, "before": was, "after": now})
     return changes

@@ -75,11 +75,7 @@ def _quote(text: str, limit: int = 160) -> str:
 
 def _list_change(label: str, before: list, after: list) -> list[str]:
     if all(isinstance(x, dict) for x in [*before, *after]):  # options and other records, by their action or label
-
-        def key(item):
-            return item.get("action") or item.get("label") or item.get("sku") or ""
-
-        old, new = [key(x) for x in before], [key(x) for x in after]
+        old, new = [_record_key(x) for x in before], [_record_key(x) for x in after]
         added = [_value(k) for k in new if k not in old]
         removed = [_value(k) for k in old if k not in new]
         parts = ([f"added {', '.join(added)}"] if added else []) + (
@@ -102,6 +98,33 @@ def _dict_change(label: str, before: dict, after: dict) -> list[str]:
             continue
         out.append(f"{label}'s {_label(name)[:1].lower() + _label(name)[1:]} changed.")
     return out or [f"{label} changed."]
+
+
+def _record_key(item: dict):
+    return item.get("action") or item.get("label") or item.get("sku") or ""
+
+
+def essence(before, after) -> tuple:
+    """What ``sentences`` reads of a change, kept in the packet's change rows instead of both values
+    whole: of two records, the fields that differ; of two lists of records, each record's key (its
+    action, label or SKU). The previous version keeps the values; a first run over a large store
+    wrote its change rows bigger than the packets themselves. Other values are kept as they are."""
+    if isinstance(before, dict) or isinstance(after, dict):
+        old, new = before if isinstance(before, dict) else {}, after if isinstance(after, dict) else {}
+        differ = {name for name in set(old) | set(new) if old.get(name) != new.get(name)}
+        if isinstance(before, dict):
+            before = {name: value for name, value in before.items() if name in differ}
+        if isinstance(after, dict):
+            after = {name: value for name, value in after.items() if name in differ}
+        return before, after
+    if isinstance(before, list) or isinstance(after, list):
+        old, new = before if isinstance(before, list) else [], after if isinstance(after, list) else []
+        if all(isinstance(x, dict) for x in [*old, *new]):
+            if isinstance(before, list):
+                before = [{"action": _record_key(x)} for x in before]
+            if isinstance(after, list):
+                after = [{"action": _record_key(x)} for x in after]
+    return before, after
 
 
 def sentences(change: dict) -> list[str]:
