@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
 
@@ -29,42 +30,15 @@ class _Rollback(Exception):
     pass
 
 
-def copy_orders(orders: list[dict]) -> float:
-    """Seconds to COPY the orders and their lines into the store's tables, checked as a commit would; rolled back."""
-    from packets.seeding.scale import copy_rows
-
+def timed_then_rolled_back(write: Callable[[object], None], prepare: Callable[[], object] = lambda: None) -> float:
+    """Seconds ``write(prepare())`` takes, with the foreign-key checks a commit would run, in a
+    transaction rolled back afterwards (``prepare`` is not timed)."""
     elapsed = 0.0
     try:
         with transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute("SELECT COALESCE(max(id), 0) FROM backorders_order")
-                first_order = cursor.fetchone()[0] + 1
-                cursor.execute("SELECT COALESCE(max(id), 0) FROM backorders_orderline")
-                first_line = cursor.fetchone()[0] + 1
+            prepared = prepare()
             started = time.perf_counter()
-            order_rows, line_rows = [], []
-            line_id = first_line
-            for i, o in enumerate(orders):
-                order_id = first_order + i
-                status = "fulfilled" if o["fulfilled"] else "open"
-                order_rows.append(
-                    ("copy", f"copy-{o['name']}", o["name"], o["placed_at"], o["total"], o["total"], status)
-                )
-                for product, quantity, shipped in o["lines"]:
-                    state = "shipped" if shipped else "pending"
-                    units = quantity if shipped else 0
-                    line_rows.append((line_id, order_id, product, quantity, units, units, Decimal("40.00"), state))
-                    line_id += 1
-            copy_rows(
-                Order,
-                ["id", "channel", "external_id", "number", "placed_at", "subtotal", "total", "status"],
-                ((first_order + i, *row) for i, row in enumerate(order_rows)),
-            )
-            copy_rows(
-                OrderLine,
-                ["id", "order_id", "product_id", "quantity", "allocated", "shipped", "unit_price", "state"],
-                line_rows,
-            )
+            write(prepared)
             with connection.cursor() as cursor:
                 cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")  # the foreign-key checks a commit would run
             elapsed = time.perf_counter() - started
@@ -72,6 +46,45 @@ def copy_orders(orders: list[dict]) -> float:
     except _Rollback:
         pass
     return elapsed
+
+
+def _next_ids() -> tuple[int, int]:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM backorders_order")
+        first_order = cursor.fetchone()[0] + 1
+        cursor.execute("SELECT COALESCE(max(id), 0) FROM backorders_orderline")
+        return first_order, cursor.fetchone()[0] + 1
+
+
+def copy_orders(orders: list[dict]) -> float:
+    """Seconds to COPY the orders and their lines into the store's tables, checked as a commit would; rolled back."""
+    from packets.seeding.scale import copy_rows
+
+    def write(first: tuple[int, int]) -> None:
+        first_order, first_line = first
+        order_rows, line_rows = [], []
+        line_id = first_line
+        for i, o in enumerate(orders):
+            order_id = first_order + i
+            status = "fulfilled" if o["fulfilled"] else "open"
+            order_rows.append(("copy", f"copy-{o['name']}", o["name"], o["placed_at"], o["total"], o["total"], status))
+            for product, quantity, shipped in o["lines"]:
+                state = "shipped" if shipped else "pending"
+                units = quantity if shipped else 0
+                line_rows.append((line_id, order_id, product, quantity, units, units, Decimal("40.00"), state))
+                line_id += 1
+        copy_rows(
+            Order,
+            ["id", "channel", "external_id", "number", "placed_at", "subtotal", "total", "status"],
+            ((first_order + i, *row) for i, row in enumerate(order_rows)),
+        )
+        copy_rows(
+            OrderLine,
+            ["id", "order_id", "product_id", "quantity", "allocated", "shipped", "unit_price", "state"],
+            line_rows,
+        )
+
+    return timed_then_rolled_back(write, _next_ids)
 
 
 # --------------------------------------------------------------------------- webhooks
@@ -184,42 +197,36 @@ def intake_rate(ctx: Context) -> list[Result]:
     ]
 
 
-def _edits_baseline(orders: list[tuple[int, dict]]) -> float:
-    """Seconds to read the edits' bodies and write what they change set-based (the orders' address,
-    note and total; the raised lines' quantity): two statements, checked as a commit would; rolled back."""
-    elapsed = 0.0
-    try:
-        with transaction.atomic():
-            started = time.perf_counter()
-            ids, cities, postals, totals, raised = [], [], [], [], []
-            for order_id, body in orders:
-                p = json.loads(body)
-                ids.append(order_id)
-                cities.append(p["shipping_address"]["city"])
-                postals.append(p["shipping_address"]["zip"])
-                totals.append(Decimal(p["total_price"]))
-                if p["line_items"][0]["quantity"] != 1:
-                    raised.append((order_id, p["line_items"][0]["quantity"]))
-            with connection.cursor() as cursor:
-                cursor.execute(
-                    "UPDATE backorders_order AS o SET shipping_city = v.city, shipping_postal_code = v.postal, "
-                    "total = v.total, updated_at = now() FROM unnest(%s::bigint[], %s::text[], %s::text[], "
-                    "%s::numeric[]) AS v(id, city, postal, total) WHERE o.id = v.id",
-                    [ids, cities, postals, totals],
-                )
-                cursor.execute(
-                    "UPDATE backorders_orderline AS l SET quantity = v.quantity FROM (SELECT DISTINCT ON (order_id) "
-                    "id, order_id FROM backorders_orderline WHERE order_id = ANY(%s) ORDER BY order_id, id) AS f "
-                    "JOIN unnest(%s::bigint[], %s::int[]) AS v(order_id, quantity) ON v.order_id = f.order_id "
-                    "WHERE l.id = f.id",
-                    [[o for o, _ in raised], [o for o, _ in raised], [q for _, q in raised]],
-                )
-                cursor.execute("SET CONSTRAINTS ALL IMMEDIATE")
-            elapsed = time.perf_counter() - started
-            raise _Rollback
-    except _Rollback:
-        pass
-    return elapsed
+def _edits_baseline(orders: list[tuple[int, bytes]]) -> float:
+    """Seconds to read the edits' bodies and write what they change set-based (the orders' address
+    and total; the raised lines' quantity): two statements, checked as a commit would; rolled back."""
+
+    def write(_) -> None:
+        ids, cities, postals, totals, raised = [], [], [], [], []
+        for order_id, body in orders:
+            p = json.loads(body)
+            ids.append(order_id)
+            cities.append(p["shipping_address"]["city"])
+            postals.append(p["shipping_address"]["zip"])
+            totals.append(Decimal(p["total_price"]))
+            if p["line_items"][0]["quantity"] != 1:
+                raised.append((order_id, p["line_items"][0]["quantity"]))
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "UPDATE backorders_order AS o SET shipping_city = v.city, shipping_postal_code = v.postal, "
+                "total = v.total, updated_at = now() FROM unnest(%s::bigint[], %s::text[], %s::text[], "
+                "%s::numeric[]) AS v(id, city, postal, total) WHERE o.id = v.id",
+                [ids, cities, postals, totals],
+            )
+            cursor.execute(
+                "UPDATE backorders_orderline AS l SET quantity = v.quantity FROM (SELECT DISTINCT ON (order_id) "
+                "id, order_id FROM backorders_orderline WHERE order_id = ANY(%s) ORDER BY order_id, id) AS f "
+                "JOIN unnest(%s::bigint[], %s::int[]) AS v(order_id, quantity) ON v.order_id = f.order_id "
+                "WHERE l.id = f.id",
+                [[o for o, _ in raised], [o for o, _ in raised], [q for _, q in raised]],
+            )
+
+    return timed_then_rolled_back(write)
 
 
 def intake_edits(ctx: Context) -> list[Result]:

@@ -36,6 +36,7 @@ from ..models import Customer, Order, OrderLine, Product, WebhookDelivery
 from . import batch_state, shopify, woocommerce
 from .common import loads
 from .orders import (
+    ORDER_FACT_FIELDS,
     OrderFacts,
     apply_order_fields,
     customer_from,
@@ -84,26 +85,8 @@ class OrderEdit:
     pending: list[OrderLine] = field(default_factory=list)  # its raised lines that want stock
 
 
-# the order's fields an edit writes (``apply_order_fields``), its customer and time of change
-EDITED_ORDER_FIELDS = [
-    "number",
-    "placed_at",
-    "currency",
-    "subtotal",
-    "total",
-    "payment_state",
-    "shipping_method",
-    "shipping_name",
-    "shipping_city",
-    "shipping_region",
-    "shipping_postal_code",
-    "shipping_country",
-    "channel_updated_at",
-    "status",
-    "cancelled_at",
-    "customer_id",
-    "updated_at",
-]
+# the order's fields an edit writes: those ``apply_order_fields`` sets, its customer and time of change
+EDITED_ORDER_FIELDS = [*ORDER_FACT_FIELDS, "customer_id", "updated_at"]
 EDITED_LINE_FIELDS = ["sku", "title", "unit_price", "quantity", "allocated", "state"]
 
 

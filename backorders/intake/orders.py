@@ -199,6 +199,26 @@ def new_order(facts: OrderFacts, *, customer: bool = True) -> Order:
     return order
 
 
+# the order's fields ``apply_order_fields`` sets from the facts (its customer aside)
+ORDER_FACT_FIELDS = [
+    "number",
+    "placed_at",
+    "currency",
+    "subtotal",
+    "total",
+    "payment_state",
+    "shipping_method",
+    "shipping_name",
+    "shipping_city",
+    "shipping_region",
+    "shipping_postal_code",
+    "shipping_country",
+    "channel_updated_at",
+    "status",
+    "cancelled_at",
+]
+
+
 def apply_order_fields(order: Order, facts: OrderFacts, *, customer: bool = True) -> None:
     order.number = (facts.number or order.number)[:64]
     order.placed_at = facts.placed_at
