@@ -313,10 +313,15 @@ def diff(before: dict | None, after: dict) -> list[dict]:
             continue
         if isinstance(a, dict) and isinstance(b, dict):
             for name in sorted(set(a) | set(b)):
-                if a.get(name) != b.get(name):
-                    was, now = essence(a.get(name), b.get(name))
+                was, now = a.get(name), b.get(name)
+                if was != now:
+                    if type(was) in _NESTED or type(now) in _NESTED:
+                        was, now = essence(was, now)
                     changes.append({"section": section, "field": name, "before": was, "after": now})
         else:
             was, now = essence(a, b)
             changes.append({"section": section, "field": None, "before": was, "after": now})
     return changes
+
+
+_NESTED = {dict, list}  # the values ``essence`` cuts down (a packet's content is plain JSON types)
