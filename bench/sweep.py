@@ -73,6 +73,7 @@ def _sweeps(pipe, profile: bool, log_dir) -> None:
         send(("baseline", time.perf_counter() - started))
         timed("first", lambda: run_sweep(hooks=False))
         drafts = Message.objects.count()
+        send(("start", None))  # the drafting has a limit of its own, not what the first run left of its
         started = time.perf_counter()
         run_after_sweep()
         send(("drafting", (time.perf_counter() - started, Message.objects.count() - drafts)))
@@ -90,16 +91,18 @@ def sweep(ctx: Context) -> list[Result]:
     lines, read = run.values["lines"], run.values["baseline"]
     label = "one query reading the open lines with their orders and products"
     stopped = f"; stopped at the {ctx.sweep_limit:.0f}s limit and rolled back: at least this long"
+    order = ["first", "drafting", "second", "changed", "unchanged"]
+    stopped_run = next((name for name in order if name not in run.values), None) if run.stopped else None
     drafting = run.values.get("drafting")
     drafted = (
         f"; the message drafting after it (its own task) took {drafting[0]:.1f}s for {drafting[1]:,} drafts"
         if drafting
+        else f"; the message drafting after it was stopped at the {ctx.sweep_limit:.0f}s limit"
+        if stopped_run == "drafting"
         else ""
     )
     first = f"first full run over {lines:,} open lines of the seeded store"
     results = []
-    order = ["first", "second", "changed", "unchanged"]
-    stopped_run = next((name for name in order if name not in run.values), None) if run.stopped else None
     for name, run_name, target, what in (
         ("sweep_100k_s", "first", "<= 10", first),
         ("sweep_100k_unchanged_s", "second", None, "the next full run, nothing changed"),
