@@ -78,6 +78,20 @@ PHASES = [
 # Phases measured again on the big store (--big, BENCH_1M=1), their results named with a _1m suffix.
 BIG_PHASES = {"webhook", "intake", "edits", "allocation", "sweep", "pages"}
 
+# Targets the issue sets apart for the big store (the others are the same at both sizes).
+BIG_TARGETS = {"sweep_changed_1pct_s": "<= 5"}
+
+
+def big_target(result):
+    """The result measured on the big store, held to the big store's own target where one is set."""
+    goal = BIG_TARGETS.get(result.name.removesuffix("_1m"))
+    if goal is None:
+        return result
+    from bench.core import Result
+
+    return Result(result.name, result.value, result.unit, result.baseline, goal, result.note, result.baseline_label)
+
+
 # Phases measured in a forked process of their own (bounded); --profile profiles inside it.
 CHILD_PHASES = {"allocation", "sweep"}
 
@@ -300,7 +314,7 @@ def main(argv: list[str] | None = None) -> int:
         big_wanted = (wanted or {p[0] for p in PHASES}) & BIG_PHASES
         for result in run_phases(big, args, big_wanted, memory, phases, failed, suffix="_1m"):
             result.name += "_1m"
-            results.append(result)
+            results.append(big_target(result))
     results.extend(memory_results(memory))
 
     print()
