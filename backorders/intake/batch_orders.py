@@ -35,13 +35,13 @@ from ..bulk import copy_objects, update_rows
 from ..models import Customer, Order, OrderLine, Product, WebhookDelivery
 from . import batch_state, shopify, woocommerce
 from .common import loads
+from .line_products import match_products
 from .orders import (
     ORDER_FACT_FIELDS,
     OrderFacts,
     apply_order_fields,
     customer_from,
     line_values,
-    match_products,
     merge_customer,
     new_line,
     new_order,

@@ -40,7 +40,8 @@ from .csv_import import (
 )
 from .csv_order_rows import _line_facts, _order_facts, _RowError
 from .import_lease import write_in_batches
-from .orders import CustomerFacts, LineFacts, OrderFacts, placeholder_sku, upsert_order
+from .line_products import placeholder_sku
+from .orders import CustomerFacts, LineFacts, OrderFacts, upsert_order
 
 SHOPIFY_ORDER_COLUMNS = (
     "Name,Email,Financial Status,Paid at,Fulfillment Status,Fulfilled at,Accepts Marketing,Currency,Subtotal,"
