@@ -91,8 +91,8 @@ EDITED_LINE_FIELDS = ["sku", "title", "unit_price", "quantity", "allocated", "st
 
 
 def plan(deliveries: list[WebhookDelivery], keys: dict[int, set[str]]) -> dict[int, NewOrder | OrderEdit]:
-    """The deliveries (by id) that bring a new order, or an edit moving no stock, and may be written
-    together; ``keys`` are their ordering keys."""
+    """The deliveries (by id) that bring a new order, or an edit giving no stock back, and may be
+    written together; ``keys`` are their ordering keys."""
     seen = Counter(key for delivery_keys in keys.values() for key in delivery_keys)
     candidates: dict[int, OrderFacts] = {}
     for delivery in deliveries:
@@ -142,7 +142,7 @@ def _kept_orders(facts_list) -> tuple[dict[tuple[str, str], Order], set[str]]:
 
 
 def _edits(candidates: dict[int, OrderFacts], kept: dict[tuple[str, str], Order]) -> dict[int, OrderEdit]:
-    """The candidates whose edit moves no stock, with their kept lines (locked, one statement)."""
+    """The candidates whose edit gives no stock back, with their kept lines (locked, one statement)."""
     if not candidates:
         return {}
     orders = {pk: kept[(facts.channel, facts.external_id)] for pk, facts in candidates.items()}
