@@ -5,7 +5,7 @@ zero-stock product, flagged as made for an unknown SKU."""
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from django.db import IntegrityError, transaction
 from django.db.models import Q
@@ -14,8 +14,16 @@ from django.utils.text import slugify
 from ..models import Product
 from . import batch_state
 
-if TYPE_CHECKING:
-    from .orders import LineFacts
+
+class LineFacts(Protocol):
+    """What a line says of its product (``orders.LineFacts`` has it)."""
+
+    sku: str
+    title: str
+    variant_title: str
+    unit_price: Decimal
+    shopify_variant_id: str
+    woocommerce_id: str
 
 
 def known_products(lines: list[LineFacts]) -> dict[int, Product]:
