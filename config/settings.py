@@ -48,11 +48,7 @@ ALLOWED_HOSTS = env_list("ALLOWED_HOSTS", ["127.0.0.1", "localhost", "[::1]"] if
 CSRF_TRUSTED_ORIGINS = env_list("CSRF_TRUSTED_ORIGINS")
 
 INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
+    *(f"django.contrib.{app}" for app in ("admin", "auth", "contenttypes", "sessions", "messages")),
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.humanize",
@@ -381,6 +377,9 @@ SHIPPO_WEBHOOK_HMAC_SECRET = env_str("SHIPPO_WEBHOOK_HMAC_SECRET")  # Shippo's k
 SHIPPO_WEBHOOK_SECRET = env_str("SHIPPO_WEBHOOK_SECRET")  # fallback: the ?token= on the URL registered with Shippo
 INTAKE_FOLLOWUP_TASK = env_str("INTAKE_FOLLOWUP_TASK", "packets.tasks.run_sweep")  # empty: no follow-up
 SWEEP_BATCH_KEYS = env_int("SWEEP_BATCH_KEYS", 2000, minimum=1)  # dirty keys one sweep transaction claims
+# A full reconcile of SWEEP_PARALLEL_FROM cases or more runs in SWEEP_PROCESSES processes (0: cores, at most 4)
+SWEEP_PROCESSES = env_int("SWEEP_PROCESSES", 0, minimum=0, maximum=32)
+SWEEP_PARALLEL_FROM = env_int("SWEEP_PARALLEL_FROM", 5000, minimum=1)
 # Largest webhook body taken (bytes); larger ones get 413 and are kept as rejected without the body.
 # At most Django's DATA_UPLOAD_MAX_MEMORY_SIZE (2.5 MiB), above which reading a body fails anyway.
 WEBHOOK_MAX_BYTES = env_int("WEBHOOK_MAX_BYTES", 1024 * 1024, minimum=1024, maximum=2_621_440)

@@ -26,9 +26,11 @@ from __future__ import annotations
 import hashlib
 import json
 import time
-from collections.abc import Iterable
+import zlib
+from collections.abc import Container, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from operator import attrgetter
 
 from django.db import connection, transaction
@@ -37,16 +39,17 @@ from django.utils import timezone
 from django.utils.module_loading import import_string
 
 from backorders.bulk import InList, paused_gc
-from packets.models import AuditEvent, Case, InboundMessage, Packet
+from packets.models import AuditEvent, Case, Packet
 from packets.packet import PacketText, diff
-from packets.rules import sentiment
 from packets.rules.facts import RISK_RANK
+from packets.sweep import messages
 from packets.sweep.cases import build_desired
 from packets.sweep.clock import write_clock
 from packets.sweep.desired import Desired
 from packets.sweep.dirty import clear_due
 from packets.sweep.events import emit_sweep_events
 from packets.sweep.load import CASE_FIELDS, Snapshot, load
+from packets.sweep.processes import in_processes, processes_for
 from packets.sweep.write import insert_rows, update_rows
 
 # Dotted paths of functions called as ``fn(now)`` after each reconcile (customer-message cadence).
@@ -104,6 +107,8 @@ class SweepResult:
     claimed: list[str] = field(default_factory=list)  # dirty keys an incremental run took
     rebuilt: int = 0  # cases an incremental run rebuilt
     more: bool = False  # an incremental batch came back full: more keys may be due
+    processes: int = 1  # a full run split across processes: how many
+    part_peak_mb: float = 0.0  # and the largest peak memory of one of them (MB)
 
     def add(self, other: SweepResult) -> None:
         for name in ("opened", "reopened", "updated", "resolved", "escalated", "packets", "scored", "linked"):
@@ -122,6 +127,7 @@ class SweepResult:
             f"{self.resolved} resolved, {self.escalated} escalated; {self.packets} packet versions; "
             f"{self.scored} messages scored, {self.linked} linked; {self.seconds:.2f}s"
             + (f"; {len(self.claimed)} dirty keys, {self.rebuilt} cases rebuilt" if self.claimed else "")
+            + (f"; in {self.processes} processes" if self.processes > 1 else "")
         )
 
 
@@ -133,7 +139,9 @@ def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None,
     other case and the hooks to the schedule: what ``packets.sweep.refresh.refresh_cases`` runs after a
     person or the customer acted on them. A full run (no ``only``) also settles every due dirty key
     and sets every case's clock (``packets.sweep.dirty``, ``packets.sweep.clock``); ``hooks=False``
-    leaves the hooks to the caller (the scheduled task queues them as a task of their own).
+    leaves the hooks to the caller (the scheduled task queues them as a task of their own). A full
+    run over ``SWEEP_PARALLEL_FROM`` cases or more builds and writes them in ``SWEEP_PROCESSES``
+    processes (``packets.sweep.processes``).
     """
     only = frozenset(only) if only is not None else None
     started = time.monotonic()
@@ -148,22 +156,57 @@ def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None,
         if only is not None:
             snap.open_cases = {key: row for key, row in snap.open_cases.items() if key in only}
         result = SweepResult()
-        desired = reconcile(snap, only, result)
+        parts = processes_for(len(snap.open_cases) + len(snap.waiting_by_order)) if only is None else 1
+        desired = reconcile(snap, only, result, parts=parts)
         if only is None:
-            write_clock(snap, set(desired), None)
+            write_clock(snap, desired, None)
     if only is None and hooks:
         run_after_sweep(now)
     result.seconds = time.monotonic() - started
     return result
 
 
-def reconcile(snap: Snapshot, only: frozenset[str] | None, result: SweepResult) -> dict[str, Desired]:
-    """Score, build, write: the cases of ``only`` (or every case) made to match the snapshot."""
-    readings = _score(snap, result)
-    desired = build_desired(snap, only)
+def reconcile(snap: Snapshot, only: Container[str] | None, result: SweepResult, *, parts: int = 1) -> set[str]:
+    """Score, build, write: the cases of ``only`` (or every case) made to match the snapshot; the
+    keys of the cases the facts call for. ``parts`` > 1 splits the cases by key into that many
+    forked processes, each committing its part (``packets.sweep.processes.in_processes``)."""
+    readings = messages.score(snap)
+    result.scored = len(readings)
+    if parts > 1:
+        case_ids: dict[str, int] = {}
+        desired_keys: set[str] = set()
+        outcomes, result.part_peak_mb = in_processes(partial(_reconcile_part, snap), parts)
+        result.processes = parts
+        for part_result, part_keys, part_ids in outcomes:
+            result.add(part_result)
+            desired_keys |= part_keys
+            case_ids |= part_ids
+    else:
+        desired = build_desired(snap, only)
+        case_ids = _reconcile(snap, desired, result)
+        desired_keys = set(desired)
+    result.linked = messages.store(snap, readings, case_ids)
+    return desired_keys
+
+
+class _Part:
+    """The case keys of one part of ``parts``: a stable hash of the key picks its part."""
+
+    def __init__(self, index: int, parts: int):
+        self.index, self.parts = index, parts
+
+    def __contains__(self, key: str) -> bool:
+        return zlib.crc32(key.encode()) % self.parts == self.index
+
+
+def _reconcile_part(snap: Snapshot, index: int, parts: int) -> tuple[SweepResult, set[str], dict[str, int]]:
+    """One process's part of a full run (its own copy of the snapshot, its own transaction)."""
+    part = _Part(index, parts)
+    snap.open_cases = {key: row for key, row in snap.open_cases.items() if key in part}
+    desired = build_desired(snap, part)
+    result = SweepResult()
     case_ids = _reconcile(snap, desired, result)
-    _store_messages(snap, readings, desired, case_ids, result)
-    return desired
+    return result, set(desired), case_ids
 
 
 def run_after_sweep(now: datetime | None = None) -> None:
@@ -171,60 +214,6 @@ def run_after_sweep(now: datetime | None = None) -> None:
     now = now or timezone.now()
     for path in AFTER_SWEEP:
         import_string(path)(now)
-
-
-# --------------------------------------------------------------------------- customer messages
-
-
-def _score(snap: Snapshot, result: SweepResult) -> dict[int, dict]:
-    """Read sentiment and intents of every unscored message; the snapshot sees the new scores."""
-    rules = snap.rules
-    readings = {}
-    for row in snap.unscored:
-        reading = sentiment.read_message(row["subject"], row["body"])
-        readings[row["id"]] = {
-            "id": row["id"],
-            "sentiment": reading.sentiment,
-            "intents": reading.intents,
-            "escalated": sentiment.should_escalate(
-                reading, below=rules.escalate_below_sentiment, enabled=rules.escalate_negative_sentiment
-            ),
-        }
-    for messages in snap.inbound_by_order.values():
-        for message in messages:
-            if message["id"] in readings:
-                message.update(readings[message["id"]])
-    result.scored = len(readings)
-    return readings
-
-
-def _store_messages(snap, readings, desired: dict[str, Desired], case_ids: dict[str, int], result) -> None:
-    """Store the new scores, and link each unlinked message to its order's open case.
-
-    A message saying the parcel never arrived goes to the order's tracking case when there is
-    one; anything else to the order's backorder case first.
-    """
-    update_rows(InboundMessage, readings.values(), ["sentiment", "intents", "escalated"])
-    links = []
-    for order_id, messages in snap.inbound_by_order.items():
-        backorder = case_ids.get(f"backorder:order:{order_id}")
-        tracking = next(
-            (
-                case_ids[key]
-                for key in (f"tracking:shipment:{row['id']}" for row in snap.shipments_by_order.get(order_id, []))
-                if key in case_ids
-            ),
-            None,
-        )
-        for message in messages:
-            if message["case_id"] is not None:
-                continue
-            not_received = sentiment.NOT_RECEIVED in (message["intents"] or [])
-            target = (tracking or backorder) if not_received else (backorder or tracking)
-            if target:
-                links.append({"id": message["id"], "case_id": target})
-    update_rows(InboundMessage, links, ["case_id"])
-    result.linked = len(links)
 
 
 # --------------------------------------------------------------------------- cases and packets

@@ -16,6 +16,8 @@ rises only when its own customer or promise needs attention.
 
 from __future__ import annotations
 
+from collections.abc import Container
+
 from backorders.formats.text import product_name, sentence
 from packets.packet import assemble, order_section, policy_section, product_section, supplier_section
 from packets.rules import facts as f
@@ -373,7 +375,7 @@ class CaseBuilder(ParcelCases):
 
     # ----------------------------------------------------------------- all of them
 
-    def build(self, only: frozenset[str] | None = None) -> dict[str, Desired]:
+    def build(self, only: Container[str] | None = None) -> dict[str, Desired]:
         """Every case the facts call for; with ``only``, just the cases of those keys (those the
         facts still call for), built from the same snapshot as a full run would build them."""
         s = self.snap
@@ -418,5 +420,5 @@ class CaseBuilder(ParcelCases):
         return desired
 
 
-def build_desired(snap: Snapshot, only: frozenset[str] | None = None) -> dict[str, Desired]:
+def build_desired(snap: Snapshot, only: Container[str] | None = None) -> dict[str, Desired]:
     return CaseBuilder(snap).build(only)

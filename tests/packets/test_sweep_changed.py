@@ -315,6 +315,18 @@ def _random_change(rng: random.Random, products: list, suppliers: list, owner, n
         order.customer.__class__.objects.filter(pk=order.customer_id).update(orders_count=rng.randint(1, 9))
 
 
+def random_catalog(rng: random.Random) -> tuple[list, list]:
+    """Three suppliers and eight products over three titles (replacements for each other), with
+    a little stock or none."""
+    suppliers = [factories.SupplierFactory() for _ in range(3)]
+    products = []
+    for n in range(8):
+        product = factories.ProductFactory(title=f"Kettle {n % 3}", on_hand=rng.randint(0, 3))
+        factories.SupplierSourceFactory(supplier=suppliers[n % 3], product=product)
+        products.append(product)
+    return products, suppliers
+
+
 def _state() -> dict:
     return {
         case["dedupe_key"]: case
@@ -327,12 +339,7 @@ def _state() -> dict:
 @pytest.mark.parametrize("seed", [3, 11, 29, 47, 109, 201, 215])
 def test_incremental_runs_on_a_random_store_leave_the_full_reconcile_nothing_to_change(policy, owner, frozen, seed):
     rng = random.Random(seed)
-    suppliers = [factories.SupplierFactory() for _ in range(3)]
-    products = []
-    for n in range(8):
-        product = factories.ProductFactory(title=f"Kettle {n % 3}", on_hand=rng.randint(0, 3))
-        factories.SupplierSourceFactory(supplier=suppliers[n % 3], product=product)
-        products.append(product)
+    products, suppliers = random_catalog(rng)
     for _ in range(12):
         waiting_order(rng.choice(products), placed_at=NOW - timedelta(hours=rng.randint(1, 100)))
     run_sweep(NOW, hooks=False)
