@@ -158,7 +158,7 @@ def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None,
         result = SweepResult()
         parts = processes_for(len(snap.open_cases) + len(snap.waiting_by_order)) if only is None else 1
         desired = reconcile(snap, only, result, parts=parts)
-        if only is None:
+        if only is None and result.processes == 1:  # each process sets the clock of its part
             write_clock(snap, desired, None)
     if only is None and hooks:
         run_after_sweep(now)
@@ -200,12 +200,14 @@ class _Part:
 
 
 def _reconcile_part(snap: Snapshot, index: int, parts: int) -> tuple[SweepResult, set[str], dict[str, int]]:
-    """One process's part of a full run (its own copy of the snapshot, its own transaction)."""
+    """One process's part of a full run (its own copy of the snapshot, its own transaction): its
+    cases and their clock."""
     part = _Part(index, parts)
     snap.open_cases = {key: row for key, row in snap.open_cases.items() if key in part}
     desired = build_desired(snap, part)
     result = SweepResult()
     case_ids = _reconcile(snap, desired, result)
+    write_clock(snap, set(desired), None, part)
     return result, set(desired), case_ids
 
 

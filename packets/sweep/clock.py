@@ -12,6 +12,7 @@ row for it, due at the earliest of those moments; the run that claims it then re
 
 from __future__ import annotations
 
+from collections.abc import Container
 from datetime import datetime, time, timedelta
 
 from django.db import connection
@@ -35,15 +36,18 @@ def _later(now: datetime, *moments: datetime | None) -> list[datetime]:
     return [moment for moment in moments if moment is not None and moment > now]
 
 
-def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | None) -> dict[str, datetime]:
-    """Each clock-driven key of the snapshot (those in ``keys``, or all) with its next due time."""
+def due_times(
+    snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | None, part: Container[str] | None = None
+) -> dict[str, datetime]:
+    """Each clock-driven key of the snapshot (those in ``keys``, or all; of a full run in
+    processes, those of its ``part``) with its next due time."""
     now, calendar = snap.now, snap.calendar
     midnight = datetime.combine(calendar.local_date(now) + timedelta(days=1), time(0), tzinfo=calendar.tz)
     due: dict[str, datetime] = {}
     cadence = sorted({step.get("after_hours", 0) for step in (snap.policy.cadence or [])})
 
     def wanted(key: str) -> bool:
-        return keys is None or key in keys
+        return (keys is None or key in keys) and (part is None or key in part)
 
     def aged_out(updates) -> datetime | None:
         """When the oldest supplier update in view leaves the lookback (they come newest first)."""
@@ -102,15 +106,20 @@ def due_times(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | Non
     return due
 
 
-def write_clock(snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | None) -> int:
-    """Make the future rows of ``keys`` (or of every key) their next due times: one read, and a
-    delete and an insert of what differs (nothing, when a run changed nothing)."""
-    wanted = due_times(snap, desired_keys, keys)
+def write_clock(
+    snap: Snapshot, desired_keys: set[str], keys: frozenset[str] | None, part: Container[str] | None = None
+) -> int:
+    """Make the future rows of ``keys`` (or of every key; of a full run in processes, every key of
+    its ``part``) their next due times: one read, and a delete and an insert of what differs
+    (nothing, when a run changed nothing)."""
+    wanted = due_times(snap, desired_keys, keys, part)
     future = DirtyCaseKey.objects.filter(due_at__gt=snap.now)
     if keys is not None:
         future = future.filter(InList("key", keys))
     stale, kept = [], set()
     for pk, key, due_at in future.values_list("id", "key", "due_at"):
+        if part is not None and key not in part:
+            continue  # another process's
         if wanted.get(key) == due_at and key not in kept:
             kept.add(key)
         else:
