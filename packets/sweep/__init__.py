@@ -107,6 +107,7 @@ class SweepResult:
     claimed: list[str] = field(default_factory=list)  # dirty keys an incremental run took
     rebuilt: int = 0  # cases an incremental run rebuilt
     more: bool = False  # an incremental batch came back full: more keys may be due
+    read_s: float = 0.0  # of ``seconds``, taking the lock and reading the facts
     processes: int = 1  # a full run split across processes: how many
     part_peak_mb: float = 0.0  # and the largest peak memory of one of them (MB)
 
@@ -126,6 +127,7 @@ class SweepResult:
             f"{self.open_cases} open cases: {self.opened} opened, {self.reopened} reopened, {self.updated} updated, "
             f"{self.resolved} resolved, {self.escalated} escalated; {self.packets} packet versions; "
             f"{self.scored} messages scored, {self.linked} linked; {self.seconds:.2f}s"
+            + (f" ({self.read_s:.2f}s reading the facts)" if self.read_s else "")
             + (f"; {len(self.claimed)} dirty keys, {self.rebuilt} cases rebuilt" if self.claimed else "")
             + (f"; in {self.processes} processes" if self.processes > 1 else "")
         )
@@ -153,9 +155,9 @@ def run_sweep(now: datetime | None = None, *, only: Iterable[str] | None = None,
         if only is None:
             clear_due(now)
         snap = load(now)
+        result = SweepResult(read_s=time.monotonic() - started)
         if only is not None:
             snap.open_cases = {key: row for key, row in snap.open_cases.items() if key in only}
-        result = SweepResult()
         parts = processes_for(len(snap.open_cases) + len(snap.waiting_by_order)) if only is None else 1
         desired = reconcile(snap, only, result, parts=parts)
         if only is None and result.processes == 1:  # each process sets the clock of its part
